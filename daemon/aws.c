@@ -1,0 +1,200 @@
+#include "daemon/aws.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void
+aws_error_clear(struct aws_error *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+void
+aws_error_set(struct aws_error *e, enum aws_err_kind kind, const char *code,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	e->kind = kind;
+	snprintf(e->code, sizeof(e->code), "%s", code ? code : "");
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+aws_err_kind_name(enum aws_err_kind kind)
+{
+	switch (kind) {
+	case AWS_ERR_NONE:		return "none";
+	case AWS_ERR_TRANSPORT:		return "transport";
+	case AWS_ERR_SERVICE:		return "service";
+	case AWS_ERR_PARSE:		return "parse";
+	case AWS_ERR_CREDENTIALS:	return "credentials";
+	case AWS_ERR_CONFIG:		return "config";
+	}
+	return "unknown";
+}
+
+const char *
+aws_error_format(const struct aws_error *e, char *buf, size_t len)
+{
+	char detail[200] = "";
+	size_t n = 0;
+
+	if (e->http_status)
+		n += snprintf(detail + n, sizeof(detail) - n, "HTTP %ld",
+		    e->http_status);
+	if (e->request_id[0] && n < sizeof(detail))
+		n += snprintf(detail + n, sizeof(detail) - n,
+		    "%srequest id %s", n ? ", " : "", e->request_id);
+	if (e->attempts > 0 && n < sizeof(detail))
+		snprintf(detail + n, sizeof(detail) - n, "%safter %d attempt%s",
+		    n ? ", " : "", e->attempts, e->attempts == 1 ? "" : "s");
+	snprintf(buf, len, "EC2 %s failed: %s%s%s%s%s%s",
+	    e->action[0] ? e->action : "call",
+	    e->code, e->code[0] ? ": " : "", e->message,
+	    detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+	return buf;
+}
+
+static const char *const throttle_codes[] = {
+	"Throttling", "ThrottlingException", "ThrottledException",
+	"RequestThrottledException", "TooManyRequestsException",
+	"ProvisionedThroughputExceededException",
+	"TransactionInProgressException", "RequestLimitExceeded",
+	"BandwidthLimitExceeded", "LimitExceededException",
+	"RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+	"EC2ThrottledException",
+};
+
+bool
+aws_error_is_throttle(const char *code)
+{
+	for (size_t i = 0; i < sizeof(throttle_codes) / sizeof(*throttle_codes);
+	    i++)
+		if (strcmp(code, throttle_codes[i]) == 0)
+			return true;
+	return false;
+}
+
+bool
+aws_error_retryable(const struct aws_error *e)
+{
+	switch (e->kind) {
+	case AWS_ERR_TRANSPORT:
+		return true;
+	case AWS_ERR_SERVICE:
+		if (aws_error_is_throttle(e->code) ||
+		    strcmp(e->code, "RequestTimeout") == 0 ||
+		    strcmp(e->code, "RequestTimeoutException") == 0)
+			return true;
+		/* Capacity errors come with HTTP 500 but retrying at once
+		 * does not help: the caller decides (try another worker). */
+		if (strcmp(e->code, "InsufficientInstanceCapacity") == 0)
+			return false;
+		return e->http_status == 500 || e->http_status == 502 ||
+		    e->http_status == 503 || e->http_status == 504;
+	default:
+		return false;
+	}
+}
+
+struct aws_retry_policy
+aws_retry_policy_default(const char *(*env_get)(const char *))
+{
+	struct aws_retry_policy p = { 3, 1.0, 20.0 };
+	const char *v = env_get ? env_get("AWS_MAX_ATTEMPTS") : NULL;
+
+	if (v && *v) {
+		char *end;
+		long n = strtol(v, &end, 10);
+
+		if (*end == '\0' && n >= 1 && n <= 20)
+			p.max_attempts = (int)n;
+	}
+	return p;
+}
+
+double
+aws_backoff_s(const struct aws_retry_policy *p, int attempts, double rand01)
+{
+	double ceiling = p->base_s;
+
+	if (attempts < 1)
+		attempts = 1;
+	for (int i = 1; i < attempts && ceiling < p->cap_s; i++)
+		ceiling *= 2;
+	if (ceiling > p->cap_s)
+		ceiling = p->cap_s;
+	if (rand01 < 0)
+		rand01 = 0;
+	if (rand01 >= 1)
+		rand01 = 0.999999;
+	return rand01 * ceiling;
+}
+
+int
+aws_retry_quota_acquire(struct aws_retry_quota *q, bool timeout)
+{
+	int cost = timeout ? 10 : 5;
+
+	if (q->available < cost)
+		return 0;
+	q->available -= cost;
+	return cost;
+}
+
+void
+aws_retry_quota_release(struct aws_retry_quota *q, int taken)
+{
+	q->available += taken > 0 ? taken : 1;
+	if (q->available > q->capacity)
+		q->available = q->capacity;
+}
+
+const char *
+aws_resolve_region(const char *configured, const char *profile_region,
+    const char *(*env_get)(const char *))
+{
+	const char *v;
+
+	if (configured && *configured)
+		return configured;
+	if ((v = env_get("AWS_REGION")) && *v)
+		return v;
+	if ((v = env_get("AWS_DEFAULT_REGION")) && *v)
+		return v;
+	if (profile_region && *profile_region)
+		return profile_region;
+	return NULL;
+}
+
+int
+aws_resolve_endpoint(const char *configured, const char *region,
+    const char *(*env_get)(const char *), char *buf, size_t len)
+{
+	const char *ignore = env_get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	const char *v = NULL;
+	int n;
+
+	if (configured && *configured)
+		v = configured;
+	else if (!(ignore && strcasecmp(ignore, "true") == 0)) {
+		if ((v = env_get("AWS_ENDPOINT_URL_EC2")) && !*v)
+			v = NULL;
+		if (!v && (v = env_get("AWS_ENDPOINT_URL")) && !*v)
+			v = NULL;
+	}
+	if (v)
+		n = snprintf(buf, len, "%s", v);
+	else if (region && strncmp(region, "cn-", 3) == 0)
+		n = snprintf(buf, len, "https://ec2.%s.amazonaws.com.cn", region);
+	else
+		n = snprintf(buf, len, "https://ec2.%s.amazonaws.com",
+		    region ? region : "");
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}

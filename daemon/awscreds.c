@@ -1,0 +1,609 @@
+/*
+ * The credential chain.  The pure parts (environment, shared files, IMDS
+ * JSON, freshness) come first; the provider below them holds the chosen
+ * source and, for the instance role, runs the IMDSv2 exchange on the loop:
+ * PUT a session token, GET the role name, GET the role's credentials.
+ * Callers that ask while a fetch runs wait for it; only one runs at a time.
+ */
+#include "daemon/awscreds.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+#include <jansson.h>
+
+#include "common/log.h"
+#include "common/strbuf.h"
+#include "common/timeutil.h"
+#include "common/xalloc.h"
+#include "daemon/http.h"
+
+#define MIN_MS (60 * 1000)
+#define IMDS_DEFAULT_ENDPOINT "http://169.254.169.254"
+#define IMDS_TOKEN_TTL_S 21600
+#define IMDS_TIMEOUT_MS 2000
+
+void
+aws_credentials_clear(struct aws_credentials *c)
+{
+	free(c->access_key_id);
+	free_secret(c->secret_access_key);
+	free_secret(c->session_token);
+	memset(c, 0, sizeof(*c));
+}
+
+bool
+aws_credentials_from_env(env_get_fn *env, struct aws_credentials *out)
+{
+	const char *ak = env("AWS_ACCESS_KEY_ID");
+	const char *sk = env("AWS_SECRET_ACCESS_KEY");
+	const char *tok = env("AWS_SESSION_TOKEN");
+
+	if (!ak || !*ak || !sk || !*sk)
+		return false;
+	if (!tok || !*tok)
+		tok = env("AWS_SECURITY_TOKEN");
+	aws_credentials_clear(out);
+	out->access_key_id = xstrdup(ak);
+	out->secret_access_key = xstrdup(sk);
+	out->session_token = tok && *tok ? xstrdup(tok) : NULL;
+	return true;
+}
+
+void
+aws_profile_clear(struct aws_profile *p)
+{
+	aws_credentials_clear(&p->creds);
+	free(p->region);
+	memset(p, 0, sizeof(*p));
+}
+
+struct profile_parse {
+	const char *name;
+	bool	 config_file;	/* sections are "profile NAME" there */
+	struct aws_profile *out;
+	bool	 found;
+	char	*ak, *sk, *tok;
+};
+
+/* The section that holds profile `name` in this kind of file. */
+static bool
+section_matches(const struct profile_parse *pp, const char *section)
+{
+	if (!pp->config_file || strcmp(pp->name, "default") == 0) {
+		if (strcmp(section, pp->name) == 0)
+			return true;
+	}
+	if (pp->config_file && strncmp(section, "profile ", 8) == 0) {
+		const char *n = section + 8;
+
+		while (*n == ' ')
+			n++;
+		return strcmp(n, pp->name) == 0;
+	}
+	return false;
+}
+
+/* Called by libinih for every key. */
+static int
+profile_ini_cb(void *user, const char *section, const char *key,
+    const char *value)
+{
+	struct profile_parse *pp = user;
+	char **slot = NULL;
+
+	if (!section_matches(pp, section))
+		return 1;
+	pp->found = true;
+	if (strcmp(key, "aws_access_key_id") == 0)
+		slot = &pp->ak;
+	else if (strcmp(key, "aws_secret_access_key") == 0)
+		slot = &pp->sk;
+	else if (strcmp(key, "aws_session_token") == 0 ||
+	    strcmp(key, "aws_security_token") == 0)
+		slot = &pp->tok;
+	else if (strcmp(key, "region") == 0 && pp->config_file &&
+	    pp->out->region == NULL && *value)
+		pp->out->region = xstrdup(value);
+	if (slot) {
+		free_secret(*slot);
+		*slot = xstrdup(value);
+	}
+	return 1;
+}
+
+static int
+profile_parse_file(const char *path, bool config_file, const char *name,
+    struct aws_profile *out, char *err, size_t errlen)
+{
+	struct profile_parse pp = { name, config_file, out, false, 0, 0, 0 };
+	FILE *f;
+	int line, rc = 0;
+
+	if (path == NULL || (f = fopen(path, "r")) == NULL)
+		return 0;	/* a missing file is no error */
+	line = ini_parse_file(f, profile_ini_cb, &pp);
+	fclose(f);
+	if (line != 0) {
+		snprintf(err, errlen, "%s:%d: cannot parse", path, line);
+		rc = -1;
+	} else if (pp.found) {
+		out->found = true;
+		/* The credentials file is read first and wins. */
+		if (pp.ak && *pp.ak && pp.sk && *pp.sk &&
+		    out->creds.access_key_id == NULL) {
+			out->creds.access_key_id = pp.ak;
+			out->creds.secret_access_key = pp.sk;
+			out->creds.session_token = pp.tok && *pp.tok ?
+			    pp.tok : NULL;
+			if (out->creds.session_token == NULL)
+				free(pp.tok);
+			pp.ak = pp.sk = pp.tok = NULL;
+		}
+	}
+	free(pp.ak);
+	free_secret(pp.sk);
+	free_secret(pp.tok);
+	return rc;
+}
+
+int
+aws_profile_load(const char *credentials_path, const char *config_path,
+    const char *name, struct aws_profile *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (profile_parse_file(credentials_path, false, name, out, err,
+	    errlen) != 0 ||
+	    profile_parse_file(config_path, true, name, out, err, errlen) != 0) {
+		aws_profile_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
+int
+aws_imds_parse_credentials(const char *json, size_t len, int64_t now_ms,
+    struct aws_credentials *out, char *err, size_t errlen)
+{
+	const char *code = NULL, *ak = NULL, *sk = NULL, *tok = NULL;
+	const char *exp = NULL;
+	json_error_t jerr;
+	json_t *root;
+	int64_t exp_ms;
+	int rc = -1;
+
+	root = json_loadb(json, len, 0, &jerr);
+	if (root == NULL) {
+		snprintf(err, errlen, "malformed IMDS credentials: %s "
+		    "(line %d, column %d)", jerr.text, jerr.line, jerr.column);
+		return -1;
+	}
+	if (json_unpack_ex(root, &jerr, 0, "{s?s, s?s, s?s, s?s, s?s}",
+	    "Code", &code, "AccessKeyId", &ak, "SecretAccessKey", &sk,
+	    "Token", &tok, "Expiration", &exp) != 0) {
+		snprintf(err, errlen, "malformed IMDS credentials: %s",
+		    jerr.text);
+		goto out;
+	}
+	if (code && strcmp(code, "Success") != 0) {
+		snprintf(err, errlen, "IMDS gave no credentials (Code %s)",
+		    code);
+		goto out;
+	}
+	if (!ak || !*ak || !sk || !*sk || !tok || !*tok || !exp) {
+		snprintf(err, errlen, "IMDS credentials lack AccessKeyId, "
+		    "SecretAccessKey, Token or Expiration");
+		goto out;
+	}
+	if (time_parse_iso8601(exp, &exp_ms) != 0) {
+		snprintf(err, errlen, "IMDS credentials have a bad "
+		    "Expiration \"%s\"", exp);
+		goto out;
+	}
+	aws_credentials_clear(out);
+	out->access_key_id = xstrdup(ak);
+	out->secret_access_key = xstrdup(sk);
+	out->session_token = xstrdup(tok);
+	out->obtained_ms = now_ms;
+	out->expiration_ms = exp_ms;
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+enum aws_creds_freshness
+aws_creds_freshness(const struct aws_credentials *c, int64_t now_ms)
+{
+	int64_t life, advisory, mandatory;
+
+	if (c->access_key_id == NULL)
+		return AWS_CREDS_EXPIRED;
+	if (c->expiration_ms == 0)
+		return AWS_CREDS_FRESH;
+	if (now_ms >= c->expiration_ms)
+		return AWS_CREDS_EXPIRED;
+	life = c->expiration_ms - c->obtained_ms;
+	if (life < 0)
+		life = 0;
+	advisory = life / 2 < 15 * MIN_MS ? life / 2 : 15 * MIN_MS;
+	mandatory = life / 4 < 10 * MIN_MS ? life / 4 : 10 * MIN_MS;
+	if (now_ms >= c->expiration_ms - mandatory)
+		return AWS_CREDS_MANDATORY;
+	if (now_ms >= c->expiration_ms - advisory)
+		return AWS_CREDS_ADVISORY;
+	return AWS_CREDS_FRESH;
+}
+
+/* The provider. */
+
+enum imds_step { IMDS_IDLE, IMDS_TOKEN, IMDS_ROLE, IMDS_CREDS };
+
+struct aws_creds_wait {
+	struct aws_creds_provider *p;
+	aws_creds_fn *cb;
+	void	*arg;
+	struct aws_creds_wait *prev, *next;
+};
+
+struct aws_creds_provider {
+	uv_loop_t *loop;
+	struct http_client *http;
+	const char *source;
+	char	*profile_region;
+	struct aws_credentials creds;
+
+	/* Instance role only. */
+	bool	 imds;
+	char	*imds_endpoint;
+	char	*imds_token;
+	int64_t	 imds_token_expiry_ms;
+	char	*role;
+	enum imds_step step;
+	bool	 token_retried;
+	struct http_call *call;
+	struct aws_creds_wait *waiters;
+};
+
+static const char *
+profile_name(const struct aws_creds_settings *s)
+{
+	const char *v;
+
+	if (s->profile && *s->profile)
+		return s->profile;
+	if ((v = s->env("AWS_DEFAULT_PROFILE")) && *v)
+		return v;
+	if ((v = s->env("AWS_PROFILE")) && *v)
+		return v;
+	return NULL;
+}
+
+static char *
+home_path(env_get_fn *env, const char *var, const char *rel)
+{
+	const char *v = env(var), *home;
+
+	if (v && *v)
+		return xstrdup(v);
+	home = env("HOME");
+	if (home == NULL || *home == '\0')
+		return NULL;
+	return xasprintf("%s/%s", home, rel);
+}
+
+struct aws_creds_provider *
+aws_creds_provider_new(uv_loop_t *loop, struct http_client *http,
+    const struct aws_creds_settings *s, char *err, size_t errlen)
+{
+	struct aws_creds_provider *p = xcalloc(1, sizeof(*p));
+	const char *named = profile_name(s);
+	const char *name = named ? named : "default";
+	char *cred_path = home_path(s->env, "AWS_SHARED_CREDENTIALS_FILE",
+	    ".aws/credentials");
+	char *conf_path = home_path(s->env, "AWS_CONFIG_FILE", ".aws/config");
+	struct aws_profile prof;
+	const char *v;
+	int rc;
+
+	p->loop = loop;
+	p->http = http;
+	rc = aws_profile_load(cred_path, conf_path, name, &prof, err, errlen);
+	free(cred_path);
+	free(conf_path);
+	if (rc != 0)
+		goto fail;
+	p->profile_region = prof.region;
+	prof.region = NULL;
+	if (named && !prof.found) {
+		snprintf(err, errlen, "AWS profile \"%s\" not found in the "
+		    "shared credentials or config file", named);
+		aws_profile_clear(&prof);
+		goto fail;
+	}
+	if (aws_credentials_from_env(s->env, &p->creds)) {
+		p->source = "environment";
+	} else if (prof.creds.access_key_id) {
+		p->creds = prof.creds;
+		memset(&prof.creds, 0, sizeof(prof.creds));
+		p->source = "shared-files";
+	} else if ((v = s->env("AWS_EC2_METADATA_DISABLED")) &&
+	    strcasecmp(v, "true") == 0) {
+		snprintf(err, errlen, "no AWS credentials: none in the "
+		    "environment, none for profile \"%s\" in the shared files, "
+		    "and IMDS is disabled", name);
+		aws_profile_clear(&prof);
+		goto fail;
+	} else {
+		v = s->env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+		p->imds = true;
+		p->imds_endpoint = xstrdup(v && *v ? v : IMDS_DEFAULT_ENDPOINT);
+		/* Trailing slashes would double up in the paths. */
+		for (size_t n = strlen(p->imds_endpoint);
+		    n > 0 && p->imds_endpoint[n - 1] == '/'; n--)
+			p->imds_endpoint[n - 1] = '\0';
+		p->source = "instance-role";
+	}
+	aws_profile_clear(&prof);
+	return p;
+fail:
+	free(p->profile_region);
+	free(p);
+	return NULL;
+}
+
+const char *
+aws_creds_provider_source(const struct aws_creds_provider *p)
+{
+	return p->source;
+}
+
+const char *
+aws_creds_provider_region(const struct aws_creds_provider *p)
+{
+	return p->profile_region;
+}
+
+static void imds_next(struct aws_creds_provider *p);
+
+static void
+waiter_unlink(struct aws_creds_wait *w)
+{
+	struct aws_creds_provider *p = w->p;
+
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		p->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+}
+
+/* Answers every waiter; a callback may queue a new waiter, which then
+ * waits for the next fetch. */
+static void
+waiters_finish(struct aws_creds_provider *p, const char *error)
+{
+	struct aws_creds_wait *list = p->waiters;
+
+	p->waiters = NULL;
+	while (list) {
+		struct aws_creds_wait *w = list;
+
+		list = w->next;
+		if (list)
+			list->prev = NULL;
+		if (error)
+			w->cb(w->arg, NULL, error);
+		else
+			w->cb(w->arg, &p->creds, NULL);
+		free(w);
+	}
+}
+
+static void
+imds_fail(struct aws_creds_provider *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+imds_fail(struct aws_creds_provider *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->step = IMDS_IDLE;
+	p->call = NULL;
+	/* Static stability: keep serving credentials that have not expired
+	 * yet when a refresh fails. */
+	if (aws_creds_freshness(&p->creds, time_now_ms()) != AWS_CREDS_EXPIRED) {
+		log_warnx("refreshing instance-role credentials failed, "
+		    "using the current ones until they expire: %s", msg);
+		waiters_finish(p, NULL);
+		return;
+	}
+	log_warnx("%s", msg);
+	waiters_finish(p, msg);
+}
+
+/* Called by the HTTP client when an IMDS call ends. */
+static void
+on_imds_done(void *arg, const struct http_response *r)
+{
+	struct aws_creds_provider *p = arg;
+	char err[256];
+
+	p->call = NULL;
+	if (!r->ok) {
+		imds_fail(p, "instance metadata service unreachable at %s: %s",
+		    p->imds_endpoint, r->error);
+		return;
+	}
+	if (r->status == 401 && p->step != IMDS_TOKEN && !p->token_retried) {
+		/* Token expired or revoked: get a new one, once. */
+		p->token_retried = true;
+		free(p->imds_token);
+		p->imds_token = NULL;
+		p->step = IMDS_IDLE;
+		imds_next(p);
+		return;
+	}
+	if (r->status != 200) {
+		imds_fail(p, "instance metadata service answered HTTP %ld to "
+		    "the %s request", r->status, p->step == IMDS_TOKEN ?
+		    "token" : p->step == IMDS_ROLE ? "role" : "credentials");
+		return;
+	}
+	switch (p->step) {
+	case IMDS_TOKEN:
+		free(p->imds_token);
+		p->imds_token = xstrndup(r->body, r->body_len);
+		p->imds_token[strcspn(p->imds_token, "\r\n")] = '\0';
+		p->imds_token_expiry_ms = time_now_ms() +
+		    (int64_t)(IMDS_TOKEN_TTL_S - 60) * 1000;
+		break;
+	case IMDS_ROLE:
+		free(p->role);
+		p->role = xstrndup(r->body, r->body_len);
+		p->role[strcspn(p->role, "\r\n")] = '\0';
+		if (p->role[0] == '\0') {
+			free(p->role);
+			p->role = NULL;
+			imds_fail(p, "no IAM role is attached to this "
+			    "instance");
+			return;
+		}
+		break;
+	case IMDS_CREDS:
+		if (aws_imds_parse_credentials(r->body, r->body_len,
+		    time_now_ms(), &p->creds, err, sizeof(err)) != 0) {
+			imds_fail(p, "%s", err);
+			return;
+		}
+		log_info("fetched instance-role credentials for role %s, "
+		    "valid until %lld", p->role,
+		    (long long)(p->creds.expiration_ms / 1000));
+		p->step = IMDS_IDLE;
+		waiters_finish(p, NULL);
+		return;
+	case IMDS_IDLE:
+		return;
+	}
+	imds_next(p);
+}
+
+/* Starts the next IMDS request of the exchange. */
+static void
+imds_next(struct aws_creds_provider *p)
+{
+	struct http_request req = { 0 };
+	char url[512], hdr[4096];
+	const char *headers[2] = { hdr, NULL };
+
+	if (p->imds_token == NULL || time_now_ms() >= p->imds_token_expiry_ms) {
+		p->step = IMDS_TOKEN;
+		snprintf(url, sizeof(url), "%s/latest/api/token",
+		    p->imds_endpoint);
+		snprintf(hdr, sizeof(hdr),
+		    "X-aws-ec2-metadata-token-ttl-seconds: %d",
+		    IMDS_TOKEN_TTL_S);
+		req.method = "PUT";
+	} else {
+		p->step = p->role ? IMDS_CREDS : IMDS_ROLE;
+		snprintf(url, sizeof(url),
+		    "%s/latest/meta-data/iam/security-credentials/%s",
+		    p->imds_endpoint, p->role ? p->role : "");
+		snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s",
+		    p->imds_token);
+		req.method = "GET";
+	}
+	req.url = url;
+	req.headers = headers;
+	req.connect_timeout_ms = IMDS_TIMEOUT_MS;
+	req.timeout_ms = IMDS_TIMEOUT_MS;
+	req.max_body = 64 * 1024;
+	p->call = http_submit(p->http, &req, on_imds_done, p);
+	if (p->call == NULL)
+		imds_fail(p, "cannot start an instance metadata request");
+}
+
+static void
+imds_start(struct aws_creds_provider *p)
+{
+	if (p->step != IMDS_IDLE)
+		return;
+	p->token_retried = false;
+	imds_next(p);
+}
+
+struct aws_creds_wait *
+aws_creds_get(struct aws_creds_provider *p, aws_creds_fn *cb, void *arg)
+{
+	struct aws_creds_wait *w;
+
+	if (!p->imds) {
+		cb(arg, &p->creds, NULL);
+		return NULL;
+	}
+	switch (aws_creds_freshness(&p->creds, time_now_ms())) {
+	case AWS_CREDS_ADVISORY:
+		imds_start(p);
+		/* FALLTHROUGH */
+	case AWS_CREDS_FRESH:
+		cb(arg, &p->creds, NULL);
+		return NULL;
+	case AWS_CREDS_MANDATORY:
+	case AWS_CREDS_EXPIRED:
+		break;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->p = p;
+	w->cb = cb;
+	w->arg = arg;
+	w->next = p->waiters;
+	if (p->waiters)
+		p->waiters->prev = w;
+	p->waiters = w;
+	imds_start(p);
+	return w;
+}
+
+void
+aws_creds_wait_cancel(struct aws_creds_wait *w)
+{
+	if (w == NULL)
+		return;
+	waiter_unlink(w);
+	free(w);
+}
+
+bool
+aws_creds_invalidate(struct aws_creds_provider *p)
+{
+	if (!p->imds)
+		return false;
+	aws_credentials_clear(&p->creds);
+	return true;
+}
+
+void
+aws_creds_provider_free(struct aws_creds_provider *p)
+{
+	if (p == NULL)
+		return;
+	http_cancel(p->call);
+	while (p->waiters)
+		aws_creds_wait_cancel(p->waiters);
+	aws_credentials_clear(&p->creds);
+	free(p->profile_region);
+	free(p->imds_endpoint);
+	free_secret(p->imds_token);
+	free(p->role);
+	free(p);
+}

@@ -1,0 +1,501 @@
+/*
+ * EC2 calls on the loop.  A call goes: get credentials (possibly waiting for
+ * an IMDS fetch) -> sign -> HTTP -> parse.  A failed try that is worth
+ * retrying waits a full-jitter backoff on its own timer and starts over
+ * with a fresh signature; DescribeInstances repeats the cycle per page.
+ * The client does not log successes; callers decide what to report.
+ */
+#include "daemon/ec2.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "common/log.h"
+#include "common/strbuf.h"
+#include "common/timeutil.h"
+#include "common/xalloc.h"
+#include "daemon/awscreds.h"
+#include "daemon/http.h"
+#include "daemon/sigv4.h"
+
+#define EC2_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
+#define EC2_MAX_BODY (64u << 20)
+
+struct ec2_client {
+	uv_loop_t *loop;
+	struct http_client *http;
+	struct aws_creds_provider *creds;
+	char	*region;
+	char	*url;
+	char	*host;		/* as in the Host header, for signing */
+	struct aws_retry_policy retry;
+	long	 timeout_ms;
+	long	 connect_timeout_ms;
+	int	 page_size;
+	struct aws_retry_quota quota;
+	uint64_t rng;
+	struct ec2_call *calls;
+	struct ec2_stats stats;
+};
+
+enum ec2_call_kind { CALL_DESCRIBE, CALL_START, CALL_STOP };
+
+/* A backoff timer; separate from the call because libuv frees handles
+ * asynchronously and the call may end first. */
+struct ec2_timer {
+	uv_timer_t handle;
+	struct ec2_call *call;	/* NULL once the call is gone */
+};
+
+struct ec2_call {
+	struct ec2_client *client;
+	enum ec2_call_kind kind;
+	const char *action;
+	struct aws_params params;
+	bool	 dry_run;
+	int	 attempts;	/* tries of the current page */
+	int	 quota_taken;
+	bool	 creds_retried;
+	struct ec2_instance_list *list;		/* describe: collected */
+	struct aws_creds_wait *wait;
+	struct http_call *http;
+	struct ec2_timer *timer;
+	ec2_describe_fn *describe_cb;
+	ec2_change_fn *change_cb;
+	void	*arg;
+	struct ec2_call *prev, *next;
+};
+
+static void call_send(struct ec2_call *call);
+
+/* xorshift64*: jitter needs no cryptographic randomness. */
+static double
+rand01(struct ec2_client *c)
+{
+	c->rng ^= c->rng >> 12;
+	c->rng ^= c->rng << 25;
+	c->rng ^= c->rng >> 27;
+	return (double)((c->rng * 2685821657736338717ULL) >> 11) /
+	    (double)(1ULL << 53);
+}
+
+static int
+host_of(const char *url, char **host, char *err, size_t errlen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *h = NULL, *port = NULL;
+	int rc = -1;
+
+	if (u == NULL)
+		abort();
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK) {
+		snprintf(err, errlen, "invalid EC2 endpoint URL \"%s\"", url);
+		goto out;
+	}
+	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+		snprintf(err, errlen, "EC2 endpoint \"%s\" is not http(s)", url);
+		goto out;
+	}
+	/* curl sends the port in Host only when it is not the default. */
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+	    !((strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
+	    (strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0)))
+		*host = xasprintf("%s:%s", h, port);
+	else
+		*host = xstrdup(h);
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(h);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+struct ec2_client *
+ec2_client_new(uv_loop_t *loop, struct http_client *http,
+    struct aws_creds_provider *creds, const struct ec2_settings *s,
+    char *err, size_t errlen)
+{
+	struct ec2_client *c = xcalloc(1, sizeof(*c));
+
+	if (s->region == NULL || *s->region == '\0') {
+		snprintf(err, errlen, "no AWS region configured");
+		free(c);
+		return NULL;
+	}
+	if (host_of(s->endpoint, &c->host, err, errlen) != 0) {
+		free(c);
+		return NULL;
+	}
+	c->loop = loop;
+	c->http = http;
+	c->creds = creds;
+	c->region = xstrdup(s->region);
+	c->url = xstrdup(s->endpoint);
+	c->retry = s->retry;
+	if (c->retry.max_attempts < 1)
+		c->retry.max_attempts = 1;
+	c->timeout_ms = s->timeout_ms;
+	c->connect_timeout_ms = s->connect_timeout_ms;
+	c->page_size = s->page_size >= 5 && s->page_size <= 1000 ?
+	    s->page_size : 1000;
+	c->quota = (struct aws_retry_quota)AWS_RETRY_QUOTA_INIT;
+	c->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
+	if (c->rng == 0)
+		c->rng = 1;
+	return c;
+}
+
+const struct ec2_stats *
+ec2_client_stats(const struct ec2_client *c)
+{
+	return &c->stats;
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+call_free(struct ec2_call *call)
+{
+	struct ec2_client *c = call->client;
+
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		c->calls = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	aws_creds_wait_cancel(call->wait);
+	http_cancel(call->http);
+	if (call->timer) {
+		call->timer->call = NULL;
+		uv_timer_stop(&call->timer->handle);
+		uv_close((uv_handle_t *)&call->timer->handle, on_timer_closed);
+	}
+	aws_params_free(&call->params);
+	ec2_instance_list_free(call->list);
+	free(call);
+}
+
+static void
+call_finish(struct ec2_call *call, struct ec2_state_changes *changes,
+    struct aws_error *err)
+{
+	struct ec2_client *c = call->client;
+	struct ec2_instance_list *list = NULL;
+
+	if (err) {
+		err->attempts = call->attempts;
+		snprintf(err->action, sizeof(err->action), "%s", call->action);
+		c->stats.failures++;
+	} else {
+		aws_retry_quota_release(&c->quota, call->quota_taken);
+		list = call->list;
+		call->list = NULL;
+	}
+	if (call->kind == CALL_DESCRIBE)
+		call->describe_cb(call->arg, list, err);
+	else
+		call->change_cb(call->arg, changes, err);
+	call_free(call);
+}
+
+/* Called by libuv when a call starts or a backoff ends. */
+static void
+on_timer(uv_timer_t *t)
+{
+	struct ec2_timer *tm = t->data;
+
+	if (tm->call)
+		call_send(tm->call);
+}
+
+static bool
+schedule_retry(struct ec2_call *call, const struct aws_error *err)
+{
+	struct ec2_client *c = call->client;
+	char buf[768];
+	double delay;
+	int taken;
+
+	if (!aws_error_retryable(err) || call->attempts >= c->retry.max_attempts)
+		return false;
+	if ((taken = aws_retry_quota_acquire(&c->quota, err->timed_out)) == 0) {
+		log_warnx("EC2 %s: retry quota exhausted, not retrying",
+		    call->action);
+		return false;
+	}
+	call->quota_taken += taken;
+	delay = aws_backoff_s(&c->retry, call->attempts, rand01(c));
+	log_info("%s; retry %d of %d in %.2f s",
+	    aws_error_format(err, buf, sizeof(buf)), call->attempts,
+	    c->retry.max_attempts - 1, delay);
+	c->stats.retries++;
+	uv_timer_start(&call->timer->handle, on_timer, (uint64_t)(delay * 1000),
+	    0);
+	return true;
+}
+
+static void
+handle_success(struct ec2_call *call, const struct http_response *r)
+{
+	struct aws_error err;
+	char *next = NULL;
+
+	aws_error_clear(&err);
+	if (call->kind == CALL_DESCRIBE) {
+		if (ec2_parse_describe(r->body, r->body_len, call->list, &next,
+		    &err) != 0) {
+			call_finish(call, NULL, &err);
+			return;
+		}
+		if (next) {
+			/* Next page: the same parameters plus the token. */
+			aws_params_set(&call->params, "NextToken", next);
+			free(next);
+			call->attempts = 0;
+			call_send(call);
+			return;
+		}
+		call_finish(call, NULL, NULL);
+	} else {
+		struct ec2_state_changes *ch = ec2_state_changes_new();
+
+		if (ec2_parse_state_changes(r->body, r->body_len, ch,
+		    &err) != 0) {
+			ec2_state_changes_free(ch);
+			call_finish(call, NULL, &err);
+			return;
+		}
+		call_finish(call, ch, NULL);
+	}
+}
+
+/* Called by the HTTP client when a try ends. */
+static void
+on_http_done(void *arg, const struct http_response *r)
+{
+	struct ec2_call *call = arg;
+	struct ec2_client *c = call->client;
+	struct aws_error err;
+
+	call->http = NULL;
+	aws_error_clear(&err);
+	if (!r->ok) {
+		aws_error_set(&err, AWS_ERR_TRANSPORT, NULL, "%s (%s)",
+		    r->error, c->url);
+		err.timed_out = r->timed_out;
+	} else if (r->status == 200) {
+		handle_success(call, r);
+		return;
+	} else {
+		ec2_parse_error(r->body, r->body_len, r->status, &err);
+		if (call->dry_run && strcmp(err.code, "DryRunOperation") == 0) {
+			call_finish(call, ec2_state_changes_new(), NULL);
+			return;
+		}
+		if (strcmp(err.code, "AuthFailure") == 0 ||
+		    strcmp(err.code, "ExpiredToken") == 0 ||
+		    strcmp(err.code, "RequestExpired") == 0) {
+			/* Fetched credentials may have been revoked or have
+			 * expired: fetch new ones once. */
+			if (!call->creds_retried &&
+			    aws_creds_invalidate(c->creds)) {
+				call->creds_retried = true;
+				call_send(call);
+				return;
+			}
+		}
+	}
+	if (schedule_retry(call, &err))
+		return;
+	call_finish(call, NULL, &err);
+}
+
+/* Called with credentials: sign and send one try. */
+static void
+on_creds(void *arg, const struct aws_credentials *creds, const char *error)
+{
+	struct ec2_call *call = arg;
+	struct ec2_client *c = call->client;
+	struct strbuf body = STRBUF_INIT;
+	struct sigv4_input in = { 0 };
+	struct sigv4_output out;
+	struct http_request req = { 0 };
+	char amz_date[TIME_AMZ_LEN], h_date[64], *h_auth, *h_token = NULL;
+	const char *headers[5];
+	struct aws_error err;
+	size_t nh = 0;
+
+	call->wait = NULL;
+	aws_error_clear(&err);
+	if (error) {
+		aws_error_set(&err, AWS_ERR_CREDENTIALS, NULL, "%s", error);
+		call_finish(call, NULL, &err);
+		return;
+	}
+	aws_params_encode(&call->params, &body);
+	time_format_amz(time_now_ms(), amz_date);
+	in.method = "POST";
+	in.host = c->host;
+	in.path = "/";
+	in.query = "";
+	in.content_type = EC2_CONTENT_TYPE;
+	in.body = body.buf;
+	in.body_len = body.len;
+	in.amz_date = amz_date;
+	in.region = c->region;
+	in.service = "ec2";
+	in.access_key_id = creds->access_key_id;
+	in.secret_access_key = creds->secret_access_key;
+	in.session_token = creds->session_token;
+	if (sigv4_sign(&in, &out, NULL) != 0) {
+		aws_error_set(&err, AWS_ERR_CREDENTIALS, NULL,
+		    "cannot sign the request");
+		strbuf_release(&body);
+		call_finish(call, NULL, &err);
+		return;
+	}
+	snprintf(h_date, sizeof(h_date), "X-Amz-Date: %s", amz_date);
+	h_auth = xasprintf("Authorization: %s", out.authorization);
+	headers[nh++] = "Content-Type: " EC2_CONTENT_TYPE;
+	headers[nh++] = h_date;
+	headers[nh++] = h_auth;
+	if (creds->session_token) {
+		h_token = xasprintf("X-Amz-Security-Token: %s",
+		    creds->session_token);
+		headers[nh++] = h_token;
+	}
+	headers[nh] = NULL;
+	req.method = "POST";
+	req.url = c->url;
+	req.headers = headers;
+	req.body = body.buf;
+	req.body_len = body.len;
+	req.timeout_ms = c->timeout_ms;
+	req.connect_timeout_ms = c->connect_timeout_ms;
+	req.max_body = EC2_MAX_BODY;
+	call->attempts++;
+	c->stats.requests++;
+	log_debug("EC2 %s: sending try %d", call->action, call->attempts);
+	call->http = http_submit(c->http, &req, on_http_done, call);
+	free(h_auth);
+	free_secret(h_token);
+	strbuf_release(&body);
+	if (call->http == NULL) {
+		aws_error_set(&err, AWS_ERR_TRANSPORT, NULL,
+		    "cannot start an HTTP request to %s", c->url);
+		call_finish(call, NULL, &err);
+	}
+}
+
+static void
+call_send(struct ec2_call *call)
+{
+	struct aws_creds_wait *w;
+
+	/* The callback may run (and even end the call) before this returns;
+	 * only a real wait handle is kept. */
+	w = aws_creds_get(call->client->creds, on_creds, call);
+	if (w)
+		call->wait = w;
+}
+
+static struct ec2_call *
+call_new(struct ec2_client *c, enum ec2_call_kind kind, void *arg)
+{
+	struct ec2_call *call = xcalloc(1, sizeof(*call));
+
+	call->client = c;
+	call->kind = kind;
+	call->arg = arg;
+	call->timer = xcalloc(1, sizeof(*call->timer));
+	call->timer->call = call;
+	uv_timer_init(c->loop, &call->timer->handle);
+	call->timer->handle.data = call->timer;
+	call->next = c->calls;
+	if (c->calls)
+		c->calls->prev = call;
+	c->calls = call;
+	return call;
+}
+
+/* Starts the call on the next loop turn, so that callbacks never run
+ * before the function that made the call has returned. */
+static struct ec2_call *
+call_start(struct ec2_call *call)
+{
+	uv_timer_start(&call->timer->handle, on_timer, 0, 0);
+	return call;
+}
+
+struct ec2_call *
+ec2_describe_prefix(struct ec2_client *c, const char *prefix,
+    ec2_describe_fn *cb, void *arg)
+{
+	struct ec2_call *call = call_new(c, CALL_DESCRIBE, arg);
+
+	call->action = "DescribeInstances";
+	call->describe_cb = cb;
+	call->list = ec2_instance_list_new();
+	ec2_build_describe(&call->params, prefix, c->page_size, NULL);
+	return call_start(call);
+}
+
+static struct ec2_call *
+start_stop(struct ec2_client *c, bool start, const char *const *ids,
+    size_t n, bool dry_run, ec2_change_fn *cb, void *arg)
+{
+	struct ec2_call *call = call_new(c, start ? CALL_START : CALL_STOP, arg);
+
+	call->action = start ? "StartInstances" : "StopInstances";
+	call->change_cb = cb;
+	call->dry_run = dry_run;
+	ec2_build_start_stop(&call->params, start, ids, n, dry_run);
+	return call_start(call);
+}
+
+struct ec2_call *
+ec2_start_instances(struct ec2_client *c, const char *const *ids, size_t n,
+    bool dry_run, ec2_change_fn *cb, void *arg)
+{
+	return start_stop(c, true, ids, n, dry_run, cb, arg);
+}
+
+struct ec2_call *
+ec2_stop_instances(struct ec2_client *c, const char *const *ids, size_t n,
+    bool dry_run, ec2_change_fn *cb, void *arg)
+{
+	return start_stop(c, false, ids, n, dry_run, cb, arg);
+}
+
+void
+ec2_call_cancel(struct ec2_call *call)
+{
+	if (call)
+		call_free(call);
+}
+
+void
+ec2_client_free(struct ec2_client *c)
+{
+	if (c == NULL)
+		return;
+	while (c->calls)
+		call_free(c->calls);
+	free(c->region);
+	free(c->url);
+	free(c->host);
+	free(c);
+}

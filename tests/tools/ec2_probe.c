@@ -6,7 +6,7 @@
  * if the loop does not close cleanly.
  *
  *   ec2-probe [--region R] [--endpoint URL] [--profile P] [--page-size N]
- *             [--repeat N] [--interval-ms MS] COMMAND ARGS
+ *             [--repeat N] [--interval-ms MS] [--timeout-ms MS] COMMAND ARGS
  *   COMMAND: describe PREFIX | start [--dry-run] ID... | stop [--dry-run] ID...
  *
  * Exit status: 0 every call succeeded, 1 a call failed, 2 usage, 3 set-up
@@ -195,6 +195,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: ec2-probe [--region R] [--endpoint URL] "
 	    "[--profile P] [--page-size N] [--repeat N] [--interval-ms MS]\n"
+	    "                 [--timeout-ms MS]\n"
 	    "                 describe PREFIX | start|stop [--dry-run] ID...\n");
 	exit(2);
 }
@@ -217,6 +218,7 @@ main(int argc, char **argv)
 		{ "page-size", required_argument, NULL, 's' },
 		{ "repeat", required_argument, NULL, 'n' },
 		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "timeout-ms", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct probe p = { .repeat = 1 };
@@ -235,6 +237,7 @@ main(int argc, char **argv)
 		case 's': es.page_size = atoi(optarg); break;
 		case 'n': p.repeat = atoi(optarg); break;
 		case 'i': p.interval_ms = atoi(optarg); break;
+		case 't': es.timeout_ms = atol(optarg); break;
 		default: usage();
 		}
 	}

@@ -1,0 +1,188 @@
+/*
+ * CPU cost of parsing a DescribeInstances answer of N realistic instances
+ * (default 1,000) with the daemon's parser.  The answer is built in memory
+ * with every block real EC2 sends for an instance (network interfaces,
+ * block devices, security groups, placement, tags, ...), so its size per
+ * instance is realistic (~5 KB).  Each round parses the whole answer into
+ * plain structs and frees them; the CPU time of each round is measured with
+ * CLOCK_PROCESS_CPUTIME_ID and the median is reported.
+ *
+ *   bench_ec2_parse [INSTANCES [ROUNDS]]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/strbuf.h"
+#include "daemon/ec2_msg.h"
+
+static void
+instance_xml(struct strbuf *sb, int i)
+{
+	int a = (i >> 8) & 0xff, b = i & 0xff;
+	const char *state = i % 3 ? "running" : "stopped";
+	int code = i % 3 ? 16 : 80;
+
+	strbuf_printf(sb,
+	    "<item><instanceId>i-0%016x</instanceId>"
+	    "<imageId>ami-0123456789abcdef0</imageId>"
+	    "<instanceState><code>%d</code><name>%s</name></instanceState>"
+	    "<privateDnsName>ip-10-1-%d-%d.eu-west-1.compute.internal</privateDnsName>"
+	    "<dnsName>ec2-203-0-%d-%d.eu-west-1.compute.amazonaws.com</dnsName>"
+	    "<reason/><keyName>opencast-ops</keyName><amiLaunchIndex>0</amiLaunchIndex>"
+	    "<productCodes/><instanceType>c5.2xlarge</instanceType>"
+	    "<launchTime>2026-11-26T0%d:%02d:11.000Z</launchTime>"
+	    "<placement><availabilityZone>eu-west-1a</availabilityZone>"
+	    "<groupName/><tenancy>default</tenancy></placement>"
+	    "<monitoring><state>disabled</state></monitoring>"
+	    "<subnetId>subnet-0a1b2c3d4e5f60718</subnetId><vpcId>vpc-0a1b2c3d</vpcId>"
+	    "<privateIpAddress>10.1.%d.%d</privateIpAddress>"
+	    "<ipAddress>203.0.%d.%d</ipAddress>"
+	    "<sourceDestCheck>true</sourceDestCheck>"
+	    "<groupSet><item><groupId>sg-0123456789abcdef0</groupId>"
+	    "<groupName>opencast-workers</groupName></item>"
+	    "<item><groupId>sg-0fedcba9876543210</groupId>"
+	    "<groupName>ssh-bastion</groupName></item></groupSet>"
+	    "<architecture>x86_64</architecture><rootDeviceType>ebs</rootDeviceType>"
+	    "<rootDeviceName>/dev/xvda</rootDeviceName>"
+	    "<blockDeviceMapping><item><deviceName>/dev/xvda</deviceName>"
+	    "<ebs><volumeId>vol-0%016x</volumeId><status>attached</status>"
+	    "<attachTime>2025-03-01T10:00:00.000Z</attachTime>"
+	    "<deleteOnTermination>true</deleteOnTermination></ebs></item>"
+	    "<item><deviceName>/dev/sdf</deviceName>"
+	    "<ebs><volumeId>vol-1%016x</volumeId><status>attached</status>"
+	    "<attachTime>2025-03-01T10:00:00.000Z</attachTime>"
+	    "<deleteOnTermination>false</deleteOnTermination></ebs></item>"
+	    "</blockDeviceMapping>"
+	    "<virtualizationType>hvm</virtualizationType>"
+	    "<clientToken>opencast-%d</clientToken>"
+	    "<tagSet><item><key>Name</key><value>bench-worker</value></item>"
+	    "<item><key>cluster</key><value>bench</value></item>"
+	    "<item><key>owner</key><value>media-services</value></item>"
+	    "<item><key>cost-center</key><value>CC-4711</value></item>"
+	    "<item><key>opencast:role</key><value>worker</value></item></tagSet>"
+	    "<hypervisor>xen</hypervisor>"
+	    "<networkInterfaceSet><item>"
+	    "<networkInterfaceId>eni-0%016x</networkInterfaceId>"
+	    "<subnetId>subnet-0a1b2c3d4e5f60718</subnetId><vpcId>vpc-0a1b2c3d</vpcId>"
+	    "<description/><ownerId>111122223333</ownerId><status>in-use</status>"
+	    "<macAddress>0a:1b:2c:%02x:%02x:01</macAddress>"
+	    "<privateIpAddress>10.1.%d.%d</privateIpAddress>"
+	    "<privateDnsName>ip-10-1-%d-%d.eu-west-1.compute.internal</privateDnsName>"
+	    "<sourceDestCheck>true</sourceDestCheck>"
+	    "<groupSet><item><groupId>sg-0123456789abcdef0</groupId>"
+	    "<groupName>opencast-workers</groupName></item></groupSet>"
+	    "<attachment><attachmentId>eni-attach-0%016x</attachmentId>"
+	    "<deviceIndex>0</deviceIndex><status>attached</status>"
+	    "<attachTime>2025-03-01T10:00:00.000Z</attachTime>"
+	    "<deleteOnTermination>true</deleteOnTermination></attachment>"
+	    "<association><publicIp>203.0.%d.%d</publicIp>"
+	    "<publicDnsName>ec2-203-0-%d-%d.eu-west-1.compute.amazonaws.com</publicDnsName>"
+	    "<ipOwnerId>amazon</ipOwnerId></association>"
+	    "<privateIpAddressesSet><item><privateIpAddress>10.1.%d.%d</privateIpAddress>"
+	    "<primary>true</primary></item></privateIpAddressesSet>"
+	    "<ipv6AddressesSet/><interfaceType>interface</interfaceType>"
+	    "</item></networkInterfaceSet>"
+	    "<ebsOptimized>true</ebsOptimized><enaSupport>true</enaSupport>"
+	    "<cpuOptions><coreCount>4</coreCount><threadsPerCore>2</threadsPerCore></cpuOptions>"
+	    "<capacityReservationSpecification><capacityReservationPreference>open"
+	    "</capacityReservationPreference></capacityReservationSpecification>"
+	    "<hibernationOptions><configured>false</configured></hibernationOptions>"
+	    "<metadataOptions><state>applied</state><httpTokens>required</httpTokens>"
+	    "<httpPutResponseHopLimit>2</httpPutResponseHopLimit>"
+	    "<httpEndpoint>enabled</httpEndpoint></metadataOptions>"
+	    "<enclaveOptions><enabled>false</enabled></enclaveOptions>"
+	    "<platformDetails>Linux/UNIX</platformDetails>"
+	    "<usageOperation>RunInstances</usageOperation>"
+	    "<privateDnsNameOptions><hostnameType>ip-name</hostnameType>"
+	    "</privateDnsNameOptions>"
+	    "<maintenanceOptions><autoRecovery>default</autoRecovery></maintenanceOptions>"
+	    "<currentInstanceBootMode>legacy-bios</currentInstanceBootMode>"
+	    "</item>",
+	    i, code, state, a, b, a, b, i % 10, i % 60, a, b, a, b, i, i, i, i,
+	    a, b, a, b, a, b, i, a, b, a, b, a, b);
+}
+
+static char *
+build_answer(int n, size_t *len)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_puts(&sb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/"
+	    "2016-11-15/\"><requestId>bench</requestId><reservationSet>");
+	for (int i = 0; i < n; i++) {
+		/* Workers started together share a reservation of up to 8. */
+		if (i % 8 == 0)
+			strbuf_printf(&sb, "<item><reservationId>r-0%016x"
+			    "</reservationId><ownerId>111122223333</ownerId>"
+			    "<groupSet/><instancesSet>", i);
+		instance_xml(&sb, i);
+		if (i % 8 == 7 || i == n - 1)
+			strbuf_puts(&sb, "</instancesSet></item>");
+	}
+	strbuf_puts(&sb, "</reservationSet></DescribeInstancesResponse>");
+	return strbuf_detach(&sb, len);
+}
+
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 1000;
+	int rounds = argc > 2 ? atoi(argv[2]) : 101;
+	double *t;
+	size_t len;
+	char *xml;
+
+	if (n < 1 || rounds < 1) {
+		fprintf(stderr, "usage: bench_ec2_parse [INSTANCES [ROUNDS]]\n");
+		return 2;
+	}
+	xml = build_answer(n, &len);
+	t = calloc((size_t)rounds, sizeof(*t));
+	for (int r = -3; r < rounds; r++) {	/* three warm-up rounds */
+		struct ec2_instance_list *l = ec2_instance_list_new();
+		struct aws_error err;
+		char *next = NULL;
+		double t0 = cpu_now();
+
+		aws_error_clear(&err);
+		if (ec2_parse_describe(xml, len, l, &next, &err) != 0 ||
+		    l->n != (size_t)n) {
+			fprintf(stderr, "parse failed: %s\n", err.message);
+			return 1;
+		}
+		ec2_instance_list_free(l);
+		free(next);
+		if (r >= 0)
+			t[r] = cpu_now() - t0;
+	}
+	qsort(t, (size_t)rounds, sizeof(*t), cmp_double);
+	printf("ec2_parse: %d instances, %.1f KiB answer (%.0f bytes/instance), "
+	    "%d rounds\n", n, (double)len / 1024, (double)len / n, rounds);
+	printf("ec2_parse: median %.3f ms CPU per answer, %.0f instances/s, "
+	    "%.1f MB/s (min %.3f ms, max %.3f ms)\n", t[rounds / 2] * 1e3,
+	    n / t[rounds / 2], (double)len / t[rounds / 2] / 1e6, t[0] * 1e3,
+	    t[rounds - 1] * 1e3);
+	free(t);
+	free(xml);
+	return 0;
+}

@@ -1,0 +1,425 @@
+/*
+ * Opencast calls on the loop.  Each call is a request description plus a
+ * reader for its answer; a try that fails transiently waits a full-jitter
+ * backoff on the call's own timer and is sent again.  Every request carries
+ * X-Requested-Auth: Digest (and the Matterhorn-era header), without which
+ * Opencast would answer as `anonymous` instead of challenging.
+ */
+#include "daemon/opencast.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "daemon/aws.h"
+#include "daemon/http.h"
+
+#define OC_MAX_BODY (256u << 20)
+
+struct oc_client {
+	uv_loop_t *loop;
+	struct http_client *http;
+	char	*base_url;	/* without a trailing slash */
+	char	*user;
+	char	*password;
+	long	 timeout_ms;
+	struct aws_retry_policy retry;
+	uint64_t rng;
+	struct oc_call *calls;
+};
+
+enum oc_call_kind { OC_CALL_ME, OC_CALL_HOSTS, OC_CALL_JOBS, OC_CALL_MAINT };
+
+struct oc_timer {
+	uv_timer_t handle;
+	struct oc_call *call;	/* NULL once the call is gone */
+};
+
+struct oc_call {
+	struct oc_client *client;
+	enum oc_call_kind kind;
+	char	*path;		/* e.g. /services/hosts.json */
+	char	*body;		/* POST body, or NULL for GET */
+	enum oc_job_source source;
+	char	**types;	/* high-load service types (jobs) */
+	size_t	 ntypes;
+	int	 attempts;
+	struct http_call *http;
+	struct oc_timer *timer;
+	union {
+		oc_done_fn *done;
+		oc_hosts_fn *hosts;
+		oc_jobs_fn *jobs;
+	} cb;
+	void	*arg;
+	struct oc_call *prev, *next;
+};
+
+static void call_send(struct oc_call *call);
+
+struct oc_client *
+oc_client_new(uv_loop_t *loop, struct http_client *http,
+    const struct oc_settings *s)
+{
+	struct oc_client *c = xcalloc(1, sizeof(*c));
+	size_t n;
+
+	c->loop = loop;
+	c->http = http;
+	c->base_url = xstrdup(s->base_url);
+	n = strlen(c->base_url);
+	while (n > 0 && c->base_url[n - 1] == '/')
+		c->base_url[--n] = '\0';
+	c->user = xstrdup(s->user ? s->user : "");
+	c->password = xstrdup(s->password ? s->password : "");
+	c->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 10000;
+	c->retry.max_attempts = s->max_attempts > 0 ? s->max_attempts : 3;
+	c->retry.base_s = s->backoff_base_s > 0 ? s->backoff_base_s : 0.5;
+	c->retry.cap_s = 10;
+	c->rng = (uv_hrtime() ^ (uintptr_t)c) | 1;
+	return c;
+}
+
+const char *
+oc_client_url(const struct oc_client *c)
+{
+	return c->base_url;
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+call_free(struct oc_call *call)
+{
+	struct oc_client *c = call->client;
+
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		c->calls = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	http_cancel(call->http);
+	call->timer->call = NULL;
+	uv_timer_stop(&call->timer->handle);
+	uv_close((uv_handle_t *)&call->timer->handle, on_timer_closed);
+	for (size_t i = 0; i < call->ntypes; i++)
+		free(call->types[i]);
+	free(call->types);
+	free(call->path);
+	free(call->body);
+	free(call);
+}
+
+/* Hands the outcome to the caller and ends the call. */
+static void
+call_finish(struct oc_call *call, void *result, struct oc_error *err)
+{
+	if (err)
+		err->attempts = call->attempts;
+	switch (call->kind) {
+	case OC_CALL_ME:
+	case OC_CALL_MAINT:
+		call->cb.done(call->arg, err);
+		break;
+	case OC_CALL_HOSTS:
+		call->cb.hosts(call->arg, result, err);
+		break;
+	case OC_CALL_JOBS:
+		call->cb.jobs(call->arg, result, err);
+		break;
+	}
+	call_free(call);
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+	struct oc_timer *tm = t->data;
+
+	if (tm->call)
+		call_send(tm->call);
+}
+
+static double
+rand01(struct oc_client *c)
+{
+	c->rng ^= c->rng >> 12;
+	c->rng ^= c->rng << 25;
+	c->rng ^= c->rng >> 27;
+	return (double)((c->rng * 2685821657736338717ULL) >> 11) /
+	    (double)(1ULL << 53);
+}
+
+static bool
+schedule_retry(struct oc_call *call, const struct oc_error *err)
+{
+	struct oc_client *c = call->client;
+	double delay;
+
+	if (call->attempts >= c->retry.max_attempts)
+		return false;
+	if (!(err->kind == OC_ERR_UNREACHABLE ||
+	    (err->kind == OC_ERR_HTTP && err->http_status >= 500)))
+		return false;
+	delay = aws_backoff_s(&c->retry, call->attempts, rand01(c));
+	log_info("%s; retry %d of %d in %.2f s", err->message, call->attempts,
+	    c->retry.max_attempts - 1, delay);
+	uv_timer_start(&call->timer->handle, on_timer,
+	    (uint64_t)(delay * 1000), 0);
+	return true;
+}
+
+static int
+read_answer(struct oc_call *call, const struct http_response *r,
+    void **result, struct oc_error *err)
+{
+	struct oc_service_set set = { (const char *const *)call->types,
+	    call->ntypes };
+	struct oc_jobs *jobs;
+	struct oc_hosts *hosts;
+
+	switch (call->kind) {
+	case OC_CALL_ME:
+		return oc_parse_me(r->body, r->body_len, call->client->user,
+		    err);
+	case OC_CALL_MAINT:
+		return 0;
+	case OC_CALL_HOSTS:
+		hosts = oc_hosts_new();
+		if (oc_parse_hosts(r->body, r->body_len, hosts, err) != 0) {
+			oc_hosts_free(hosts);
+			return -1;
+		}
+		*result = hosts;
+		return 0;
+	case OC_CALL_JOBS:
+		jobs = oc_jobs_new();
+		if ((call->source == OC_JOBS_ACTIVE ?
+		    oc_parse_active_jobs : oc_parse_statistics)(r->body,
+		    r->body_len, &set, jobs, err) != 0) {
+			oc_jobs_free(jobs);
+			return -1;
+		}
+		*result = jobs;
+		return 0;
+	}
+	return -1;
+}
+
+/* Puts base and path (the URL) and sep before a reader's message. */
+static void
+error_context(struct oc_error *err, const char *base, const char *path,
+    const char *sep, const char *after)
+{
+	char msg[sizeof(err->message) + 600];
+	size_t n;
+
+	snprintf(msg, sizeof(msg), "%s%s%s%s%s", base, path, sep, err->message,
+	    after);
+	n = strnlen(msg, sizeof(err->message) - 1);
+	memcpy(err->message, msg, n);
+	err->message[n] = '\0';
+}
+
+/* Appends " (URL)" to a reader's message. */
+static void
+add_url(struct oc_error *err, const char *base, const char *path)
+{
+	char url[600];
+
+	snprintf(url, sizeof(url), " (%s%s)", base, path);
+	error_context(err, "", "", "", url);
+}
+
+/* Called by the HTTP client when a try ends. */
+static void
+on_http_done(void *arg, const struct http_response *r)
+{
+	struct oc_call *call = arg;
+	struct oc_client *c = call->client;
+	const char *method = call->body ? "POST" : "GET";
+	struct oc_error err = { 0 };
+	void *result = NULL;
+
+	call->http = NULL;
+	err.http_status = r->status;
+	if (!r->ok) {
+		oc_error_set(&err, OC_ERR_UNREACHABLE, "Opencast unreachable "
+		    "at %s: %s", c->base_url, r->error);
+	} else if (r->status == 401) {
+		oc_error_set(&err, OC_ERR_AUTH, "authentication failed for "
+		    "user \"%s\" at %s%s", c->user, c->base_url, call->path);
+	} else if (r->status == 302 || r->status == 303) {
+		oc_error_set(&err, OC_ERR_AUTH, "authentication failed at "
+		    "%s%s: Opencast redirected to its login page", c->base_url,
+		    call->path);
+	} else if (r->status == 403) {
+		oc_error_set(&err, OC_ERR_AUTH, "user \"%s\" may not %s %s%s "
+		    "(HTTP 403)", c->user, method, c->base_url, call->path);
+	} else if (r->status == 404 && call->kind == OC_CALL_MAINT) {
+		oc_error_set(&err, OC_ERR_NOT_FOUND, "Opencast at %s does not "
+		    "know the host of that maintenance request (HTTP 404)",
+		    c->base_url);
+	} else if (r->status < 200 || r->status > 299) {
+		oc_error_set(&err, OC_ERR_HTTP, "Opencast answered HTTP %ld to "
+		    "%s %s%s", r->status, method, c->base_url, call->path);
+	} else if (read_answer(call, r, &result, &err) == 0) {
+		call_finish(call, result, NULL);
+		return;
+	} else if (err.kind == OC_ERR_PARSE) {
+		error_context(&err, c->base_url, call->path, ": ", "");
+	} else if (err.kind == OC_ERR_AUTH) {
+		add_url(&err, c->base_url, call->path);
+	}
+	if (schedule_retry(call, &err))
+		return;
+	call_finish(call, NULL, &err);
+}
+
+static void
+call_send(struct oc_call *call)
+{
+	struct oc_client *c = call->client;
+	struct http_request req = { 0 };
+	const char *headers[5];
+	size_t nh = 0;
+	char *url = xasprintf("%s%s", c->base_url, call->path);
+	struct oc_error err = { 0 };
+
+	headers[nh++] = "X-Requested-Auth: Digest";
+	headers[nh++] = "X-Opencast-Matterhorn-Authorization: true";
+	if (call->body)
+		headers[nh++] = "Content-Type: application/x-www-form-urlencoded";
+	else
+		headers[nh++] = "Accept: application/json";
+	headers[nh] = NULL;
+	req.method = call->body ? "POST" : "GET";
+	req.url = url;
+	req.headers = headers;
+	req.body = call->body;
+	req.body_len = call->body ? strlen(call->body) : 0;
+	req.timeout_ms = c->timeout_ms;
+	req.connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000;
+	req.max_body = OC_MAX_BODY;
+	req.digest_user = c->user;
+	req.digest_password = c->password;
+	call->attempts++;
+	log_debug("Opencast %s %s: try %d", req.method, call->path,
+	    call->attempts);
+	call->http = http_submit(c->http, &req, on_http_done, call);
+	free(url);
+	if (call->http == NULL) {
+		oc_error_set(&err, OC_ERR_UNREACHABLE, "cannot start a request "
+		    "to %s", c->base_url);
+		call_finish(call, NULL, &err);
+	}
+}
+
+static struct oc_call *
+call_start(struct oc_client *c, enum oc_call_kind kind, const char *path,
+    void *arg)
+{
+	struct oc_call *call = xcalloc(1, sizeof(*call));
+
+	call->client = c;
+	call->kind = kind;
+	call->path = xstrdup(path);
+	call->arg = arg;
+	call->timer = xcalloc(1, sizeof(*call->timer));
+	call->timer->call = call;
+	uv_timer_init(c->loop, &call->timer->handle);
+	call->timer->handle.data = call->timer;
+	call->next = c->calls;
+	if (c->calls)
+		c->calls->prev = call;
+	c->calls = call;
+	/* The first try goes out on the next loop turn, so callbacks never
+	 * run before the function that made the call has returned. */
+	uv_timer_start(&call->timer->handle, on_timer, 0, 0);
+	return call;
+}
+
+struct oc_call *
+oc_check_me(struct oc_client *c, oc_done_fn *cb, void *arg)
+{
+	struct oc_call *call = call_start(c, OC_CALL_ME, "/info/me.json", arg);
+
+	call->cb.done = cb;
+	return call;
+}
+
+struct oc_call *
+oc_get_hosts(struct oc_client *c, oc_hosts_fn *cb, void *arg)
+{
+	struct oc_call *call = call_start(c, OC_CALL_HOSTS,
+	    "/services/hosts.json", arg);
+
+	call->cb.hosts = cb;
+	return call;
+}
+
+struct oc_call *
+oc_get_jobs(struct oc_client *c, enum oc_job_source src,
+    const struct oc_service_set *high_load, oc_jobs_fn *cb, void *arg)
+{
+	struct oc_call *call = call_start(c, OC_CALL_JOBS,
+	    src == OC_JOBS_ACTIVE ? "/services/activeJobs.json" :
+	    "/services/statistics.json", arg);
+
+	call->cb.jobs = cb;
+	call->source = src;
+	if (high_load && high_load->n) {
+		call->types = xcalloc(high_load->n, sizeof(*call->types));
+		for (size_t i = 0; i < high_load->n; i++)
+			call->types[i] = xstrdup(high_load->types[i]);
+		call->ntypes = high_load->n;
+	}
+	return call;
+}
+
+struct oc_call *
+oc_set_maintenance(struct oc_client *c, const char *host_url, bool on,
+    oc_done_fn *cb, void *arg)
+{
+	struct oc_call *call = call_start(c, OC_CALL_MAINT,
+	    "/services/maintenance", arg);
+	char *host = curl_easy_escape(NULL, host_url, 0);
+
+	if (host == NULL)
+		abort();
+	call->cb.done = cb;
+	call->body = xasprintf("host=%s&maintenance=%s", host,
+	    on ? "true" : "false");
+	curl_free(host);
+	return call;
+}
+
+void
+oc_call_cancel(struct oc_call *call)
+{
+	if (call)
+		call_free(call);
+}
+
+void
+oc_client_free(struct oc_client *c)
+{
+	if (c == NULL)
+		return;
+	while (c->calls)
+		call_free(c->calls);
+	free(c->base_url);
+	free(c->user);
+	free_secret(c->password);
+	free(c);
+}

@@ -1,0 +1,625 @@
+/*
+ * Opencast answers through jansson.  Opencast serialises JAXB lists with
+ * Jettison, so a list may arrive as an array, as a bare object (one
+ * element), as "" (empty) or not at all; old versions send numbers and
+ * booleans as strings (reference §2).  for_each_item() and the get_*()
+ * helpers absorb those variants in one place so that the readers below can
+ * be written as if Opencast produced plain JSON.  Documents are released
+ * before a reader returns; only the compact structs survive.
+ */
+#include "daemon/opencast_msg.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "common/xalloc.h"
+
+void
+oc_error_set(struct oc_error *e, enum oc_err_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+oc_err_kind_name(enum oc_err_kind kind)
+{
+	switch (kind) {
+	case OC_ERR_NONE:	 return "none";
+	case OC_ERR_AUTH:	 return "auth";
+	case OC_ERR_UNREACHABLE: return "unreachable";
+	case OC_ERR_HTTP:	 return "http";
+	case OC_ERR_PARSE:	 return "parse";
+	case OC_ERR_NOT_FOUND:	 return "not_found";
+	}
+	return "unknown";
+}
+
+bool
+oc_service_set_has(const struct oc_service_set *s, const char *type)
+{
+	if (s == NULL || type == NULL)
+		return false;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->types[i], type) == 0)
+			return true;
+	return false;
+}
+
+struct oc_hosts *
+oc_hosts_new(void)
+{
+	return xcalloc(1, sizeof(struct oc_hosts));
+}
+
+void
+oc_hosts_free(struct oc_hosts *h)
+{
+	if (h == NULL)
+		return;
+	free(h->v);
+	pool_release(&h->pool);
+	free(h);
+}
+
+struct oc_host *
+oc_hosts_find(struct oc_hosts *h, const char *url)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (strcmp(h->v[i].base_url, url) == 0)
+			return &h->v[i];
+	return NULL;
+}
+
+struct oc_jobs *
+oc_jobs_new(void)
+{
+	return xcalloc(1, sizeof(struct oc_jobs));
+}
+
+void
+oc_jobs_free(struct oc_jobs *j)
+{
+	if (j == NULL)
+		return;
+	free(j->hosts);
+	free(j->jobs);
+	pool_release(&j->pool);
+	free(j);
+}
+
+int
+oc_jobs_running_on(const struct oc_jobs *j, const char *url)
+{
+	for (size_t i = 0; i < j->nhosts; i++)
+		if (strcmp(j->hosts[i].base_url, url) == 0)
+			return j->hosts[i].running;
+	return 0;
+}
+
+/* Shape-tolerant access. */
+
+static json_t *
+load(const char *json, size_t len, const char *what, struct oc_error *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(json, len, 0, &jerr);
+
+	if (root == NULL) {
+		oc_error_set(err, OC_ERR_PARSE, "malformed JSON in %s: %s "
+		    "(line %d, column %d, position %d)", what, jerr.text,
+		    jerr.line, jerr.column, jerr.position);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		oc_error_set(err, OC_ERR_PARSE, "%s is not a JSON object",
+		    what);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+typedef int item_fn(json_t *item, size_t index, void *ctx,
+    struct oc_error *err);
+
+/* Calls fn for every element of root[outer][inner], whatever shape the
+ * list has.  A missing, null or "" wrapper is an empty list. */
+static int
+for_each_item(json_t *root, const char *outer, const char *inner,
+    const char *what, item_fn *fn, void *ctx, struct oc_error *err)
+{
+	json_t *w = json_object_get(root, outer), *list;
+	size_t i;
+	json_t *item;
+
+	if (w == NULL || json_is_null(w))
+		return 0;
+	if (json_is_string(w) && json_string_length(w) == 0)
+		return 0;
+	if (!json_is_object(w)) {
+		oc_error_set(err, OC_ERR_PARSE, "%s: \"%s\" is neither an "
+		    "object nor \"\"", what, outer);
+		return -1;
+	}
+	list = json_object_get(w, inner);
+	if (list == NULL || json_is_null(list) ||
+	    (json_is_string(list) && json_string_length(list) == 0))
+		return 0;
+	if (json_is_object(list))
+		return fn(list, 0, ctx, err);
+	if (!json_is_array(list)) {
+		oc_error_set(err, OC_ERR_PARSE, "%s: \"%s.%s\" is neither a "
+		    "list nor an object", what, outer, inner);
+		return -1;
+	}
+	json_array_foreach(list, i, item) {
+		if (!json_is_object(item)) {
+			oc_error_set(err, OC_ERR_PARSE, "%s: element %zu of "
+			    "\"%s.%s\" is not an object", what, i, outer,
+			    inner);
+			return -1;
+		}
+		if (fn(item, i, ctx, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A scalar as text in pool: strings as they are, numbers and booleans as
+ * Jettison would have typed them from text.  NULL when absent or null;
+ * -1 in *bad for objects and arrays. */
+static const char *
+get_text(struct pool *pool, json_t *obj, const char *key, bool *bad)
+{
+	json_t *v = json_object_get(obj, key);
+	char buf[64];
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (json_is_string(v))
+		return pool_strndup(pool, json_string_value(v),
+		    json_string_length(v));
+	if (json_is_integer(v)) {
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+		return pool_strdup(pool, buf);
+	}
+	if (json_is_real(v)) {
+		snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
+		return pool_strdup(pool, buf);
+	}
+	if (json_is_boolean(v))
+		return pool_strdup(pool, json_is_true(v) ? "true" : "false");
+	*bad = true;
+	return NULL;
+}
+
+/* A number that may be sent as a string.  Returns 0 (absent: *out = dflt)
+ * or -1 when the value is not a number. */
+static int
+get_num(json_t *obj, const char *key, double dflt, double *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = dflt;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_number(v)) {
+		*out = json_number_value(v);
+		return 0;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		double d;
+
+		if (*s == '\0')
+			return 0;
+		d = strtod(s, &end);
+		if (*end == '\0' && isfinite(d)) {
+			*out = d;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* A boolean that may be sent as a string.  Returns 0 or -1. */
+static int
+get_bool(json_t *obj, const char *key, bool dflt, bool *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = dflt;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v);
+		return 0;
+	}
+	if (json_is_string(v)) {
+		if (strcasecmp(json_string_value(v), "true") == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(json_string_value(v), "false") == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* me.json */
+
+static bool
+has_role(json_t *roles, const char *role)
+{
+	size_t i;
+	json_t *r;
+
+	if (json_is_string(roles))
+		return strcmp(json_string_value(roles), role) == 0;
+	json_array_foreach(roles, i, r)
+		if (json_is_string(r) && strcmp(json_string_value(r), role) == 0)
+			return true;
+	return false;
+}
+
+int
+oc_parse_me(const char *json, size_t len, const char *user,
+    struct oc_error *err)
+{
+	json_t *root = load(json, len, "/info/me.json", err), *u, *name;
+	const char *username;
+	int rc = -1;
+
+	if (root == NULL)
+		return -1;
+	/* Opencast 2+: {"user":{"username":..}}; Matterhorn 1.x: top level. */
+	u = json_object_get(root, "user");
+	name = json_object_get(json_is_object(u) ? u : root, "username");
+	if (!json_is_string(name)) {
+		oc_error_set(err, OC_ERR_PARSE,
+		    "/info/me.json names no user");
+		goto out;
+	}
+	username = json_string_value(name);
+	if (strcmp(username, "anonymous") == 0 ||
+	    has_role(json_object_get(root, "roles"), "ROLE_ANONYMOUS")) {
+		oc_error_set(err, OC_ERR_AUTH, "authentication failed: "
+		    "Opencast treated the request as anonymous");
+		goto out;
+	}
+	if (strcmp(username, user) != 0) {
+		oc_error_set(err, OC_ERR_AUTH, "authentication failed: "
+		    "Opencast answered for user \"%s\", not \"%s\"", username,
+		    user);
+		goto out;
+	}
+	if (!has_role(json_object_get(root, "roles"), "ROLE_ADMIN")) {
+		oc_error_set(err, OC_ERR_AUTH, "user \"%s\" lacks ROLE_ADMIN",
+		    user);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* hosts.json */
+
+static int
+host_item(json_t *item, size_t index, void *ctx, struct oc_error *err)
+{
+	struct oc_hosts *out = ctx;
+	struct oc_host *h;
+	bool bad = false;
+
+	out->v = xgrow(out->v, &out->cap, out->n + 1, sizeof(*out->v));
+	h = &out->v[out->n];
+	memset(h, 0, sizeof(*h));
+	h->base_url = get_text(&out->pool, item, "base_url", &bad);
+	h->address = get_text(&out->pool, item, "address", &bad);
+	h->node_name = get_text(&out->pool, item, "node_name", &bad);
+	if (bad || h->base_url == NULL || *h->base_url == '\0') {
+		oc_error_set(err, OC_ERR_PARSE, "hosts.json: host %zu has no "
+		    "base_url", index);
+		return -1;
+	}
+	if (get_num(item, json_object_get(item, "max_load") ? "max_load" :
+	    "max_jobs", 0, &h->max_load) != 0 ||
+	    get_bool(item, "online", true, &h->online) != 0 ||
+	    get_bool(item, "active", true, &h->active) != 0 ||
+	    get_bool(item, "maintenance", false, &h->maintenance) != 0) {
+		oc_error_set(err, OC_ERR_PARSE, "hosts.json: host %s has a "
+		    "field of the wrong type", h->base_url);
+		return -1;
+	}
+	out->n++;
+	return 0;
+}
+
+int
+oc_parse_hosts(const char *json, size_t len, struct oc_hosts *out,
+    struct oc_error *err)
+{
+	json_t *root = load(json, len, "hosts.json", err);
+	int rc;
+
+	if (root == NULL)
+		return -1;
+	if (json_object_get(root, "hosts") == NULL) {
+		oc_error_set(err, OC_ERR_PARSE, "hosts.json has no \"hosts\"");
+		json_decref(root);
+		return -1;
+	}
+	rc = for_each_item(root, "hosts", "host", "hosts.json", host_item, out,
+	    err);
+	json_decref(root);
+	return rc;
+}
+
+/* Jobs */
+
+static struct oc_job_host *
+job_host(struct oc_jobs *j, const char *url)
+{
+	struct oc_job_host *h;
+
+	for (size_t i = 0; i < j->nhosts; i++)
+		if (strcmp(j->hosts[i].base_url, url) == 0)
+			return &j->hosts[i];
+	j->hosts = xgrow(j->hosts, &j->hosts_cap, j->nhosts + 1,
+	    sizeof(*j->hosts));
+	h = &j->hosts[j->nhosts++];
+	h->base_url = pool_strdup(&j->pool, url);
+	h->running = 0;
+	h->load = 0;
+	return h;
+}
+
+struct jobs_ctx {
+	struct oc_jobs *out;
+	const struct oc_service_set *high_load;
+};
+
+static int
+job_item(json_t *item, size_t index, void *vctx, struct oc_error *err)
+{
+	struct jobs_ctx *ctx = vctx;
+	struct oc_jobs *j = ctx->out;
+	struct oc_job job = { 0 };
+	bool bad = false;
+	double id;
+
+	job.type = get_text(&j->pool, item, "type", &bad);
+	job.status = get_text(&j->pool, item, "status", &bad);
+	job.processing_host = get_text(&j->pool, item, "processingHost", &bad);
+	if (bad || job.status == NULL) {
+		oc_error_set(err, OC_ERR_PARSE, "activeJobs.json: job %zu has "
+		    "no status", index);
+		return -1;
+	}
+	/* jobLoad arrived with Opencast 2.2; before, every job counted 1. */
+	if (get_num(item, "id", -1, &id) != 0 ||
+	    get_num(item, "jobLoad", 1.0, &job.load) != 0) {
+		oc_error_set(err, OC_ERR_PARSE, "activeJobs.json: job %zu has "
+		    "a non-numeric id or jobLoad", index);
+		return -1;
+	}
+	job.id = (long)id;
+	job.high_load = oc_service_set_has(ctx->high_load, job.type);
+	if ((strcmp(job.status, "RUNNING") == 0 ||
+	    strcmp(job.status, "DISPATCHING") == 0) && job.processing_host) {
+		struct oc_job_host *h = job_host(j, job.processing_host);
+
+		h->running++;
+		h->load += job.load;
+	}
+	if (strcmp(job.status, "RUNNING") == 0)
+		j->running++;
+	if (strcmp(job.status, "QUEUED") == 0 ||
+	    strcmp(job.status, "RESTART") == 0) {
+		j->queued++;
+		if (job.high_load) {
+			j->queued_high_load++;
+			j->queued_high_load_load += job.load;
+		}
+	}
+	j->jobs = xgrow(j->jobs, &j->jobs_cap, j->njobs + 1, sizeof(*j->jobs));
+	j->jobs[j->njobs++] = job;
+	return 0;
+}
+
+int
+oc_parse_active_jobs(const char *json, size_t len,
+    const struct oc_service_set *high_load, struct oc_jobs *out,
+    struct oc_error *err)
+{
+	struct jobs_ctx ctx = { out, high_load };
+	json_t *root = load(json, len, "activeJobs.json", err);
+	int rc;
+
+	if (root == NULL)
+		return -1;
+	if (json_object_get(root, "jobs") == NULL) {
+		oc_error_set(err, OC_ERR_PARSE,
+		    "activeJobs.json has no \"jobs\"");
+		json_decref(root);
+		return -1;
+	}
+	out->per_job = true;
+	rc = for_each_item(root, "jobs", "job", "activeJobs.json", job_item,
+	    &ctx, err);
+	json_decref(root);
+	return rc;
+}
+
+static int
+stat_item(json_t *item, size_t index, void *vctx, struct oc_error *err)
+{
+	struct jobs_ctx *ctx = vctx;
+	struct oc_jobs *j = ctx->out;
+	json_t *reg = json_object_get(item, "serviceRegistration");
+	const char *type, *host;
+	double running, queued;
+	bool bad = false;
+
+	if (!json_is_object(reg)) {
+		oc_error_set(err, OC_ERR_PARSE, "statistics.json: entry %zu "
+		    "has no serviceRegistration", index);
+		return -1;
+	}
+	type = get_text(&j->pool, reg, "type", &bad);
+	host = get_text(&j->pool, reg, "host", &bad);
+	if (bad || type == NULL || host == NULL ||
+	    get_num(item, "running", 0, &running) != 0 ||
+	    get_num(item, "queued", 0, &queued) != 0 ||
+	    running < 0 || queued < 0) {
+		oc_error_set(err, OC_ERR_PARSE, "statistics.json: entry %zu "
+		    "lacks type, host or numeric counters", index);
+		return -1;
+	}
+	if (running > 0) {
+		struct oc_job_host *h = job_host(j, host);
+
+		h->running += (int)running;
+		h->load += running;
+	}
+	j->running += (int)running;
+	j->queued += (int)queued;
+	if (oc_service_set_has(ctx->high_load, type)) {
+		j->queued_high_load += (int)queued;
+		j->queued_high_load_load += queued;
+	}
+	return 0;
+}
+
+int
+oc_parse_statistics(const char *json, size_t len,
+    const struct oc_service_set *high_load, struct oc_jobs *out,
+    struct oc_error *err)
+{
+	struct jobs_ctx ctx = { out, high_load };
+	json_t *root = load(json, len, "statistics.json", err);
+	int rc;
+
+	if (root == NULL)
+		return -1;
+	if (json_object_get(root, "statistics") == NULL) {
+		oc_error_set(err, OC_ERR_PARSE,
+		    "statistics.json has no \"statistics\"");
+		json_decref(root);
+		return -1;
+	}
+	out->per_job = false;
+	rc = for_each_item(root, "statistics", "service", "statistics.json",
+	    stat_item, &ctx, err);
+	json_decref(root);
+	return rc;
+}
+
+/* Mapping */
+
+int
+oc_url_host(const char *url, char *buf, size_t len)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+	int rc = -1;
+
+	if (u == NULL)
+		abort();
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ==
+	    CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    strlen(host) < len) {
+		for (size_t i = 0; host[i]; i++)
+			buf[i] = (char)(host[i] >= 'A' && host[i] <= 'Z' ?
+			    host[i] - 'A' + 'a' : host[i]);
+		buf[strlen(host)] = '\0';
+		rc = 0;
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static bool
+same_host(const char *a, const char *b)
+{
+	return a && b && *a && strcasecmp(a, b) == 0;
+}
+
+void
+oc_map(const struct oc_map_instance *inst, size_t n,
+    const struct oc_hosts *hosts, int *host_of, struct oc_map_result *res)
+{
+	bool *used = xcalloc(hosts->n ? hosts->n : 1, sizeof(*used));
+	char (*hostpart)[256] = xcalloc(hosts->n ? hosts->n : 1,
+	    sizeof(*hostpart));
+	size_t left_inst = 0, left_host = 0;
+	int last_inst = -1, last_host = -1;
+
+	memset(res, 0, sizeof(*res));
+	res->host_of = host_of;
+	res->paired_instance = res->paired_host = -1;
+	for (size_t h = 0; h < hosts->n; h++)
+		if (oc_url_host(hosts->v[h].base_url, hostpart[h],
+		    sizeof(hostpart[h])) != 0)
+			hostpart[h][0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const struct oc_map_instance *in = &inst[i];
+
+		host_of[i] = -1;
+		for (size_t h = 0; h < hosts->n && host_of[i] < 0; h++) {
+			if (used[h])
+				continue;
+			if (same_host(in->private_ip, hostpart[h]) ||
+			    same_host(in->public_dns, hostpart[h]) ||
+			    same_host(in->private_dns, hostpart[h]) ||
+			    same_host(in->public_ip, hostpart[h]) ||
+			    same_host(in->private_ip, hosts->v[h].address)) {
+				host_of[i] = (int)h;
+				used[h] = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (inst[i].opencast && host_of[i] < 0) {
+			left_inst++;
+			last_inst = (int)i;
+		}
+	}
+	for (size_t h = 0; h < hosts->n; h++) {
+		if (!used[h]) {
+			left_host++;
+			last_host = (int)h;
+		}
+	}
+	if (left_inst == 1 && left_host == 1) {
+		host_of[last_inst] = last_host;
+		res->paired = true;
+		res->paired_instance = last_inst;
+		res->paired_host = last_host;
+		left_inst = left_host = 0;
+	}
+	res->unmapped_instances = left_inst;
+	res->unmapped_hosts = left_host;
+	free(used);
+	free(hostpart);
+}

@@ -21,11 +21,15 @@ import harness  # noqa: E402
 
 BUILD_DIR = os.environ.get("EC2M_BUILD_DIR", os.path.join(ROOT, "build"))
 EC2SIM = os.path.join(ROOT, "tests", "sim", "ec2sim.py")
+OCSIM = os.path.join(ROOT, "tests", "sim", "ocsim.py")
 PROBE = os.path.join(BUILD_DIR, "tests", "tools", "ec2-probe")
+OC_PROBE = os.path.join(BUILD_DIR, "tests", "tools", "oc-probe")
 
 ACCESS_KEY = "AKIDEXAMPLEDAEMON001"
 SECRET_KEY = "dmVyeS1zZWNyZXQta2V5/EXAMPLE+not+real0001"
 REGION = "eu-west-1"
+OC_USER = "opencast_system_account"
+OC_PASSWORD = "s3cret-CHANGE_ME"
 
 
 def clean_env(home, **extra):
@@ -128,3 +132,49 @@ def wait_for(predicate, timeout=15.0, interval=0.05, what="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError("timed out waiting for " + what)
         time.sleep(interval)
+
+
+@pytest.fixture
+def ocsim_factory(tmp_path):
+    """Starts Opencast emulators from seed dicts; stops them afterwards."""
+    started = []
+
+    def start(seed=None, *args):
+        path = tmp_path / ("oc-seed-%d.json" % len(started))
+        path.write_text(json.dumps(seed or {}))
+        sim = harness.SimProcess(
+            [harness.PYTHON, OCSIM, "--seed", str(path), "--port", "0",
+             "--user", OC_USER, "--password", OC_PASSWORD,
+             "--dispatch-interval", "0.1", *args],
+            log_path=str(tmp_path / ("ocsim-%d.log" % len(started))))
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+class OcProbe:
+    """Runs tests/tools/oc-probe against an Opencast URL."""
+
+    def __init__(self, home):
+        self.home = home
+
+    def run(self, url, *args, user=OC_USER, password=OC_PASSWORD, env=None,
+            timeout=60):
+        if env is None:
+            env = clean_env(self.home, OPENCAST_USER=user,
+                            OPENCAST_PASSWORD=password)
+        proc = subprocess.run([OC_PROBE, "--url", url, *args], env=env,
+                              capture_output=True, text=True,
+                              timeout=timeout)
+        lines = [json.loads(l) for l in proc.stdout.splitlines() if l]
+        return proc.returncode, (lines[0] if lines else None), proc.stderr
+
+
+@pytest.fixture
+def oc_probe(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return OcProbe(home)

@@ -1,0 +1,32 @@
+/*
+ * Newline framing for the control protocol: bytes go in as they arrive,
+ * complete lines come out.  A line longer than the limit is reported once
+ * and the connection is expected to be closed after the error reply.
+ */
+#ifndef EC2M_LINEBUF_H
+#define EC2M_LINEBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct linebuf {
+	char	*buf;		/* owned */
+	size_t	 len;		/* bytes held */
+	size_t	 cap;
+	size_t	 start;		/* where the next line starts */
+	size_t	 max_line;	/* newline included */
+	bool	 overflow;	/* a line exceeded max_line */
+};
+
+void linebuf_init(struct linebuf *lb, size_t max_line);
+void linebuf_release(struct linebuf *lb);
+/* Appends data; returns false (and sets overflow) once the unfinished line
+ * is longer than max_line: the caller answers with an error and closes. */
+bool linebuf_append(struct linebuf *lb, const char *data, size_t len);
+/* The next complete line without its '\n' (and without a '\r' before it),
+ * or NULL.  Valid until the next call on lb. */
+const char *linebuf_next(struct linebuf *lb, size_t *len);
+/* Bytes of an unfinished line being held. */
+size_t linebuf_pending(const struct linebuf *lb);
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * Encoding and decoding of control messages with jansson.  Every message is
+ * dumped with JSON_COMPACT, which never writes a raw newline, so one message
+ * is always one line.
+ */
+#include "common/protocol.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+
+const struct proto_cmd_info proto_cmds[PROTO_CMD_COUNT] = {
+#define CMD(id, name, flags, summary) \
+	{ PROTO_CMD_##id, name, flags, summary },
+#include "common/commands.def"
+#undef CMD
+};
+
+static const char *const err_names[PROTO_ERR_COUNT] = {
+	[PROTO_OK] = NULL,
+	[PROTO_ERR_BAD_REQUEST] = "bad_request",
+	[PROTO_ERR_UNKNOWN_COMMAND] = "unknown_command",
+	[PROTO_ERR_UNKNOWN_CLUSTER] = "unknown_cluster",
+	[PROTO_ERR_PERMISSION_DENIED] = "permission_denied",
+	[PROTO_ERR_BUSY] = "busy",
+	[PROTO_ERR_REFUSED] = "refused",
+	[PROTO_ERR_UPSTREAM] = "upstream",
+	[PROTO_ERR_TIMEOUT] = "timeout",
+	[PROTO_ERR_INTERNAL] = "internal",
+};
+
+static const char *const level_names[] = {
+	[PROTO_LEVEL_ERROR] = "error", [PROTO_LEVEL_WARNING] = "warning",
+	[PROTO_LEVEL_INFO] = "info", [PROTO_LEVEL_DEBUG] = "debug",
+};
+
+const struct proto_cmd_info *
+proto_cmd_find(const char *name)
+{
+	for (int i = 0; i < PROTO_CMD_COUNT; i++)
+		if (strcmp(proto_cmds[i].name, name) == 0)
+			return &proto_cmds[i];
+	return NULL;
+}
+
+const char *
+proto_err_name(enum proto_err e)
+{
+	return e > PROTO_OK && e < PROTO_ERR_COUNT ? err_names[e] : NULL;
+}
+
+enum proto_err
+proto_err_from_name(const char *name)
+{
+	for (int e = PROTO_OK + 1; e < PROTO_ERR_COUNT; e++)
+		if (strcmp(err_names[e], name) == 0)
+			return (enum proto_err)e;
+	return PROTO_ERR_COUNT;
+}
+
+const char *
+proto_level_name(enum proto_level l)
+{
+	return l <= PROTO_LEVEL_DEBUG ? level_names[l] : "info";
+}
+
+int
+proto_level_from_name(const char *name)
+{
+	for (int l = PROTO_LEVEL_ERROR; l <= PROTO_LEVEL_DEBUG; l++)
+		if (strcmp(level_names[l], name) == 0)
+			return l;
+	return -1;
+}
+
+bool
+proto_cluster_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > PROTO_MAX_CLUSTER_NAME)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.") == n;
+}
+
+enum proto_err
+proto_request_parse(const char *line, size_t len, struct proto_request *out,
+    int64_t *id_out, char *msg, size_t msglen)
+{
+	json_error_t jerr;
+	json_t *root, *args = NULL, *idv;
+	const char *cmd = NULL, *cluster = NULL, *level = NULL;
+	json_int_t v = 0, id = 0;
+	int dry_run = 0, force = 0, wait = 1, lvl;
+
+	memset(out, 0, sizeof(*out));
+	*id_out = 0;
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(msg, msglen, "malformed JSON: %s (column %d)",
+		    jerr.text, jerr.column);
+		return PROTO_ERR_BAD_REQUEST;
+	}
+	if (!json_is_object(root)) {
+		snprintf(msg, msglen, "a request must be a JSON object");
+		json_decref(root);
+		return PROTO_ERR_BAD_REQUEST;
+	}
+	/* Read the id first so that even a bad request gets it back. */
+	idv = json_object_get(root, "id");
+	if (json_is_integer(idv))
+		*id_out = json_integer_value(idv);
+	if (json_unpack_ex(root, &jerr, JSON_STRICT,
+	    "{s:I, s:I, s:s, s?s, s?o, s?b, s?b, s?b, s?s}",
+	    "v", &v, "id", &id, "cmd", &cmd, "cluster", &cluster,
+	    "args", &args, "dry_run", &dry_run, "force", &force,
+	    "wait", &wait, "level", &level) != 0) {
+		snprintf(msg, msglen, "invalid request: %s", jerr.text);
+		json_decref(root);
+		return PROTO_ERR_BAD_REQUEST;
+	}
+	if (v != PROTO_VERSION) {
+		snprintf(msg, msglen, "unsupported protocol version %lld "
+		    "(this daemon speaks %d)", (long long)v, PROTO_VERSION);
+		json_decref(root);
+		return PROTO_ERR_BAD_REQUEST;
+	}
+	if (args && !json_is_object(args)) {
+		snprintf(msg, msglen, "\"args\" must be an object");
+		json_decref(root);
+		return PROTO_ERR_BAD_REQUEST;
+	}
+	lvl = level ? proto_level_from_name(level) : PROTO_LEVEL_INFO;
+	if (lvl < 0) {
+		snprintf(msg, msglen, "unknown level \"%s\"", level);
+		json_decref(root);
+		return PROTO_ERR_BAD_REQUEST;
+	}
+	out->id = id;
+	out->cmd = proto_cmd_find(cmd);
+	if (out->cmd == NULL) {
+		snprintf(msg, msglen, "unknown command \"%.100s\"", cmd);
+		json_decref(root);
+		return PROTO_ERR_UNKNOWN_COMMAND;
+	}
+	if (!(out->cmd->flags & CMD_F_NO_CLUSTER)) {
+		if (cluster == NULL) {
+			snprintf(msg, msglen, "command \"%s\" needs a cluster",
+			    out->cmd->name);
+			json_decref(root);
+			return PROTO_ERR_BAD_REQUEST;
+		}
+		if (!proto_cluster_name_valid(cluster)) {
+			snprintf(msg, msglen, "invalid cluster name");
+			json_decref(root);
+			return PROTO_ERR_BAD_REQUEST;
+		}
+		snprintf(out->cluster, sizeof(out->cluster), "%s", cluster);
+	}
+	out->args = args ? json_incref(args) : json_object();
+	out->dry_run = dry_run;
+	out->force = force;
+	out->wait = wait;
+	out->level = (enum proto_level)lvl;
+	json_decref(root);
+	return PROTO_OK;
+}
+
+void
+proto_request_release(struct proto_request *r)
+{
+	json_decref(r->args);
+	r->args = NULL;
+}
+
+/* Dumps o (stolen) as one line ending in '\n'. */
+static char *
+line_of(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	char *line;
+
+	json_decref(o);
+	if (s == NULL)
+		abort();
+	line = xasprintf("%s\n", s);
+	free(s);
+	return line;
+}
+
+char *
+proto_request_encode(int64_t id, const char *cmd, const char *cluster,
+    json_t *args, bool dry_run, bool force, bool wait, enum proto_level level)
+{
+	json_t *o = json_pack("{s:i, s:I, s:s}", "v", PROTO_VERSION,
+	    "id", (json_int_t)id, "cmd", cmd);
+
+	if (cluster)
+		json_object_set_new(o, "cluster", json_string(cluster));
+	if (args)
+		json_object_set(o, "args", args);
+	json_object_set_new(o, "dry_run", json_boolean(dry_run));
+	json_object_set_new(o, "force", json_boolean(force));
+	json_object_set_new(o, "wait", json_boolean(wait));
+	json_object_set_new(o, "level", json_string(proto_level_name(level)));
+	return line_of(o);
+}
+
+char *
+proto_reply_ok(int64_t id, json_t *result)
+{
+	return line_of(json_pack("{s:I, s:b, s:o}", "id", (json_int_t)id,
+	    "ok", 1, "result", result ? result : json_object()));
+}
+
+char *
+proto_reply_error(int64_t id, enum proto_err code, const char *message)
+{
+	return line_of(json_pack("{s:I, s:b, s:{s:s, s:s}}", "id",
+	    (json_int_t)id, "ok", 0, "error", "code", proto_err_name(code),
+	    "message", message));
+}
+
+char *
+proto_event_log(int64_t id, enum proto_level level, const char *ts,
+    const char *msg)
+{
+	return line_of(json_pack("{s:I, s:s, s:s, s:s, s:s}", "id",
+	    (json_int_t)id, "event", "log", "level", proto_level_name(level),
+	    "ts", ts, "msg", msg));
+}
+
+char *
+proto_event_progress(int64_t id, const char *step, int done, int total,
+    const char *msg)
+{
+	return line_of(json_pack("{s:I, s:s, s:s, s:i, s:i, s:s}", "id",
+	    (json_int_t)id, "event", "progress", "step", step, "done", done,
+	    "total", total, "msg", msg));
+}

@@ -1,0 +1,253 @@
+/* The control protocol: newline framing (partial reads, several messages
+ * in one read, oversized lines) and request/reply encoding. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/linebuf.h"
+#include "common/protocol.h"
+
+static void
+test_partial_reads(void **state)
+{
+	static const char msg[] = "{\"v\":1,\"id\":7,\"cmd\":\"ping\"}\n";
+	struct linebuf lb;
+	const char *line;
+	size_t len;
+
+	(void)state;
+	linebuf_init(&lb, 128);
+	/* One byte at a time: nothing until the newline. */
+	for (size_t i = 0; i < sizeof(msg) - 2; i++) {
+		assert_true(linebuf_append(&lb, msg + i, 1));
+		assert_null(linebuf_next(&lb, &len));
+	}
+	assert_int_equal(linebuf_pending(&lb), sizeof(msg) - 2);
+	assert_true(linebuf_append(&lb, msg + sizeof(msg) - 2, 1));
+	line = linebuf_next(&lb, &len);
+	assert_non_null(line);
+	assert_int_equal(len, sizeof(msg) - 2);
+	assert_memory_equal(line, msg, len);
+	assert_null(linebuf_next(&lb, &len));
+	assert_int_equal(linebuf_pending(&lb), 0);
+	linebuf_release(&lb);
+}
+
+static void
+test_several_in_one_read(void **state)
+{
+	static const char data[] = "a\nbb\r\n\nccc\ndd";
+	struct linebuf lb;
+	const char *line;
+	size_t len;
+
+	(void)state;
+	linebuf_init(&lb, 128);
+	assert_true(linebuf_append(&lb, data, strlen(data)));
+	line = linebuf_next(&lb, &len);
+	assert_int_equal(len, 1);
+	assert_string_equal(line, "a");
+	line = linebuf_next(&lb, &len);
+	assert_string_equal(line, "bb");	/* CR dropped */
+	line = linebuf_next(&lb, &len);
+	assert_int_equal(len, 0);		/* empty line */
+	line = linebuf_next(&lb, &len);
+	assert_string_equal(line, "ccc");
+	assert_null(linebuf_next(&lb, &len));
+	assert_int_equal(linebuf_pending(&lb), 2);
+	assert_true(linebuf_append(&lb, "d\n", 2));
+	line = linebuf_next(&lb, &len);
+	assert_string_equal(line, "ddd");
+	linebuf_release(&lb);
+}
+
+static void
+test_oversized(void **state)
+{
+	struct linebuf lb;
+	char big[200];
+	size_t len;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	/* Exactly the limit, newline included, is fine. */
+	linebuf_init(&lb, 100);
+	assert_true(linebuf_append(&lb, big, 99));
+	assert_true(linebuf_append(&lb, "\n", 1));
+	assert_non_null(linebuf_next(&lb, &len));
+	assert_int_equal(len, 99);
+	/* One more byte without a newline overflows... */
+	assert_false(linebuf_append(&lb, big, 100));
+	assert_true(lb.overflow);
+	assert_null(linebuf_next(&lb, &len));
+	/* ...and stays overflowed. */
+	assert_false(linebuf_append(&lb, "\n", 1));
+	linebuf_release(&lb);
+
+	/* A too-long line that arrives complete in one read. */
+	linebuf_init(&lb, 100);
+	big[150] = '\n';
+	assert_true(linebuf_append(&lb, big, 151));
+	assert_null(linebuf_next(&lb, &len));
+	assert_true(lb.overflow);
+	linebuf_release(&lb);
+}
+
+static void
+test_parse_request(void **state)
+{
+	static const char line[] = "{\"v\":1,\"id\":7,\"cmd\":\"scale\","
+	    "\"cluster\":\"dev04\",\"args\":{\"direction\":\"down\","
+	    "\"workers\":2},\"dry_run\":true,\"force\":false,\"wait\":false,"
+	    "\"level\":\"debug\"}";
+	static const char ping[] = "{\"v\":1,\"id\":1,\"cmd\":\"ping\"}";
+	struct proto_request r;
+	int64_t id;
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(proto_request_parse(line, strlen(line), &r, &id, msg,
+	    sizeof(msg)), PROTO_OK);
+	assert_int_equal(r.id, 7);
+	assert_int_equal(r.cmd->cmd, PROTO_CMD_SCALE);
+	assert_string_equal(r.cluster, "dev04");
+	assert_true(r.dry_run);
+	assert_false(r.force);
+	assert_false(r.wait);
+	assert_int_equal(r.level, PROTO_LEVEL_DEBUG);
+	assert_int_equal(json_integer_value(json_object_get(r.args,
+	    "workers")), 2);
+	proto_request_release(&r);
+
+	assert_int_equal(proto_request_parse(ping, strlen(ping), &r, &id, msg,
+	    sizeof(msg)), PROTO_OK);
+	assert_true(r.wait);
+	assert_int_equal(r.level, PROTO_LEVEL_INFO);
+	assert_true(json_is_object(r.args));
+	assert_string_equal(r.cluster, "");
+	proto_request_release(&r);
+}
+
+static void
+expect_bad(const char *line, enum proto_err want, int64_t want_id,
+    const char *needle)
+{
+	struct proto_request r;
+	int64_t id;
+	char msg[256];
+
+	assert_int_equal(proto_request_parse(line, strlen(line), &r, &id, msg,
+	    sizeof(msg)), want);
+	assert_int_equal(id, want_id);
+	if (strstr(msg, needle) == NULL)
+		fail_msg("\"%s\" not in \"%s\"", needle, msg);
+	assert_null(r.args);
+}
+
+static void
+test_bad_requests(void **state)
+{
+	(void)state;
+	expect_bad("", PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	expect_bad("{\"v\":1,\"id\":", PROTO_ERR_BAD_REQUEST, 0,
+	    "malformed JSON");
+	expect_bad("\"ping\"", PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	expect_bad("[1]", PROTO_ERR_BAD_REQUEST, 0, "JSON object");
+	expect_bad("{\"id\":4,\"cmd\":\"ping\"}", PROTO_ERR_BAD_REQUEST, 4,
+	    "invalid request");
+	expect_bad("{\"v\":3,\"id\":4,\"cmd\":\"ping\"}",
+	    PROTO_ERR_BAD_REQUEST, 4, "version 3");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"ping\",\"x\":1}",
+	    PROTO_ERR_BAD_REQUEST, 4, "invalid request");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"ping\",\"args\":[]}",
+	    PROTO_ERR_BAD_REQUEST, 4, "args");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"ping\",\"level\":\"loud\"}",
+	    PROTO_ERR_BAD_REQUEST, 4, "level");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"ping\",\"cmd\":\"ping\"}",
+	    PROTO_ERR_BAD_REQUEST, 0, "duplicate");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"explode\"}",
+	    PROTO_ERR_UNKNOWN_COMMAND, 4, "explode");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"stop\"}",
+	    PROTO_ERR_BAD_REQUEST, 4, "needs a cluster");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"stop\",\"cluster\":\"a b\"}",
+	    PROTO_ERR_BAD_REQUEST, 4, "invalid cluster");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"stop\",\"cluster\":\"\"}",
+	    PROTO_ERR_BAD_REQUEST, 4, "invalid cluster");
+	expect_bad("{\"v\":1,\"id\":\"4\",\"cmd\":\"ping\"}",
+	    PROTO_ERR_BAD_REQUEST, 0, "invalid request");
+}
+
+static void
+test_encoders_are_one_line(void **state)
+{
+	json_t *args = json_pack("{s:s}", "note", "two\nlines");
+	char *s;
+
+	(void)state;
+	s = proto_request_encode(3, "status", "dev04", args, false, true,
+	    true, PROTO_LEVEL_WARNING);
+	assert_string_equal(s, "{\"v\":1,\"id\":3,\"cmd\":\"status\","
+	    "\"cluster\":\"dev04\",\"args\":{\"note\":\"two\\nlines\"},"
+	    "\"dry_run\":false,\"force\":true,\"wait\":true,"
+	    "\"level\":\"warning\"}\n");
+	free(s);
+	json_decref(args);
+	s = proto_reply_error(9, PROTO_ERR_REFUSED, "Stopping 2 workers "
+	    "violates min workers setting of 2");
+	assert_string_equal(s, "{\"id\":9,\"ok\":false,\"error\":{\"code\":"
+	    "\"refused\",\"message\":\"Stopping 2 workers violates min "
+	    "workers setting of 2\"}}\n");
+	free(s);
+	s = proto_reply_ok(1, NULL);
+	assert_string_equal(s, "{\"id\":1,\"ok\":true,\"result\":{}}\n");
+	free(s);
+	s = proto_event_progress(7, "wait_running", 2, 3, "2 of 3 running");
+	assert_string_equal(s, "{\"id\":7,\"event\":\"progress\",\"step\":"
+	    "\"wait_running\",\"done\":2,\"total\":3,\"msg\":\"2 of 3 "
+	    "running\"}\n");
+	free(s);
+	s = proto_event_log(7, PROTO_LEVEL_INFO, "2026-11-26T05:04:51Z",
+	    "caf\xc3\xa9");
+	assert_non_null(strstr(s, "\"msg\":\"caf\\u00E9\"}\n"));
+	assert_ptr_equal(strchr(s, '\n'), s + strlen(s) - 1);
+	free(s);
+}
+
+static void
+test_tables(void **state)
+{
+	(void)state;
+	assert_string_equal(proto_cmds[PROTO_CMD_SCALE_TO].name, "scale_to");
+	assert_ptr_equal(proto_cmd_find("events"),
+	    &proto_cmds[PROTO_CMD_EVENTS]);
+	assert_null(proto_cmd_find("scale-to"));	/* alias: ctl only */
+	assert_true(proto_cmds[PROTO_CMD_STATUS].flags & CMD_F_READONLY);
+	assert_false(proto_cmds[PROTO_CMD_STOP].flags & CMD_F_READONLY);
+	for (int e = PROTO_OK + 1; e < PROTO_ERR_COUNT; e++)
+		assert_int_equal(proto_err_from_name(proto_err_name(e)), e);
+	assert_int_equal(proto_err_from_name("nope"), PROTO_ERR_COUNT);
+	assert_null(proto_err_name(PROTO_OK));
+	assert_int_equal(proto_level_from_name("debug"), PROTO_LEVEL_DEBUG);
+	assert_int_equal(proto_level_from_name("verbose"), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_partial_reads),
+		cmocka_unit_test(test_several_in_one_read),
+		cmocka_unit_test(test_oversized),
+		cmocka_unit_test(test_parse_request),
+		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_encoders_are_one_line),
+		cmocka_unit_test(test_tables),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -178,3 +178,193 @@ def oc_probe(tmp_path):
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     return OcProbe(home)
+
+
+DAEMON = os.path.join(BUILD_DIR, "daemon", "ec2-managerd")
+EC2CTL = os.path.join(BUILD_DIR, "ctl", "ec2ctl")
+
+
+def ctl_request(sock_path, req, timeout=10.0):
+    """Sends one request dict over a raw connection; returns every line
+    of the answer as dicts (events, then the final reply)."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    try:
+        s.sendall((json.dumps(req) + "\n").encode())
+        buf = b""
+        out = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise AssertionError("daemon closed the connection")
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                msg = json.loads(line)
+                out.append(msg)
+                if "ok" in msg:
+                    return out
+    finally:
+        s.close()
+
+
+class Daemon:
+    """ec2-managerd on a temporary socket and config, against emulators."""
+
+    def __init__(self, tmp_path, ec2, oc, clusters, extra_env=None,
+                 defaults=None, daemon_conf=None, socket_dir=None):
+        self.tmp = tmp_path
+        self.ec2 = ec2
+        self.oc = oc
+        self.socket = os.path.join(socket_dir or str(tmp_path), "ctl.sock")
+        self.conf = tmp_path / "ec2-manager.conf"
+        self.state_dir = tmp_path / "state"
+        self.state_dir.mkdir(exist_ok=True)
+        self.home = tmp_path / "home"
+        self.home.mkdir(exist_ok=True)
+        self.log_path = tmp_path / "daemon.log"
+        self.write_config(clusters, defaults, daemon_conf)
+        env = clean_env(self.home, AWS_ACCESS_KEY_ID=ACCESS_KEY,
+                        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+                        OPENCAST_USER=OC_USER, OPENCAST_PASSWORD=OC_PASSWORD)
+        env.update(extra_env or {})
+        self.env = env
+        self.proc = None
+
+    def write_config(self, clusters, defaults=None, daemon_conf=None):
+        lines = ["[daemon]", "socket = " + self.socket,
+                 "state_dir = " + str(self.state_dir), "log_level = debug"]
+        lines += daemon_conf or []
+        lines += ["", "[aws]", "region = " + REGION,
+                  "endpoint = " + self.ec2.url, "",
+                  "[opencast]", "timeout = 5s", "", "[defaults]",
+                  "admin_url = " + (self.oc.url if self.oc else
+                                    "http://127.0.0.1:9"),
+                  "refresh_interval = 60s", "wait_interval = 1s"]
+        lines += defaults or []
+        for name, keys in clusters.items():
+            lines += ["", "[cluster %s]" % name] + list(keys)
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def start(self, wait_refresh=True):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([DAEMON, "-c", str(self.conf)],
+                                     env=self.env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_for(lambda: self.proc.poll() is not None or self.answers(),
+                 what="daemon socket")
+        assert self.proc.poll() is None, self.read_log()
+        if wait_refresh:
+            for name in self.cluster_names():
+                wait_for(lambda: self.status(name)["updated_at"],
+                         what="first refresh of " + name)
+        return self
+
+    def answers(self):
+        try:
+            return ctl_request(self.socket, {"v": 1, "id": 1,
+                                             "cmd": "ping"})[-1]["ok"]
+        except (OSError, AssertionError):
+            return False
+
+    def request(self, cmd, cluster=None, args=None, **kw):
+        req = {"v": 1, "id": 1, "cmd": cmd}
+        if cluster:
+            req["cluster"] = cluster
+        if args is not None:
+            req["args"] = args
+        req.update(kw)
+        return ctl_request(self.socket, req)[-1]
+
+    def status(self, cluster, refresh=False):
+        r = self.request("status", cluster, {"refresh": refresh})
+        assert r["ok"], r
+        return r["result"]
+
+    def cluster_names(self):
+        r = self.request("clusters")
+        return [c["cluster"] for c in r["result"]["clusters"]]
+
+    def ctl(self, *args, env=None, timeout=60, user=None):
+        cmd = [EC2CTL, "--socket", self.socket, *args]
+        if user is not None:
+            cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user,
+                   "--clear-groups"] + cmd
+        e = dict(env or clean_env(self.home))
+        return subprocess.run(cmd, env=e, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def read_log(self):
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        """SIGTERM; the daemon must exit 0 with every handle closed."""
+        import signal as sig
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig.SIGTERM)
+        try:
+            rc = self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = "killed"
+        self.log.close()
+        return rc
+
+
+def cluster_ec2_seed(prefix="dev04", workers=6, running=2, **kw):
+    c = {"prefix": prefix, "admin": 1, "engage": 1, "db": 1, "nfs": 1,
+         "workers": workers, "workers_running": running}
+    c.update(kw)
+    return c
+
+
+@pytest.fixture
+def linked_sims(ec2sim_factory, ocsim_factory):
+    """An EC2 emulator with cluster dev04 and an Opencast emulator linked
+    to it: running Opencast instances register as hosts."""
+    def start(clusters=None, delays=None, oc_settings=None):
+        ec2 = ec2sim_factory({
+            "clusters": clusters or [cluster_ec2_seed()],
+            "delays": delays or {"pending": 0.5, "stopping": 0.5}})
+        settings = {"registration_delay_s": 0.2}
+        settings.update(oc_settings or {})
+        oc = ocsim_factory({"settings": settings}, "--ec2-sim", ec2.url)
+        return ec2, oc
+    return start
+
+
+@pytest.fixture
+def public_dir():
+    """A directory any user can traverse (pytest's tmp_path is 0700), for
+    sockets that unprivileged clients must reach."""
+    import tempfile
+    path = tempfile.mkdtemp(prefix="ec2m-test-")
+    os.chmod(path, 0o755)
+    yield path
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def daemon_factory(tmp_path):
+    started = []
+
+    def make(ec2, oc, clusters, **kw):
+        d = Daemon(tmp_path, ec2, oc, clusters, **kw)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        rc = d.stop()
+        if rc not in (0, None):
+            raise AssertionError("daemon exited with %r:\n%s" %
+                                 (rc, d.log_path.read_text()[-4000:]))

@@ -1,0 +1,492 @@
+/*
+ * A managed cluster at run time: its refresh timer and the refresh itself.
+ * A refresh reads the cluster's instances from EC2 (one paginated
+ * DescribeInstances), finds the admin node, and reads Opencast through it:
+ * the credentials probe when not yet verified, then hosts and job state in
+ * parallel.  Results replace the previous ones only when they are complete;
+ * a failure keeps the old EC2 data (marked not ok) and makes the Opencast
+ * numbers unknown, so nothing downstream mistakes missing data for idle
+ * workers.  Status JSON is built here from the model (model.c).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "common/xalloc.h"
+#include "daemon/daemon.h"
+#include "daemon/ec2.h"
+#include "daemon/model.h"
+#include "daemon/opencast.h"
+
+struct cluster_waiter {
+	cluster_refresh_fn *cb;
+	void	*arg;
+	struct cluster_waiter *next;
+};
+
+/* Separate from the cluster: libuv frees handles asynchronously. */
+struct cluster_timer {
+	uv_timer_t handle;
+	struct cluster *c;	/* NULL once the cluster is gone */
+};
+
+static void on_refresh_timer(uv_timer_t *t);
+
+double
+daemon_rand01(struct daemon *d)
+{
+	d->rng ^= d->rng >> 12;
+	d->rng ^= d->rng << 25;
+	d->rng ^= d->rng >> 27;
+	return (double)((d->rng * 2685821657736338717ULL) >> 11) /
+	    (double)(1ULL << 53);
+}
+
+static void
+set_str(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = v ? xstrdup(v) : NULL;
+}
+
+struct cluster *
+cluster_new(struct daemon *d, const struct cluster_config *cfg)
+{
+	struct cluster *c = xcalloc(1, sizeof(*c));
+
+	c->d = d;
+	c->name = xstrdup(cfg->name);
+	c->cfg = cfg;
+	events_init(&c->events, EVENTS_DEFAULT_CAPACITY);
+	c->refresh_timer = xcalloc(1, sizeof(*c->refresh_timer));
+	c->refresh_timer->c = c;
+	uv_timer_init(d->loop, &c->refresh_timer->handle);
+	c->refresh_timer->handle.data = c->refresh_timer;
+	return c;
+}
+
+struct cluster *
+cluster_find(struct daemon *d, const char *name)
+{
+	for (struct cluster *c = d->clusters; c; c = c->next)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static void
+schedule_refresh(struct cluster *c)
+{
+	/* +-10% so that clusters with one interval do not move in step. */
+	double f = 0.9 + 0.2 * daemon_rand01(c->d);
+
+	uv_timer_start(&c->refresh_timer->handle, on_refresh_timer,
+	    (uint64_t)((double)c->cfg->refresh_interval_ms * f), 0);
+}
+
+void
+cluster_reconfigure(struct cluster *c, const struct cluster_config *cfg)
+{
+	bool url_changed = strcmp(c->cfg->admin_url, cfg->admin_url) != 0;
+
+	c->cfg = cfg;
+	if (url_changed) {
+		/* The next refresh makes a client for the new URL. */
+		free(c->oc_url);
+		c->oc_url = NULL;
+	}
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+oc_results_drop(struct cluster *c)
+{
+	oc_hosts_free(c->new_hosts);
+	oc_jobs_free(c->new_jobs);
+	c->new_hosts = NULL;
+	c->new_jobs = NULL;
+	free(c->new_oc_error);
+	c->new_oc_error = NULL;
+}
+
+/* Ends the refresh in flight: records failures and recoveries, tells the
+ * waiters, arms the next one. */
+static void
+refresh_finish(struct cluster *c)
+{
+	struct cluster_waiter *w = c->waiters;
+	int64_t now = time_now_ms();
+	bool ok = c->ec2_ok && c->oc_ok;
+	char err[1200];
+
+	c->refreshing = false;
+	c->waiters = NULL;
+	c->updated_ms = now;
+	err[0] = '\0';
+	if (!c->ec2_ok)
+		snprintf(err, sizeof(err), "EC2: %s", c->ec2_error);
+	else if (!c->oc_ok)
+		snprintf(err, sizeof(err), "Opencast: %s", c->oc_error);
+	if (!ok) {
+		events_add(&c->events, now, EVENT_REFRESH, LOG_WARNING, NULL,
+		    "refresh failed: %s", err);
+		clog(LOG_WARNING, c->name, "refresh failed: %s", err);
+	} else if (c->failing) {
+		events_add(&c->events, now, EVENT_REFRESH, LOG_NOTICE, NULL,
+		    "refresh succeeded again");
+		clog(LOG_NOTICE, c->name, "refresh succeeded again");
+	}
+	c->failing = !ok;
+	if (!c->d->stopping)
+		schedule_refresh(c);
+	while (w) {
+		struct cluster_waiter *next = w->next;
+
+		if (w->cb)
+			w->cb(w->arg, c, ok, ok ? NULL : err);
+		free(w);
+		w = next;
+	}
+}
+
+static void
+opencast_failed(struct cluster *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Opencast could not be read: its numbers become unknown. */
+static void
+opencast_failed(struct cluster *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	free(c->oc_error);
+	c->oc_error = msg;
+	c->oc_ok = false;
+	oc_hosts_free(c->hosts);
+	oc_jobs_free(c->jobs);
+	c->hosts = NULL;
+	c->jobs = NULL;
+}
+
+static void
+oc_part_done(struct cluster *c)
+{
+	if (--c->oc_pending > 0)
+		return;
+	if (c->new_oc_error) {
+		opencast_failed(c, "%s", c->new_oc_error);
+		oc_results_drop(c);
+	} else {
+		oc_hosts_free(c->hosts);
+		oc_jobs_free(c->jobs);
+		c->hosts = c->new_hosts;
+		c->jobs = c->new_jobs;
+		c->new_hosts = NULL;
+		c->new_jobs = NULL;
+		c->oc_ok = true;
+		c->oc_at_ms = time_now_ms();
+		set_str(&c->oc_error, NULL);
+	}
+	refresh_finish(c);
+}
+
+static void
+oc_note_error(struct cluster *c, const struct oc_error *err)
+{
+	if (c->new_oc_error == NULL)
+		c->new_oc_error = xstrdup(err->message);
+	if (err->kind == OC_ERR_AUTH)
+		c->oc_verified = false;
+}
+
+/* Called by the Opencast client with hosts.json. */
+static void
+on_oc_hosts(void *arg, struct oc_hosts *hosts, const struct oc_error *err)
+{
+	struct cluster *c = arg;
+
+	c->oc_hosts_call = NULL;
+	if (err)
+		oc_note_error(c, err);
+	else
+		c->new_hosts = hosts;
+	oc_part_done(c);
+}
+
+/* Called by the Opencast client with the job state. */
+static void
+on_oc_jobs(void *arg, struct oc_jobs *jobs, const struct oc_error *err)
+{
+	struct cluster *c = arg;
+
+	c->oc_jobs_call = NULL;
+	if (err)
+		oc_note_error(c, err);
+	else
+		c->new_jobs = jobs;
+	oc_part_done(c);
+}
+
+static void
+read_opencast(struct cluster *c)
+{
+	struct oc_service_set set = {
+		(const char *const *)c->cfg->high_load_services,
+		c->cfg->n_high_load_services,
+	};
+
+	c->oc_pending = 2;
+	c->oc_hosts_call = oc_get_hosts(c->oc, on_oc_hosts, c);
+	c->oc_jobs_call = oc_get_jobs(c->oc,
+	    c->cfg->job_source == JOB_SOURCE_STATISTICS ? OC_JOBS_STATISTICS :
+	    OC_JOBS_ACTIVE, &set, on_oc_jobs, c);
+}
+
+/* Called by the Opencast client with the credentials probe's outcome. */
+static void
+on_oc_me(void *arg, const struct oc_error *err)
+{
+	struct cluster *c = arg;
+
+	c->oc_me_call = NULL;
+	if (err) {
+		opencast_failed(c, "%s", err->message);
+		refresh_finish(c);
+		return;
+	}
+	if (!c->oc_verified)
+		clog(LOG_INFO, c->name, "Opencast at %s accepted the "
+		    "credentials", c->oc_url);
+	c->oc_verified = true;
+	read_opencast(c);
+}
+
+/* Finds the admin node and starts the Opencast part of the refresh. */
+static void
+start_opencast(struct cluster *c)
+{
+	struct model md;
+	const struct ec2_instance *admin;
+	char err[256], *url;
+
+	model_build(&md, c->name, c->instances, NULL, NULL, time_now_ms());
+	if (md.admins != 1) {
+		if (md.admins == 0)
+			opencast_failed(c, "no admin instance named %s-admin",
+			    c->name);
+		else
+			opencast_failed(c, "%zu admin instances named "
+			    "%s-admin", md.admins, c->name);
+		model_release(&md);
+		refresh_finish(c);
+		return;
+	}
+	admin = md.admin->inst;
+	if (admin->state != EC2_STATE_RUNNING) {
+		opencast_failed(c, "the admin instance %s is %s", admin->id,
+		    ec2_state_name(admin->state));
+		model_release(&md);
+		refresh_finish(c);
+		return;
+	}
+	url = config_admin_url(c->cfg->admin_url, admin->private_ip,
+	    admin->public_ip, admin->private_dns, admin->public_dns, err,
+	    sizeof(err));
+	model_release(&md);
+	if (url == NULL) {
+		opencast_failed(c, "cannot make the admin URL: %s", err);
+		refresh_finish(c);
+		return;
+	}
+	if (c->oc == NULL || c->oc_url == NULL || strcmp(url, c->oc_url) != 0) {
+		struct oc_settings s = {
+			.base_url = url, .user = c->d->oc_user,
+			.password = c->d->oc_password,
+			.timeout_ms = c->d->config->opencast_timeout_ms,
+		};
+
+		oc_client_free(c->oc);
+		c->oc = oc_client_new(c->d->loop, c->d->http, &s);
+		set_str(&c->oc_url, url);
+		c->oc_verified = false;
+		clog(LOG_INFO, c->name, "Opencast admin at %s", url);
+	}
+	free(url);
+	if (c->oc_verified)
+		read_opencast(c);
+	else
+		c->oc_me_call = oc_check_me(c->oc, on_oc_me, c);
+}
+
+/* Called by the EC2 client with the cluster's instances. */
+static void
+on_described(void *arg, struct ec2_instance_list *list,
+    const struct aws_error *err)
+{
+	struct cluster *c = arg;
+	char buf[1024];
+
+	c->ec2_call = NULL;
+	if (err) {
+		c->ec2_ok = false;
+		set_str(&c->ec2_error, aws_error_format(err, buf, sizeof(buf)));
+		/* Without fresh instances Opencast's view cannot be joined. */
+		opencast_failed(c, "not read: EC2 failed");
+		refresh_finish(c);
+		return;
+	}
+	ec2_instance_list_free(c->instances);
+	c->instances = list;
+	c->ec2_ok = true;
+	c->ec2_at_ms = time_now_ms();
+	set_str(&c->ec2_error, NULL);
+	start_opencast(c);
+}
+
+void
+cluster_refresh(struct cluster *c, cluster_refresh_fn *cb, void *arg)
+{
+	struct cluster_waiter *w = xcalloc(1, sizeof(*w));
+
+	w->cb = cb;
+	w->arg = arg;
+	w->next = c->waiters;
+	c->waiters = w;
+	if (c->refreshing)
+		return;
+	c->refreshing = true;
+	uv_timer_stop(&c->refresh_timer->handle);
+	c->ec2_call = ec2_describe_prefix(c->d->ec2, c->name, on_described, c);
+}
+
+/* Called by libuv when the refresh interval has passed. */
+static void
+on_refresh_timer(uv_timer_t *t)
+{
+	struct cluster_timer *tm = t->data;
+
+	if (tm->c)
+		cluster_refresh(tm->c, NULL, NULL);
+}
+
+void
+cluster_free(struct cluster *c)
+{
+	struct cluster_waiter *w;
+
+	if (c == NULL)
+		return;
+	ec2_call_cancel(c->ec2_call);
+	oc_call_cancel(c->oc_me_call);
+	oc_call_cancel(c->oc_hosts_call);
+	oc_call_cancel(c->oc_jobs_call);
+	oc_results_drop(c);
+	while ((w = c->waiters)) {
+		c->waiters = w->next;
+		if (w->cb)
+			w->cb(w->arg, c, false, "the cluster is no longer "
+			    "managed");
+		free(w);
+	}
+	c->refresh_timer->c = NULL;
+	uv_timer_stop(&c->refresh_timer->handle);
+	uv_close((uv_handle_t *)&c->refresh_timer->handle, on_timer_closed);
+	oc_client_free(c->oc);
+	ec2_instance_list_free(c->instances);
+	oc_hosts_free(c->hosts);
+	oc_jobs_free(c->jobs);
+	events_release(&c->events);
+	free(c->ec2_error);
+	free(c->oc_error);
+	free(c->oc_url);
+	free(c->name);
+	free(c);
+}
+
+static json_t *
+time_or_null(int64_t ms)
+{
+	char ts[TIME_ISO8601_LEN];
+
+	if (ms <= 0)
+		return json_null();
+	time_format_iso8601(ms, ts);
+	return json_string(ts);
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* The model of what the daemon knows now; empty before EC2 answered. */
+static void
+current_model(struct cluster *c, struct model *md, int64_t now_ms)
+{
+	static const struct ec2_instance_list empty;
+
+	model_build(md, c->name, c->instances ? c->instances : &empty,
+	    c->oc_ok ? c->hosts : NULL, c->oc_ok ? c->jobs : NULL, now_ms);
+}
+
+static json_t *
+autoscale_json(struct cluster *c, const struct model *md)
+{
+	const char *reason = model_autoscale_off_reason(md, c->cfg->autoscale,
+	    false);
+
+	return json_pack("{s:b, s:o, s:n, s:n}", "enabled", reason == NULL,
+	    "reason", str_or_null(reason), "last_decision", "next_tick_s");
+}
+
+json_t *
+cluster_status_json(struct cluster *c, int64_t now_ms)
+{
+	struct model md;
+	json_t *o;
+
+	current_model(c, &md, now_ms);
+	o = model_status_json(&md, c->name);
+	json_object_set_new(o, "autoscale", autoscale_json(c, &md));
+	json_object_set_new(o, "ec2", json_pack("{s:b, s:o}", "ok",
+	    c->ec2_ok, "error", c->instances || c->ec2_error ?
+	    str_or_null(c->ec2_error) : json_string("not read yet")));
+	json_object_set_new(o, "opencast", json_pack("{s:b, s:o}",
+	    "reachable", c->oc_ok, "error", c->oc_ok ? json_null() :
+	    json_string(c->oc_error ? c->oc_error : "not read yet")));
+	json_object_set_new(o, "operation", json_null());
+	json_object_set_new(o, "updated_at", time_or_null(c->updated_ms));
+	model_release(&md);
+	return o;
+}
+
+json_t *
+cluster_summary_json(struct cluster *c, int64_t now_ms)
+{
+	struct model md;
+	json_t *o;
+
+	current_model(c, &md, now_ms);
+	o = json_pack("{s:s, s:i, s:i, s:i, s:o, s:n, s:b, s:b, s:o}",
+	    "cluster", c->name, "instances_online", md.instances_online,
+	    "workers", md.workers, "workers_online", md.workers_online,
+	    "autoscale", autoscale_json(c, &md), "operation",
+	    "ec2_ok", c->ec2_ok, "opencast_reachable", c->oc_ok,
+	    "updated_at", time_or_null(c->updated_ms));
+	model_release(&md);
+	return o;
+}

@@ -1,0 +1,113 @@
+/*
+ * The daemon's runtime state: one loop, one HTTP client, one EC2 client and
+ * the managed clusters, each with the data of its last refresh and its
+ * event history.  main.c owns the struct daemon; cluster.c owns clusters.
+ */
+#ifndef EC2M_DAEMON_H
+#define EC2M_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "daemon/config.h"
+#include "daemon/events.h"
+
+struct http_client;
+struct aws_creds_provider;
+struct ec2_client;
+struct ec2_call;
+struct ec2_instance_list;
+struct oc_client;
+struct oc_call;
+struct oc_hosts;
+struct oc_jobs;
+struct control;
+
+struct daemon {
+	uv_loop_t	*loop;
+	char		*config_path;
+	struct config	*config;
+	struct http_client *http;
+	struct aws_creds_provider *creds;
+	struct ec2_client *ec2;
+	char		*oc_user;
+	char		*oc_password;
+	struct cluster	*clusters;	/* in config order */
+	struct control	*control;
+	uint64_t	 rng;
+	int64_t		 started_ms;
+	bool		 stopping;
+};
+
+/* Called when a refresh that was asked for has ended; ok tells whether EC2
+ * and Opencast (when it could be asked) both answered. */
+typedef void cluster_refresh_fn(void *arg, struct cluster *c, bool ok,
+    const char *error);
+
+struct cluster_waiter;
+struct cluster_timer;
+
+struct cluster {
+	struct daemon	*d;
+	char		*name;		/* also the EC2 Name prefix */
+	const struct cluster_config *cfg;	/* into d->config */
+	struct cluster	*next;
+
+	/* What the last refresh read. */
+	struct ec2_instance_list *instances;	/* NULL until EC2 answered */
+	int64_t		 ec2_at_ms;
+	bool		 ec2_ok;
+	char		*ec2_error;
+	struct oc_hosts	*hosts;		/* NULL while Opencast is unknown */
+	struct oc_jobs	*jobs;
+	int64_t		 oc_at_ms;
+	bool		 oc_ok;
+	char		*oc_error;
+	int64_t		 updated_ms;	/* end of the last refresh */
+
+	/* The Opencast client for the current admin URL. */
+	struct oc_client *oc;
+	char		*oc_url;
+	bool		 oc_verified;	/* me.json accepted our credentials */
+
+	/* A refresh in flight. */
+	bool		 refreshing;
+	struct ec2_call	*ec2_call;
+	struct oc_call	*oc_me_call;
+	struct oc_call	*oc_hosts_call;
+	struct oc_call	*oc_jobs_call;
+	struct oc_hosts	*new_hosts;
+	struct oc_jobs	*new_jobs;
+	char		*new_oc_error;
+	int		 oc_pending;
+	struct cluster_waiter *waiters;
+	bool		 failing;	/* the last refresh failed */
+
+	struct cluster_timer *refresh_timer;
+	struct event_ring events;
+};
+
+/* cluster.c */
+struct cluster *cluster_new(struct daemon *d, const struct cluster_config *cfg);
+/* Ends every call of the cluster (waiters are told it failed) and frees
+ * it; timers are released by libuv close callbacks. */
+void cluster_free(struct cluster *c);
+struct cluster *cluster_find(struct daemon *d, const char *name);
+/* Points the cluster at new settings (after a reload) and, if asked,
+ * refreshes at once. */
+void cluster_reconfigure(struct cluster *c, const struct cluster_config *cfg);
+/* Refreshes now, or joins the refresh in flight; cb (may be NULL) is
+ * called when it ends. */
+void cluster_refresh(struct cluster *c, cluster_refresh_fn *cb, void *arg);
+/* SPEC §6 status, from what the daemon knows. */
+json_t *cluster_status_json(struct cluster *c, int64_t now_ms);
+/* One line of `clusters`. */
+json_t *cluster_summary_json(struct cluster *c, int64_t now_ms);
+
+/* A uniform double in [0, 1) from the daemon's generator (jitter). */
+double daemon_rand01(struct daemon *d);
+
+#endif

@@ -1,0 +1,695 @@
+/*
+ * What ec2ctl shows: the daemon's log and progress events on stderr, and the
+ * results of commands on stdout, either for people (tables, one-line
+ * summaries) or, with -j, exactly the lines the daemon sent.  Text that
+ * comes from the daemon is printed with control characters replaced, so a
+ * name or message cannot move the cursor.  Nothing here does I/O other
+ * than writing to the FILEs it is given, and the time is passed in.
+ */
+#include "ctl/ec2ctl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/strbuf.h"
+#include "common/timeutil.h"
+#include "common/xalloc.h"
+
+/* The label column of the status header. */
+#define LABEL_WIDTH	12
+
+/* Appends s with control characters replaced by '?'. */
+static void
+put_clean(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		strbuf_putc(sb, c < 0x20 || c == 0x7f ? '?' : (char)c);
+	}
+}
+
+/* A JSON value as text for a person: "-" for null or missing, yes/no for
+ * booleans, numbers as written.  Returns a new string. */
+static char *
+value_text(json_t *v)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *dump;
+
+	if (v == NULL || json_is_null(v))
+		return xstrdup("-");
+	if (json_is_string(v)) {
+		put_clean(&sb, json_string_value(v));
+		if (sb.len == 0)
+			return xstrdup("-");
+		return strbuf_detach(&sb, NULL);
+	}
+	if (json_is_integer(v))
+		return xasprintf("%lld", (long long)json_integer_value(v));
+	if (json_is_real(v))
+		return xasprintf("%g", json_real_value(v));
+	if (json_is_boolean(v))
+		return xstrdup(json_is_true(v) ? "yes" : "no");
+	dump = json_dumps(v, JSON_COMPACT);
+	put_clean(&sb, dump ? dump : "?");
+	free(dump);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* Appends the text of member key of o. */
+static void
+put_member(struct strbuf *sb, json_t *o, const char *key)
+{
+	char *s = value_text(json_object_get(o, key));
+
+	strbuf_puts(sb, s);
+	free(s);
+}
+
+/* The string member key of o, or NULL. */
+static const char *
+str_member(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* A number of seconds, or -1 when v is not one. */
+static long long
+seconds_of(json_t *v)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		return (long long)json_integer_value(v);
+	if (json_is_real(v) && json_real_value(v) >= 0 &&
+	    json_real_value(v) < 1e15)
+		return (long long)json_real_value(v);
+	return -1;
+}
+
+void
+output_uptime(char *buf, size_t len, json_t *v)
+{
+	long long s = seconds_of(v);
+
+	if (s < 0)
+		snprintf(buf, len, "-");
+	else if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm", s / 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+/* "1m15s", "45s": a short wait. */
+static void
+format_wait(char *buf, size_t len, long long s)
+{
+	if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+}
+
+/*
+ * A table of text cells printed in columns as wide as their widest cell,
+ * two spaces apart, the last column unpadded.
+ */
+struct table {
+	size_t	 ncols;
+	size_t	 nrows;
+	size_t	 cap;
+	char	**cells;	/* nrows * ncols, each owned */
+};
+
+static void
+table_add(struct table *t, char **row)
+{
+	t->cells = xgrow(t->cells, &t->cap, (t->nrows + 1) * t->ncols,
+	    sizeof(*t->cells));
+	memcpy(t->cells + t->nrows * t->ncols, row, t->ncols * sizeof(*row));
+	t->nrows++;
+}
+
+static void
+table_print(FILE *fp, struct table *t)
+{
+	size_t *width = xcalloc(t->ncols, sizeof(*width));
+
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			size_t n = strlen(t->cells[r * t->ncols + c]);
+
+			if (n > width[c])
+				width[c] = n;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+
+			if (c + 1 == t->ncols)
+				fprintf(fp, "%s\n", s);
+			else
+				fprintf(fp, "%-*s  ", (int)width[c], s);
+		}
+	}
+	free(width);
+}
+
+static void
+table_release(struct table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
+
+static void
+header_line(FILE *fp, const char *label, struct strbuf *sb)
+{
+	char l[LABEL_WIDTH + 2];
+
+	snprintf(l, sizeof(l), "%s:", label);
+	fprintf(fp, "%-*s%s\n", LABEL_WIDTH, l, strbuf_str(sb));
+	strbuf_reset(sb);
+}
+
+static void
+status_autoscale(struct strbuf *sb, json_t *as)
+{
+	json_t *enabled = json_object_get(as, "enabled");
+	const char *reason = str_member(as, "reason");
+	long long next = seconds_of(json_object_get(as, "next_tick_s"));
+	char wait[32];
+
+	if (json_is_boolean(enabled))
+		strbuf_puts(sb, json_is_true(enabled) ? "on" : "off");
+	else
+		strbuf_puts(sb, "-");
+	if (reason != NULL) {
+		strbuf_puts(sb, " (");
+		put_clean(sb, reason);
+		strbuf_puts(sb, ")");
+	}
+	strbuf_puts(sb, ", next tick ");
+	if (next < 0) {
+		strbuf_puts(sb, "-");
+	} else {
+		format_wait(wait, sizeof(wait), next);
+		strbuf_printf(sb, "in %s", wait);
+	}
+}
+
+static void
+status_decision(struct strbuf *sb, json_t *dec)
+{
+	const char *reason;
+
+	if (!json_is_object(dec)) {
+		strbuf_puts(sb, "-");
+		return;
+	}
+	put_member(sb, dec, "action");
+	if (str_member(dec, "ts") != NULL) {
+		strbuf_puts(sb, " at ");
+		put_member(sb, dec, "ts");
+	}
+	reason = str_member(dec, "reason");
+	if (reason != NULL) {
+		strbuf_puts(sb, ": ");
+		put_clean(sb, reason);
+	}
+}
+
+static void
+status_operation(struct strbuf *sb, json_t *op)
+{
+	if (json_is_null(op)) {
+		strbuf_puts(sb, "none");
+		return;
+	}
+	if (!json_is_object(op)) {
+		strbuf_puts(sb, "-");
+		return;
+	}
+	put_member(sb, op, "cmd");
+	strbuf_puts(sb, ", step ");
+	put_member(sb, op, "step");
+	strbuf_puts(sb, ", since ");
+	put_member(sb, op, "started_at");
+}
+
+/* "ok", "reachable", or the failure with its error. */
+static void
+status_health(struct strbuf *sb, json_t *o, const char *okkey,
+    const char *good, const char *bad)
+{
+	json_t *ok = json_object_get(o, okkey);
+	const char *error = str_member(o, "error");
+
+	if (!json_is_boolean(ok))
+		strbuf_puts(sb, "-");
+	else if (json_is_true(ok))
+		strbuf_puts(sb, good);
+	else
+		strbuf_puts(sb, bad);
+	if (error != NULL) {
+		strbuf_puts(sb, ": ");
+		put_clean(sb, error);
+	}
+}
+
+void
+output_status_table(FILE *fp, json_t *st)
+{
+	static const char *const heads[] = { "NAME", "ID", "ROLE", "STATE",
+	    "MAINT", "JOBS", "UPTIME", "HELD", "HOST" };
+	static const char *const keys[] = { "name", "id", "role", "state",
+	    "maintenance", "running_jobs", "uptime_s", "held", "mh_host" };
+	struct table t = { .ncols = sizeof(heads) / sizeof(*heads) };
+	struct strbuf sb = STRBUF_INIT;
+	json_t *instances = json_object_get(st, "instances"), *inst;
+	char *row[sizeof(heads) / sizeof(*heads)];
+	size_t i;
+
+	put_member(&sb, st, "cluster");
+	header_line(fp, "Cluster", &sb);
+	put_member(&sb, st, "instances_online");
+	strbuf_puts(&sb, " online");
+	header_line(fp, "Instances", &sb);
+	put_member(&sb, st, "workers_online");
+	strbuf_puts(&sb, " online of ");
+	put_member(&sb, st, "workers");
+	header_line(fp, "Workers", &sb);
+	put_member(&sb, st, "queued_jobs");
+	strbuf_puts(&sb, " queued (");
+	put_member(&sb, st, "queued_high_load_jobs");
+	strbuf_puts(&sb, " high-load), ");
+	put_member(&sb, st, "running_jobs");
+	strbuf_puts(&sb, " running");
+	header_line(fp, "Jobs", &sb);
+	status_autoscale(&sb, json_object_get(st, "autoscale"));
+	header_line(fp, "Autoscale", &sb);
+	status_decision(&sb, json_object_get(json_object_get(st, "autoscale"),
+	    "last_decision"));
+	header_line(fp, "Decision", &sb);
+	status_operation(&sb, json_object_get(st, "operation"));
+	header_line(fp, "Operation", &sb);
+	status_health(&sb, json_object_get(st, "ec2"), "ok", "ok", "failing");
+	header_line(fp, "EC2", &sb);
+	status_health(&sb, json_object_get(st, "opencast"), "reachable",
+	    "reachable", "unreachable");
+	header_line(fp, "Opencast", &sb);
+	put_member(&sb, st, "updated_at");
+	header_line(fp, "Updated", &sb);
+	strbuf_release(&sb);
+
+	fputc('\n', fp);
+	if (!json_is_array(instances) || json_array_size(instances) == 0) {
+		fprintf(fp, "No instances.\n");
+		return;
+	}
+	for (i = 0; i < t.ncols; i++)
+		row[i] = xstrdup(heads[i]);
+	table_add(&t, row);
+	json_array_foreach(instances, i, inst) {
+		char up[32];
+
+		for (size_t c = 0; c < t.ncols; c++) {
+			json_t *v = json_object_get(inst, keys[c]);
+
+			if (strcmp(keys[c], "uptime_s") == 0) {
+				output_uptime(up, sizeof(up), v);
+				row[c] = xstrdup(up);
+			} else {
+				row[c] = value_text(v);
+			}
+		}
+		table_add(&t, row);
+	}
+	table_print(fp, &t);
+	table_release(&t);
+}
+
+void
+output_status_json(FILE *fp, json_t *st, bool pretty)
+{
+	json_dumpf(st, fp, pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	fputc('\n', fp);
+}
+
+/* The array that a list result holds under key, or the result itself when
+ * it is an array. */
+static json_t *
+list_of(json_t *result, const char *key)
+{
+	if (json_is_array(result))
+		return result;
+	return json_object_get(result, key);
+}
+
+void
+output_clusters(FILE *fp, json_t *result)
+{
+	struct table t = { .ncols = 5 };
+	json_t *list = list_of(result, "clusters"), *c;
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	json_array_foreach(list, i, c) {
+		json_t *as = json_object_get(c, "autoscale");
+		json_t *op = json_object_get(c, "operation");
+		json_t *enabled = json_object_get(as, "enabled");
+		const char *reason = str_member(as, "reason");
+		char *row[5];
+
+		row[0] = value_text(json_object_get(c,
+		    json_object_get(c, "cluster") ? "cluster" : "name"));
+		put_member(&sb, c, "instances_online");
+		strbuf_puts(&sb, " online");
+		row[1] = strbuf_detach(&sb, NULL);
+		strbuf_puts(&sb, "workers ");
+		put_member(&sb, c, "workers_online");
+		strbuf_putc(&sb, '/');
+		put_member(&sb, c, "workers");
+		row[2] = strbuf_detach(&sb, NULL);
+		strbuf_puts(&sb, "autoscale ");
+		/* "autoscale paused by ec2ctl" reads better than "off
+		 * (paused by ec2ctl)". */
+		if (json_is_false(enabled) && reason != NULL &&
+		    strncmp(reason, "paused", 6) == 0) {
+			put_clean(&sb, reason);
+		} else {
+			strbuf_puts(&sb, !json_is_boolean(enabled) ? "-" :
+			    json_is_true(enabled) ? "on" : "off");
+			if (reason != NULL) {
+				strbuf_puts(&sb, " (");
+				put_clean(&sb, reason);
+				strbuf_putc(&sb, ')');
+			}
+		}
+		row[3] = strbuf_detach(&sb, NULL);
+		if (json_is_object(op)) {
+			put_member(&sb, op, "cmd");
+			strbuf_puts(&sb, " (");
+			put_member(&sb, op, "step");
+			strbuf_putc(&sb, ')');
+		} else {
+			strbuf_puts(&sb, json_is_null(op) ? "no operation" :
+			    "-");
+		}
+		row[4] = strbuf_detach(&sb, NULL);
+		table_add(&t, row);
+	}
+	table_print(fp, &t);
+	table_release(&t);
+	strbuf_release(&sb);
+}
+
+void
+output_events(FILE *fp, json_t *result)
+{
+	struct table t = { .ncols = 3 };
+	json_t *list = list_of(result, "events"), *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) {
+		char *row[3];
+
+		row[0] = value_text(json_object_get(e, "ts"));
+		row[1] = value_text(json_object_get(e,
+		    json_object_get(e, "kind") ? "kind" : "type"));
+		row[2] = value_text(json_object_get(e,
+		    json_object_get(e, "message") ? "message" : "msg"));
+		table_add(&t, row);
+	}
+	table_print(fp, &t);
+	table_release(&t);
+}
+
+void
+output_end_live(struct ctl_display *d)
+{
+	if (!d->live)
+		return;
+	fputc('\n', d->err);
+	fflush(d->err);
+	d->live = false;
+}
+
+/* "wait_running 2/3: msg", for both kinds of progress line. */
+static void
+progress_text(struct strbuf *sb, json_t *ev)
+{
+	json_t *done = json_object_get(ev, "done");
+	json_t *total = json_object_get(ev, "total");
+	const char *msg = str_member(ev, "msg");
+
+	put_member(sb, ev, "step");
+	if (json_is_integer(done) && json_is_integer(total) &&
+	    json_integer_value(total) > 0)
+		strbuf_printf(sb, " %lld/%lld",
+		    (long long)json_integer_value(done),
+		    (long long)json_integer_value(total));
+	if (msg != NULL && msg[0] != '\0') {
+		strbuf_puts(sb, ": ");
+		put_clean(sb, msg);
+	}
+}
+
+static void
+show_progress(struct ctl_display *d, json_t *ev, int64_t now_ms)
+{
+	const char *step = str_member(ev, "step");
+	struct strbuf sb = STRBUF_INIT;
+	char ts[TIME_ISO8601_LEN];
+
+	if (step == NULL)
+		step = "";
+	if (!d->err_tty) {
+		time_format_iso8601(now_ms, ts);
+		strbuf_printf(&sb, "%s ", ts);
+		progress_text(&sb, ev);
+		fprintf(d->err, "%s\n", strbuf_str(&sb));
+		strbuf_release(&sb);
+		return;
+	}
+	/* A new step keeps the last line of the one before and starts its
+	 * own; the same step is redrawn in place. */
+	if (d->live && strcmp(step, d->step) != 0)
+		output_end_live(d);
+	progress_text(&sb, ev);
+	if (d->err_cols > 1 && sb.len >= (size_t)d->err_cols) {
+		size_t n = (size_t)d->err_cols - 1;
+
+		/* Cut at a character boundary, not inside UTF-8. */
+		while (n > 0 && ((unsigned char)sb.buf[n] & 0xc0) == 0x80)
+			n--;
+		sb.buf[n] = '\0';
+	}
+	fprintf(d->err, "\r\033[K%s", strbuf_str(&sb));
+	fflush(d->err);
+	strbuf_release(&sb);
+	d->live = true;
+	snprintf(d->step, sizeof(d->step), "%s", step);
+}
+
+static void
+show_log(struct ctl_display *d, json_t *ev, int64_t now_ms)
+{
+	const char *lname = str_member(ev, "level");
+	const char *msg = str_member(ev, "msg");
+	int level = lname ? proto_level_from_name(lname) : -1;
+	struct strbuf sb = STRBUF_INIT;
+	char ts[TIME_ISO8601_LEN];
+
+	if (level < 0)
+		level = PROTO_LEVEL_INFO;
+	if (level > (int)d->level)
+		return;
+	if (!d->err_tty) {
+		if (str_member(ev, "ts") != NULL) {
+			put_member(&sb, ev, "ts");
+		} else {
+			time_format_iso8601(now_ms, ts);
+			strbuf_puts(&sb, ts);
+		}
+		strbuf_putc(&sb, ' ');
+	}
+	output_end_live(d);
+	strbuf_printf(&sb, "%s: ", proto_level_name((enum proto_level)level));
+	put_clean(&sb, msg ? msg : "");
+	fprintf(d->err, "%s\n", strbuf_str(&sb));
+	fflush(d->err);
+	strbuf_release(&sb);
+}
+
+static void
+human_event(struct ctl_display *d, const char *line, json_t *ev,
+    int64_t now_ms)
+{
+	const char *kind = str_member(ev, "event");
+
+	/* Kinds this ctl does not know yet are left out. */
+	if (kind == NULL)
+		return;
+	if (strcmp(kind, "log") == 0)
+		show_log(d, ev, now_ms);
+	else if (strcmp(kind, "progress") == 0 &&
+	    d->level >= PROTO_LEVEL_INFO)
+		show_progress(d, ev, now_ms);
+}
+
+/* The line printed for an operation that answered without a message. */
+static void
+summary(struct ctl_display *d, const struct ctl_request *r, json_t *result)
+{
+	json_t *decision = json_object_get(result, "decision");
+	struct strbuf sb = STRBUF_INIT;
+
+	if (d->cluster != NULL) {
+		put_clean(&sb, d->cluster);
+		strbuf_puts(&sb, ": ");
+	}
+	strbuf_puts(&sb, r->cmd->name);
+	if (json_is_object(decision)) {
+		strbuf_puts(&sb, ": ");
+		status_decision(&sb, decision);
+	} else if (!d->waited) {
+		strbuf_puts(&sb, " accepted");
+	} else if (d->dry_run) {
+		strbuf_puts(&sb, " would succeed (dry run)");
+	} else {
+		strbuf_puts(&sb, " done");
+	}
+	fprintf(d->out, "%s\n", strbuf_str(&sb));
+	strbuf_release(&sb);
+}
+
+static void
+human_result(struct ctl_display *d, const struct ctl_request *r,
+    const char *line, json_t *result)
+{
+	enum ctl_format f = r->format;
+	const char *msg = str_member(result, "message");
+	struct strbuf sb = STRBUF_INIT;
+
+	output_end_live(d);
+	switch (r->cmd->cmd) {
+	case PROTO_CMD_STATUS:
+		if (f == CTL_FORMAT_AUTO)
+			f = d->out_tty ? CTL_FORMAT_TABLE : CTL_FORMAT_JSON;
+		if (f == CTL_FORMAT_JSON) {
+			output_status_json(d->out, result,
+			    d->out_tty && !r->watch);
+		} else {
+			/* Home, then clear: the next picture replaces the
+			 * last one. */
+			if (r->watch && d->out_tty)
+				fputs("\033[H\033[2J", d->out);
+			output_status_table(d->out, result);
+			if (r->watch && !d->out_tty)
+				fputc('\n', d->out);
+		}
+		break;
+	case PROTO_CMD_CLUSTERS:
+		output_clusters(d->out, result);
+		break;
+	case PROTO_CMD_EVENTS:
+		output_events(d->out, result);
+		break;
+	case PROTO_CMD_PING:
+		fprintf(d->out, "pong\n");
+		break;
+	case PROTO_CMD_VERSION:
+		strbuf_puts(&sb, "ec2-managerd ");
+		if (str_member(result, "version") != NULL)
+			put_member(&sb, result, "version");
+		else
+			put_clean(&sb, "-");
+		fprintf(d->out, "%s\n", strbuf_str(&sb));
+		break;
+	default:
+		if (msg != NULL) {
+			put_clean(&sb, msg);
+			fprintf(d->out, "%s\n", strbuf_str(&sb));
+		} else {
+			summary(d, r, result);
+		}
+		break;
+	}
+	strbuf_release(&sb);
+	fflush(d->out);
+}
+
+static void
+human_error(struct ctl_display *d, const char *line, const char *code,
+    const char *message)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	output_end_live(d);
+	strbuf_puts(&sb, "ec2ctl: ");
+	if (code != NULL &&
+	    proto_err_from_name(code) == PROTO_ERR_PERMISSION_DENIED)
+		strbuf_puts(&sb, "permission denied: ");
+	if (message != NULL && message[0] != '\0')
+		put_clean(&sb, message);
+	else if (code != NULL)
+		put_clean(&sb, code);
+	else
+		strbuf_puts(&sb, "the daemon gave no reason");
+	fflush(d->out);
+	fprintf(d->err, "%s\n", strbuf_str(&sb));
+	fflush(d->err);
+	strbuf_release(&sb);
+}
+
+const struct ctl_output output_human = {
+	.event = human_event,
+	.result = human_result,
+	.error = human_error,
+};
+
+/* Writes a line as received, at once: a reader may be following along. */
+static void
+json_line(struct ctl_display *d, const char *line)
+{
+	output_end_live(d);
+	fprintf(d->out, "%s\n", line);
+	fflush(d->out);
+}
+
+static void
+json_event(struct ctl_display *d, const char *line, json_t *ev,
+    int64_t now_ms)
+{
+	json_line(d, line);
+}
+
+static void
+json_result(struct ctl_display *d, const struct ctl_request *r,
+    const char *line, json_t *result)
+{
+	json_line(d, line);
+}
+
+static void
+json_error(struct ctl_display *d, const char *line, const char *code,
+    const char *message)
+{
+	json_line(d, line);
+}
+
+const struct ctl_output output_json = {
+	.event = json_event,
+	.result = json_result,
+	.error = json_error,
+};

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "common/xalloc.h"
 #include "daemon/daemon.h"
@@ -181,6 +182,59 @@ opencast_failed(struct cluster *c, const char *fmt, ...)
 	c->jobs = NULL;
 }
 
+/* Logs how EC2 instances and Opencast hosts were paired when that picture
+ * changes: the one-left pairing, or the nodes that could not be mapped. */
+static void
+note_mapping(struct cluster *c)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct model md;
+	bool *used;
+	int level = LOG_INFO;
+
+	model_build(&md, c->name, c->instances, c->hosts, c->jobs,
+	    time_now_ms());
+	used = xcalloc(c->hosts->n ? c->hosts->n : 1, sizeof(*used));
+	for (size_t i = 0; i < md.n; i++)
+		if (md.m[i].host)
+			used[md.m[i].host - c->hosts->v] = true;
+	if (md.map.paired)
+		strbuf_printf(&sb, "paired %s (%s) with Opencast host %s, the "
+		    "only instance and host left unmapped; ",
+		    md.m[md.map.paired_instance].inst->name,
+		    md.m[md.map.paired_instance].inst->id,
+		    c->hosts->v[md.map.paired_host].base_url);
+	for (size_t i = 0; i < md.n; i++) {
+		const struct model_member *m = &md.m[i];
+
+		if (m->host == NULL && model_role_is_opencast(m->role) &&
+		    m->inst->state == EC2_STATE_RUNNING) {
+			strbuf_printf(&sb, "instance %s (%s) has no Opencast "
+			    "host; ", m->inst->name, m->inst->id);
+			level = LOG_WARNING;
+		}
+	}
+	for (size_t h = 0; h < c->hosts->n; h++) {
+		if (!used[h]) {
+			strbuf_printf(&sb, "Opencast host %s matches no "
+			    "instance; ", c->hosts->v[h].base_url);
+			level = LOG_WARNING;
+		}
+	}
+	if (sb.len >= 2)
+		sb.buf[sb.len -= 2] = '\0';
+	if (strcmp(strbuf_str(&sb), c->map_note ? c->map_note : "") != 0) {
+		if (sb.len)
+			clog(level, c->name, "%s", sb.buf);
+		else if (c->map_note)
+			clog(LOG_INFO, c->name, "every Opencast node is mapped");
+		set_str(&c->map_note, sb.len ? sb.buf : NULL);
+	}
+	free(used);
+	model_release(&md);
+	strbuf_release(&sb);
+}
+
 static void
 oc_part_done(struct cluster *c)
 {
@@ -199,6 +253,7 @@ oc_part_done(struct cluster *c)
 		c->oc_ok = true;
 		c->oc_at_ms = time_now_ms();
 		set_str(&c->oc_error, NULL);
+		note_mapping(c);
 	}
 	refresh_finish(c);
 }
@@ -412,6 +467,7 @@ cluster_free(struct cluster *c)
 	free(c->ec2_error);
 	free(c->oc_error);
 	free(c->oc_url);
+	free(c->map_note);
 	free(c->name);
 	free(c);
 }

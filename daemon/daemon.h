@@ -72,6 +72,7 @@ struct cluster {
 	struct oc_client *oc;
 	char		*oc_url;
 	bool		 oc_verified;	/* me.json accepted our credentials */
+	char		*map_note;	/* the last mapping report logged */
 
 	/* A refresh in flight. */
 	bool		 refreshing;

@@ -415,3 +415,34 @@ def test_check_config(linked_sims, daemon_factory):
                        capture_output=True, text=True)
     assert p.returncode == 1
     assert str(d.conf) in p.stderr and "billing" in p.stderr
+
+
+def test_one_left_pairing_and_unmapped_hosts(running):
+    ec2, oc, d = running
+    engage = [i for i in sim_cluster(ec2, "dev04").values()
+              if i["name"] == "dev04-engage"][0]
+    engage_url = "http://%s:8080" % engage["private_ip"]
+    # The engage node registered under a DNS name that matches none of
+    # the instance's addresses: it is the only unmapped host and instance,
+    # so the two are paired.
+    oc.ctl("DELETE", "hosts?base_url=" + engage_url)
+    oc.ctl("POST", "hosts", {"base_url": "http://engage.example.org",
+                             "role": "engage"})
+    st = d.status("dev04", refresh=True)
+    got = [i for i in st["instances"] if i["id"] == engage["id"]][0]
+    assert got["mh_host"] == "http://engage.example.org"
+    wait_for(lambda: "paired dev04-engage (%s) with Opencast host "
+             "http://engage.example.org" % engage["id"] in d.read_log(),
+             what="pairing logged")
+    # A second stray host makes it ambiguous: nothing is paired and both
+    # the instance and the hosts are named in the log.
+    oc.ctl("POST", "hosts", {"base_url": "http://10.99.99.99:8080",
+                             "role": "worker"})
+    st = d.status("dev04", refresh=True)
+    got = [i for i in st["instances"] if i["id"] == engage["id"]][0]
+    assert got["mh_host"] is None
+    log = wait_for(lambda: (lambda l: l if "matches no instance" in l
+                            else None)(d.read_log()), what="unmapped logged")
+    assert "instance dev04-engage (%s) has no Opencast host" % \
+        engage["id"] in log
+    assert "Opencast host http://10.99.99.99:8080 matches no instance" in log

@@ -208,7 +208,7 @@ parse_doc(const char *xml, size_t len, const char *what, struct aws_error *err)
 		abort();
 	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
-	    XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+	    XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
 	if (doc == NULL || xmlDocGetRootElement(doc) == NULL) {
 		const xmlError *xe = xmlCtxtGetLastError(ctxt);
 		char msg[256];

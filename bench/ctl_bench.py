@@ -85,8 +85,12 @@ def main():
                                capture_output=True, text=True, env=env)
             return json.loads(p.stdout) if p.returncode == 0 else None
 
-        wait(lambda: os.path.exists(sock) and status() and
-             status()["opencast"]["reachable"])
+        try:
+            wait(lambda: os.path.exists(sock) and status() and
+                 status()["opencast"]["reachable"])
+        except SystemExit:
+            print(json.dumps(status(), indent=1)[:3000], file=sys.stderr)
+            raise
         st = status()
         times = []
         for i in range(a.runs + 20):

@@ -45,7 +45,7 @@ struct arg_spec {
 	const char *def_word;	/* ARG_WORD */
 };
 
-#define CMD_MAX_OPTIONS	3
+#define CMD_MAX_OPTIONS	4
 
 struct cmd_syntax {
 	const char *synopsis;		/* the arguments, for --help */
@@ -66,11 +66,14 @@ static const char *const action_words[] = { "pause", "resume", NULL };
  */
 static const struct cmd_syntax syntaxes[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_STATUS] = {
-		.synopsis = "[-f json|table] [--refresh] [--watch]",
+		.synopsis = "[-f json|table] [-j|--json] [--refresh] [--watch]",
 		.options = {
 			{ .type = ARG_WORD, .short_name = 'f',
 			  .long_name = "format", .dest = DEST_FORMAT,
 			  .words = format_words },
+			/* "status --json" as people type it: -f json. */
+			{ .type = ARG_FLAG, .short_name = 'j',
+			  .long_name = "json", .dest = DEST_FORMAT },
 			{ .type = ARG_FLAG, .long_name = "refresh",
 			  .key = "refresh", .has_default = true,
 			  .def_count = 0 },
@@ -272,6 +275,8 @@ set_arg(const struct arg_spec *a, const char *cmd, const char *value,
 	case ARG_FLAG:
 		if (a->dest == DEST_WATCH)
 			r->watch = true;
+		else if (a->dest == DEST_FORMAT)
+			r->format = CTL_FORMAT_JSON;
 		else
 			json_object_set_new(r->args, a->key, json_true());
 		return 0;

@@ -183,14 +183,18 @@ opencast_failed(struct cluster *c, const char *fmt, ...)
 }
 
 /* Logs how EC2 instances and Opencast hosts were paired when that picture
- * changes: the one-left pairing, or the nodes that could not be mapped. */
+ * changes: the one-left pairing, or the nodes that could not be mapped
+ * (the first few by name; a large cluster that is still booting would
+ * otherwise fill a screen). */
+#define MAP_NOTE_NAMES 5
+
 static void
 note_mapping(struct cluster *c)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct model md;
 	bool *used;
-	int level = LOG_INFO;
+	int level = LOG_INFO, unmapped = 0;
 
 	model_build(&md, c->name, c->instances, c->hosts, c->jobs,
 	    time_now_ms());
@@ -209,18 +213,28 @@ note_mapping(struct cluster *c)
 
 		if (m->host == NULL && model_role_is_opencast(m->role) &&
 		    m->inst->state == EC2_STATE_RUNNING) {
-			strbuf_printf(&sb, "instance %s (%s) has no Opencast "
-			    "host; ", m->inst->name, m->inst->id);
+			if (++unmapped <= MAP_NOTE_NAMES)
+				strbuf_printf(&sb, "instance %s (%s) has no "
+				    "Opencast host; ", m->inst->name,
+				    m->inst->id);
 			level = LOG_WARNING;
 		}
 	}
+	if (unmapped > MAP_NOTE_NAMES)
+		strbuf_printf(&sb, "%d more instances have no Opencast host; ",
+		    unmapped - MAP_NOTE_NAMES);
+	unmapped = 0;
 	for (size_t h = 0; h < c->hosts->n; h++) {
 		if (!used[h]) {
-			strbuf_printf(&sb, "Opencast host %s matches no "
-			    "instance; ", c->hosts->v[h].base_url);
+			if (++unmapped <= MAP_NOTE_NAMES)
+				strbuf_printf(&sb, "Opencast host %s matches "
+				    "no instance; ", c->hosts->v[h].base_url);
 			level = LOG_WARNING;
 		}
 	}
+	if (unmapped > MAP_NOTE_NAMES)
+		strbuf_printf(&sb, "%d more Opencast hosts match no instance; ",
+		    unmapped - MAP_NOTE_NAMES);
 	if (sb.len >= 2)
 		sb.buf[sb.len -= 2] = '\0';
 	if (strcmp(strbuf_str(&sb), c->map_note ? c->map_note : "") != 0) {

@@ -140,6 +140,8 @@ test_status_format_and_watch(void **state)
 	static char *watch[] = { "dev04", "status", "--watch", NULL };
 	static char *j[] = { "-j", "dev04", "status", NULL };
 	static char *jt[] = { "-j", "dev04", "status", "-f", "table", NULL };
+	static char *late[] = { "dev04", "status", "--json", NULL };
+	static char *late_j[] = { "dev04", "status", "-j", "--refresh", NULL };
 	struct ctl_invocation inv;
 	char err[256];
 
@@ -167,6 +169,17 @@ test_status_format_and_watch(void **state)
 	ctl_invocation_release(&inv);
 	assert_int_equal(parse(jt, &inv, err, sizeof(err)), 0);
 	assert_int_equal(inv.reqs[0].format, CTL_FORMAT_JSON);
+	ctl_invocation_release(&inv);
+	/* "status --json" (as people type it) is -f json for that command
+	 * only: the other output stays human. */
+	assert_int_equal(parse(late, &inv, err, sizeof(err)), 0);
+	assert_int_equal(inv.reqs[0].format, CTL_FORMAT_JSON);
+	assert_false(inv.json);
+	ctl_invocation_release(&inv);
+	assert_int_equal(parse(late_j, &inv, err, sizeof(err)), 0);
+	assert_int_equal(inv.reqs[0].format, CTL_FORMAT_JSON);
+	assert_true(json_is_true(json_object_get(inv.reqs[0].args,
+	    "refresh")));
 	ctl_invocation_release(&inv);
 }
 

@@ -65,3 +65,11 @@ secret_opencast_password(secret_env_fn *env)
 
 	return secret_read(env, "opencast-password", names);
 }
+
+char *
+secret_zadara_token(secret_env_fn *env)
+{
+	static const char *const names[] = { "ZADARA_ACCOUNT_TOKEN", NULL };
+
+	return secret_read(env, "zadara-token", names);
+}

@@ -21,5 +21,8 @@ char *secret_opencast_user(secret_env_fn *env);
 /* The password: opencast-password, OPENCAST_PASSWORD,
  * MATTERHORN_ADMIN_SERVER_PASS. */
 char *secret_opencast_password(secret_env_fn *env);
+/* The Zadara account token: credential zadara-token, else
+ * ZADARA_ACCOUNT_TOKEN. */
+char *secret_zadara_token(secret_env_fn *env);
 
 #endif

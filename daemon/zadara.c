@@ -1,0 +1,819 @@
+/*
+ * Zadara portal calls on the loop, in the manner of the Opencast client:
+ * each call is a request description plus a reader for its answer, and a
+ * try that fails transiently waits a full-jitter backoff on the call's own
+ * timer before the next.  A hibernate or restore is not idempotent (a
+ * second restore while the first runs can leave the array `failed`), so a
+ * try after a failed one first reads the state and sends the action again
+ * only if the array is still where it was; if it has moved along the
+ * action's path, the earlier request went through and the call succeeds.
+ *
+ * zadara_ensure() is a call too: it owns a poll timer and at most one
+ * sub-call (a read or an action) at a time, made through the public
+ * functions with itself as the callback argument.
+ */
+#include "daemon/zadara.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "daemon/aws.h"
+#include "daemon/http.h"
+
+#define ZADARA_MAX_BODY (1u << 20)
+
+struct zadara_client {
+	uv_loop_t *loop;
+	struct http_client *http;
+	char	*base_url;	/* without a trailing slash */
+	char	*token;
+	long	 timeout_ms;
+	struct aws_retry_policy retry;
+	uint64_t rng;
+	struct zadara_call *calls;
+};
+
+enum zcall_kind { ZCALL_STATE, ZCALL_HIBERNATE, ZCALL_RESTORE, ZCALL_ENSURE };
+
+struct zadara_timer {
+	uv_timer_t handle;
+	struct zadara_call *call;	/* NULL once the call is gone */
+};
+
+struct zadara_call {
+	struct zadara_client *client;
+	enum zcall_kind kind;
+	char	*id;		/* as the caller gave it */
+	char	*path;		/* what the call sends */
+	char	*state_path;	/* /api/vpsas/ID.json */
+	int	 attempts;
+	bool	 check_first;	/* next try reads the state first */
+	bool	 sent_get;	/* a state read is in flight */
+	bool	 in_cb;		/* a callback of the call runs */
+	bool	 cancelled;	/* ... and it cancelled the call */
+	struct zadara_error last;	/* an action's last failed try */
+	struct http_call *http;
+	struct zadara_timer *timer;
+	union {
+		zadara_vpsa_fn *vpsa;
+		zadara_action_fn *action;
+		zadara_ensure_fn *ensure;
+	} cb;
+	void	*arg;
+
+	/* A sub-call of an ensure points to it, and the ensure to its
+	 * sub-call, so that either can go first. */
+	struct zadara_call *parent;
+	struct zadara_call *sub;
+
+	/* zadara_ensure() */
+	enum zadara_target target;
+	struct zadara_wait wait;
+	bool	 dry_run;
+	zadara_progress_fn *progress;
+	enum zadara_phase phase;
+	int	 polls;
+	uint64_t poll_sent;	/* loop time the last read was started */
+	struct zadara_vpsa vpsa;	/* as last read */
+	bool	 have_vpsa;
+
+	struct zadara_call *prev, *next;
+};
+
+static void call_send(struct zadara_call *call);
+static void on_http_done(void *arg, const struct http_response *r);
+static void ensure_poll(struct zadara_call *e);
+
+struct zadara_client *
+zadara_client_new(uv_loop_t *loop, struct http_client *http,
+    const struct zadara_settings *s)
+{
+	struct zadara_client *c = xcalloc(1, sizeof(*c));
+	size_t n;
+
+	c->loop = loop;
+	c->http = http;
+	c->base_url = xstrdup(s->base_url ? s->base_url : "");
+	n = strlen(c->base_url);
+	while (n > 0 && c->base_url[n - 1] == '/')
+		c->base_url[--n] = '\0';
+	c->token = xstrdup(s->token ? s->token : "");
+	c->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 10000;
+	c->retry.max_attempts = s->max_attempts > 0 ? s->max_attempts : 3;
+	c->retry.base_s = s->backoff_base_s > 0 ? s->backoff_base_s : 0.5;
+	c->retry.cap_s = 10;
+	c->rng = (uv_hrtime() ^ (uintptr_t)c) | 1;
+	return c;
+}
+
+const char *
+zadara_client_url(const struct zadara_client *c)
+{
+	return c->base_url;
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+call_free(struct zadara_call *call)
+{
+	struct zadara_client *c = call->client;
+
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		c->calls = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	if (call->parent)
+		call->parent->sub = NULL;
+	if (call->sub) {
+		call->sub->parent = NULL;
+		call_free(call->sub);
+	}
+	http_cancel(call->http);
+	call->timer->call = NULL;
+	uv_timer_stop(&call->timer->handle);
+	uv_close((uv_handle_t *)&call->timer->handle, on_timer_closed);
+	free(call->id);
+	free(call->path);
+	free(call->state_path);
+	free(call);
+}
+
+void
+zadara_call_cancel(struct zadara_call *call)
+{
+	if (call == NULL)
+		return;
+	if (call->in_cb) {
+		/* Freed once the callback has returned. */
+		call->cancelled = true;
+		return;
+	}
+	call_free(call);
+}
+
+void
+zadara_client_free(struct zadara_client *c)
+{
+	if (c == NULL)
+		return;
+	while (c->calls)
+		call_free(c->calls);
+	free(c->base_url);
+	free_secret(c->token);
+	free(c);
+}
+
+static double
+rand01(struct zadara_client *c)
+{
+	c->rng ^= c->rng >> 12;
+	c->rng ^= c->rng << 25;
+	c->rng ^= c->rng >> 27;
+	return (double)((c->rng * 2685821657736338717ULL) >> 11) /
+	    (double)(1ULL << 53);
+}
+
+/* Masks the token wherever a message quotes it (a server could echo it). */
+static void
+scrub(const struct zadara_client *c, char *msg)
+{
+	size_t n = strlen(c->token);
+	char *p;
+
+	if (n < 4)
+		return;
+	while ((p = strstr(msg, c->token)) != NULL)
+		memset(p, '*', n);
+}
+
+static const char *
+action_verb(enum zcall_kind kind)
+{
+	return kind == ZCALL_RESTORE ? "restore" : "hibernate";
+}
+
+/* Hands the outcome of a read or an action to the caller and ends it. */
+static void
+call_finish(struct zadara_call *call, const struct zadara_vpsa *vpsa,
+    const char *text, struct zadara_error *err)
+{
+	if (err) {
+		err->attempts = call->attempts;
+		scrub(call->client, err->message);
+	}
+	call->in_cb = true;
+	if (call->kind == ZCALL_STATE)
+		call->cb.vpsa(call->arg, err ? NULL : vpsa, err);
+	else
+		call->cb.action(call->arg, err ? NULL : text, err);
+	call_free(call);
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+	struct zadara_timer *tm = t->data;
+
+	if (tm->call == NULL)
+		return;
+	if (tm->call->kind == ZCALL_ENSURE)
+		ensure_poll(tm->call);
+	else
+		call_send(tm->call);
+}
+
+static bool
+retryable(const struct zadara_error *err)
+{
+	return err->kind == ZADARA_ERR_UNREACHABLE ||
+	    (err->kind == ZADARA_ERR_HTTP && err->http_status >= 500);
+}
+
+static bool
+schedule_retry(struct zadara_call *call, const struct zadara_error *err)
+{
+	struct zadara_client *c = call->client;
+	double delay;
+
+	if (call->attempts >= c->retry.max_attempts || !retryable(err))
+		return false;
+	if (call->kind != ZCALL_STATE) {
+		/* The action may have been carried out all the same. */
+		call->check_first = true;
+		call->last = *err;
+	}
+	delay = aws_backoff_s(&c->retry, call->attempts, rand01(c));
+	log_info("%s; retry %d of %d in %.2f s", err->message, call->attempts,
+	    c->retry.max_attempts - 1, delay);
+	uv_timer_start(&call->timer->handle, on_timer,
+	    (uint64_t)(delay * 1000), 0);
+	return true;
+}
+
+static void
+send_request(struct zadara_call *call, bool get)
+{
+	struct zadara_client *c = call->client;
+	struct http_request req = { 0 };
+	const char *headers[4];
+	const char *path = get ? call->state_path : call->path;
+	char *auth = xasprintf("X-Token: %s", c->token);
+	char *url = xasprintf("%s%s", c->base_url, path);
+	struct zadara_error err = { 0 };
+
+	headers[0] = auth;
+	headers[1] = "Content-Type: application/json";
+	headers[2] = "Accept: application/json";
+	headers[3] = NULL;
+	req.method = get ? "GET" : "POST";
+	req.url = url;
+	req.headers = headers;
+	req.body = get ? NULL : "";
+	req.body_len = 0;
+	req.timeout_ms = c->timeout_ms;
+	req.connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000;
+	req.max_body = ZADARA_MAX_BODY;
+	call->sent_get = get;
+	log_debug("Zadara %s %s: try %d", req.method, path, call->attempts);
+	call->http = http_submit(c->http, &req, on_http_done, call);
+	free_secret(auth);
+	free(url);
+	if (call->http == NULL) {
+		zadara_error_set(&err, ZADARA_ERR_UNREACHABLE, "cannot start a "
+		    "request to %s", c->base_url);
+		call_finish(call, NULL, NULL, &err);
+	}
+}
+
+/* Starts a try: the request itself, or a state read before an action is
+ * sent again. */
+static void
+call_send(struct zadara_call *call)
+{
+	struct zadara_client *c = call->client;
+	struct zadara_error err = { 0 };
+
+	if (c->token[0] == '\0') {
+		zadara_error_set(&err, ZADARA_ERR_CONFIG, "no Zadara account "
+		    "token (credential zadara-token or ZADARA_ACCOUNT_TOKEN)");
+	} else if (strpbrk(c->token, "\r\n\t") != NULL) {
+		zadara_error_set(&err, ZADARA_ERR_CONFIG, "the Zadara account "
+		    "token contains a line break or tab");
+	} else if (call->id[0] == '\0') {
+		zadara_error_set(&err, ZADARA_ERR_CONFIG, "no VPSA id");
+	} else {
+		call->attempts++;
+		send_request(call, call->kind == ZCALL_STATE ||
+		    call->check_first);
+		return;
+	}
+	/* Nothing was sent: reported with 0 attempts. */
+	call_finish(call, NULL, NULL, &err);
+}
+
+/* True when status lies on the way of the action or at its end, i.e. the
+ * action went through. */
+static bool
+on_action_path(enum zcall_kind kind, const char *status)
+{
+	static const char *const restore[] = { "launching", "booting",
+	    "restoring", "created", NULL };
+	static const char *const hibernate[] = { "hibernate_offlining",
+	    "hibernating", "hibernated", NULL };
+
+	for (const char *const *s = kind == ZCALL_RESTORE ? restore :
+	    hibernate; *s; s++)
+		if (strcmp(*s, status) == 0)
+			return true;
+	return false;
+}
+
+/* The state read before an action is sent again. */
+static void
+action_checked(struct zadara_call *call, const struct zadara_vpsa *v)
+{
+	enum zadara_state from = call->kind == ZCALL_RESTORE ? ZADARA_DOWN :
+	    ZADARA_UP;
+	const char *verb = action_verb(call->kind);
+	struct zadara_error err = call->last;
+	char text[160];
+
+	if (v->state == from) {
+		log_info("VPSA %s is still %s: sending %s again", call->id,
+		    v->status, verb);
+		call->check_first = false;
+		send_request(call, false);
+		return;
+	}
+	if (on_action_path(call->kind, v->status)) {
+		log_info("VPSA %s is %s: the earlier %s went through", call->id,
+		    v->status, verb);
+		snprintf(text, sizeof(text), "VPSA %s is %s: the earlier %s "
+		    "request went through", call->id, v->status, verb);
+		call_finish(call, NULL, text, NULL);
+		return;
+	}
+	if (v->state == ZADARA_FAILED)
+		zadara_error_set(&err, ZADARA_ERR_FAILED, "VPSA %s is in state "
+		    "failed after a %s request that got no clear answer",
+		    call->id, verb);
+	else
+		zadara_error_set(&err, call->last.kind, "%s; VPSA %s is now "
+		    "%s, so %s was not sent again", call->last.message,
+		    call->id, v->status, verb);
+	call_finish(call, NULL, NULL, &err);
+}
+
+/* Adds ": <message>" from an error body, if it has one. */
+static void
+body_message(const struct http_response *r, char *buf, size_t len)
+{
+	char msg[256];
+
+	buf[0] = '\0';
+	if (zadara_error_body(r->body, r->body_len, msg, sizeof(msg)))
+		snprintf(buf, len, ": %s", msg);
+}
+
+/* Puts the formatted text before err's message. */
+static void
+prefix(struct zadara_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+prefix(struct zadara_error *err, const char *fmt, ...)
+{
+	char msg[sizeof(err->message) * 2];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		return;
+	snprintf(msg + n, sizeof(msg) - (size_t)n, "%s", err->message);
+	n = (int)strnlen(msg, sizeof(err->message) - 1);
+	memcpy(err->message, msg, (size_t)n);
+	err->message[n] = '\0';
+}
+
+/* Called by the HTTP client when a request ends. */
+static void
+on_http_done(void *arg, const struct http_response *r)
+{
+	struct zadara_call *call = arg;
+	struct zadara_client *c = call->client;
+	const char *path = call->sent_get ? call->state_path : call->path;
+	const char *method = call->sent_get ? "GET" : "POST";
+	struct zadara_error err = { 0 };
+	struct zadara_vpsa vpsa;
+	char extra[260], text[256];
+
+	call->http = NULL;
+	err.http_status = r->status;
+	if (!r->ok) {
+		zadara_error_set(&err, ZADARA_ERR_UNREACHABLE, "Zadara "
+		    "unreachable at %s: %s", c->base_url, r->error);
+	} else if (r->status == 401 || r->status == 403) {
+		zadara_error_set(&err, ZADARA_ERR_AUTH, "Zadara rejected the "
+		    "account token (HTTP %ld from %s%s)", r->status,
+		    c->base_url, path);
+	} else if (r->status == 404) {
+		zadara_error_set(&err, ZADARA_ERR_NOT_FOUND, "no VPSA %s at %s "
+		    "(HTTP 404 from %s)", call->id, c->base_url, path);
+	} else if (r->status >= 400 && r->status < 500 && !call->sent_get) {
+		body_message(r, extra, sizeof(extra));
+		zadara_error_set(&err, ZADARA_ERR_REFUSED, "Zadara refused to "
+		    "%s VPSA %s (HTTP %ld)%s", action_verb(call->kind),
+		    call->id, r->status, extra);
+	} else if (r->status < 200 || r->status > 299) {
+		body_message(r, extra, sizeof(extra));
+		zadara_error_set(&err, ZADARA_ERR_HTTP, "Zadara answered HTTP "
+		    "%ld to %s %s%s%s", r->status, method, c->base_url, path,
+		    extra);
+	} else if (call->sent_get) {
+		if (zadara_parse_vpsa(r->body, r->body_len, &vpsa, &err) == 0) {
+			if (vpsa.id[0] == '\0')
+				snprintf(vpsa.id, sizeof(vpsa.id), "%s",
+				    call->id);
+			if (call->kind == ZCALL_STATE)
+				call_finish(call, &vpsa, NULL, NULL);
+			else
+				action_checked(call, &vpsa);
+			return;
+		}
+		prefix(&err, "%s%s: ", c->base_url, path);
+	} else if (zadara_parse_action(r->body, r->body_len, text,
+	    sizeof(text), &err) == 0) {
+		call_finish(call, NULL, text, NULL);
+		return;
+	} else if (err.kind == ZADARA_ERR_PARSE) {
+		/* The portal said yes; only its words are garbled. */
+		scrub(c, err.message);
+		log_warnx("%s%s: %s; taking HTTP %ld as accepted", c->base_url,
+		    path, err.message, r->status);
+		call_finish(call, NULL, "", NULL);
+		return;
+	} else {
+		prefix(&err, "Zadara refused to %s VPSA %s: ",
+		    action_verb(call->kind), call->id);
+	}
+	scrub(c, err.message);
+	if (schedule_retry(call, &err))
+		return;
+	call_finish(call, NULL, NULL, &err);
+}
+
+static struct zadara_call *
+call_new(struct zadara_client *c, enum zcall_kind kind, const char *id,
+    void *arg)
+{
+	struct zadara_call *call = xcalloc(1, sizeof(*call));
+	char *esc = curl_easy_escape(NULL, id ? id : "", 0);
+
+	if (esc == NULL)
+		abort();
+	call->client = c;
+	call->kind = kind;
+	call->id = xstrdup(id ? id : "");
+	call->state_path = xasprintf("/api/vpsas/%s.json", esc);
+	if (kind == ZCALL_HIBERNATE || kind == ZCALL_RESTORE)
+		call->path = xasprintf("/api/vpsas/%s/%s.json", esc,
+		    action_verb(kind));
+	else
+		call->path = xstrdup(call->state_path);
+	curl_free(esc);
+	call->arg = arg;
+	call->timer = xcalloc(1, sizeof(*call->timer));
+	call->timer->call = call;
+	uv_timer_init(c->loop, &call->timer->handle);
+	call->timer->handle.data = call->timer;
+	call->next = c->calls;
+	if (c->calls)
+		c->calls->prev = call;
+	c->calls = call;
+	return call;
+}
+
+static struct zadara_call *
+call_start(struct zadara_client *c, enum zcall_kind kind, const char *id,
+    void *arg)
+{
+	struct zadara_call *call = call_new(c, kind, id, arg);
+
+	/* The first try goes out on the next loop turn, so callbacks never
+	 * run before the function that made the call has returned. */
+	uv_timer_start(&call->timer->handle, on_timer, 0, 0);
+	return call;
+}
+
+struct zadara_call *
+zadara_get_state(struct zadara_client *c, const char *vpsa_id,
+    zadara_vpsa_fn *cb, void *arg)
+{
+	struct zadara_call *call = call_start(c, ZCALL_STATE, vpsa_id, arg);
+
+	call->cb.vpsa = cb;
+	return call;
+}
+
+struct zadara_call *
+zadara_hibernate(struct zadara_client *c, const char *vpsa_id,
+    zadara_action_fn *cb, void *arg)
+{
+	struct zadara_call *call = call_start(c, ZCALL_HIBERNATE, vpsa_id,
+	    arg);
+
+	call->cb.action = cb;
+	return call;
+}
+
+struct zadara_call *
+zadara_restore(struct zadara_client *c, const char *vpsa_id,
+    zadara_action_fn *cb, void *arg)
+{
+	struct zadara_call *call = call_start(c, ZCALL_RESTORE, vpsa_id, arg);
+
+	call->cb.action = cb;
+	return call;
+}
+
+/* zadara_ensure() */
+
+static const char *
+label(const struct zadara_call *e, char *buf, size_t len)
+{
+	if (e->have_vpsa && e->vpsa.name[0])
+		snprintf(buf, len, "VPSA %s (%s)", e->id, e->vpsa.name);
+	else
+		snprintf(buf, len, "VPSA %s", e->id);
+	return buf;
+}
+
+static void
+ensure_end(struct zadara_call *e, enum zadara_outcome outcome,
+    const char *message, struct zadara_error *err)
+{
+	struct zadara_result r = { 0 };
+
+	if (err)
+		scrub(e->client, err->message);
+	r.outcome = outcome;
+	r.vpsa = e->have_vpsa ? &e->vpsa : NULL;
+	r.polls = e->polls;
+	r.message = err ? err->message : message;
+	e->in_cb = true;
+	e->cb.ensure(e->arg, &r, err);
+	call_free(e);
+}
+
+static void
+ensure_fail(struct zadara_call *e, enum zadara_err_kind kind,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+ensure_fail(struct zadara_call *e, enum zadara_err_kind kind,
+    const char *fmt, ...)
+{
+	struct zadara_error err = { 0 };
+	va_list ap;
+
+	err.kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	va_end(ap);
+	ensure_end(e, ZADARA_ALREADY, NULL, &err);
+}
+
+/* Tells the caller how things stand.  Returns false when the caller
+ * cancelled the ensure from its progress callback (it is gone then). */
+static bool
+report(struct zadara_call *e, enum zadara_phase phase, const char *message)
+{
+	struct zadara_progress p = { 0 };
+
+	if (e->progress == NULL)
+		return true;
+	p.phase = phase;
+	p.vpsa = &e->vpsa;
+	p.poll = e->polls;
+	p.max_polls = e->wait.max_polls;
+	p.message = message;
+	e->in_cb = true;
+	e->progress(e->arg, &p);
+	e->in_cb = false;
+	if (e->cancelled) {
+		call_free(e);
+		return false;
+	}
+	return true;
+}
+
+/* Waits one interval (with 10% jitter), counted from the start of the last
+ * read, so that a slow answer does not stretch the schedule. */
+static void
+schedule_poll(struct zadara_call *e)
+{
+	struct zadara_client *c = e->client;
+	double want = (double)e->wait.interval_ms * (0.9 + 0.2 * rand01(c));
+	uint64_t spent = uv_now(c->loop) - e->poll_sent;
+	uint64_t delay = want > (double)spent ? (uint64_t)want - spent : 0;
+
+	uv_timer_start(&e->timer->handle, on_timer, delay, 0);
+}
+
+static void ensure_on_vpsa(void *arg, const struct zadara_vpsa *v,
+    const struct zadara_error *err);
+static void ensure_on_action(void *arg, const char *response,
+    const struct zadara_error *err);
+
+static void
+ensure_read(struct zadara_call *e)
+{
+	e->poll_sent = uv_now(e->client->loop);
+	e->sub = zadara_get_state(e->client, e->id, ensure_on_vpsa, e);
+	e->sub->parent = e;
+}
+
+static void
+ensure_poll(struct zadara_call *e)
+{
+	e->polls++;
+	ensure_read(e);
+}
+
+/* Detaches the sub-call whose callback is running; it frees itself. */
+static void
+detach_sub(struct zadara_call *e)
+{
+	if (e->sub) {
+		e->sub->parent = NULL;
+		e->sub = NULL;
+	}
+}
+
+static void
+ensure_settle(struct zadara_call *e, const struct zadara_vpsa *v)
+{
+	bool up = e->target == ZADARA_TARGET_UP;
+	enum zadara_state want = up ? ZADARA_UP : ZADARA_DOWN;
+	const char *verb = up ? "resume" : "hibernate";
+	char name[200], msg[400];
+
+	label(e, name, sizeof(name));
+	if (v->state == want) {
+		snprintf(msg, sizeof(msg), "%s is already %s", name,
+		    up ? "up" : "hibernated");
+		ensure_end(e, ZADARA_ALREADY, msg, NULL);
+		return;
+	}
+	if (v->state == ZADARA_UP || v->state == ZADARA_DOWN) {
+		if (e->dry_run) {
+			snprintf(msg, sizeof(msg), "would %s %s, which is %s",
+			    verb, name, v->status);
+			ensure_end(e, ZADARA_WOULD_CHANGE, msg, NULL);
+			return;
+		}
+		log_info("%s is %s: sending %s", name, v->status,
+		    up ? "restore" : "hibernate");
+		e->sub = (up ? zadara_restore : zadara_hibernate)(e->client,
+		    e->id, ensure_on_action, e);
+		e->sub->parent = e;
+		return;
+	}
+	/* Transitional, or a status we do not know: never act on it. */
+	if (e->dry_run) {
+		snprintf(msg, sizeof(msg), "%s is %s: would wait for it to "
+		    "settle, then %s it unless it is %s", name, v->status, verb,
+		    up ? "up" : "hibernated");
+		ensure_end(e, ZADARA_WOULD_CHANGE, msg, NULL);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s is %s: waiting for it to settle "
+	    "(poll %d of %d)", name, v->status, e->polls, e->wait.max_polls);
+	if (!report(e, ZADARA_PHASE_SETTLE, msg))
+		return;
+	if (e->polls >= e->wait.max_polls) {
+		ensure_fail(e, ZADARA_ERR_TIMEOUT, "%s is still %s after %d "
+		    "polls; not %s", name, v->status, e->polls,
+		    up ? "resumed" : "hibernated");
+		return;
+	}
+	schedule_poll(e);
+}
+
+static void
+ensure_target(struct zadara_call *e, const struct zadara_vpsa *v)
+{
+	bool up = e->target == ZADARA_TARGET_UP;
+	enum zadara_state want = up ? ZADARA_UP : ZADARA_DOWN;
+	char name[200], msg[400];
+
+	label(e, name, sizeof(name));
+	snprintf(msg, sizeof(msg), "%s is %s (poll %d of %d)", name,
+	    v->status, e->polls, e->wait.max_polls);
+	if (!report(e, ZADARA_PHASE_TARGET, msg))
+		return;
+	if (v->state == want) {
+		snprintf(msg, sizeof(msg), "%s is %s after %d poll%s", name,
+		    up ? "up" : "hibernated", e->polls,
+		    e->polls == 1 ? "" : "s");
+		ensure_end(e, ZADARA_CHANGED, msg, NULL);
+		return;
+	}
+	if (e->polls >= e->wait.max_polls) {
+		ensure_fail(e, ZADARA_ERR_TIMEOUT, "%s did not %s: still %s "
+		    "after %d polls", name, up ? "come up" : "hibernate",
+		    v->status, e->polls);
+		return;
+	}
+	schedule_poll(e);
+}
+
+static void
+ensure_on_vpsa(void *arg, const struct zadara_vpsa *v,
+    const struct zadara_error *err)
+{
+	struct zadara_call *e = arg;
+	struct zadara_error copy;
+	char name[200];
+
+	detach_sub(e);
+	if (err) {
+		copy = *err;
+		ensure_end(e, ZADARA_ALREADY, NULL, &copy);
+		return;
+	}
+	e->vpsa = *v;
+	e->have_vpsa = true;
+	if (v->state == ZADARA_FAILED) {
+		ensure_fail(e, ZADARA_ERR_FAILED, "%s is in state failed; see "
+		    "the Zadara provisioning portal", label(e, name,
+		    sizeof(name)));
+		return;
+	}
+	if (e->phase == ZADARA_PHASE_SETTLE)
+		ensure_settle(e, v);
+	else
+		ensure_target(e, v);
+}
+
+static void
+ensure_on_action(void *arg, const char *response,
+    const struct zadara_error *err)
+{
+	struct zadara_call *e = arg;
+	struct zadara_error copy;
+	char name[200], msg[500];
+
+	detach_sub(e);
+	if (err) {
+		copy = *err;
+		ensure_end(e, ZADARA_ALREADY, NULL, &copy);
+		return;
+	}
+	e->phase = ZADARA_PHASE_TARGET;
+	e->polls = 0;
+	snprintf(msg, sizeof(msg), "Zadara accepted the %s of %s%s%s",
+	    e->target == ZADARA_TARGET_UP ? "restore" : "hibernation",
+	    label(e, name, sizeof(name)), response && *response ? ": " : "",
+	    response ? response : "");
+	log_info("%s", msg);
+	if (!report(e, ZADARA_PHASE_ACTION, msg))
+		return;
+	e->poll_sent = uv_now(e->client->loop);
+	schedule_poll(e);
+}
+
+struct zadara_call *
+zadara_ensure(struct zadara_client *c, const char *vpsa_id,
+    enum zadara_target target, const struct zadara_wait *w, bool dry_run,
+    zadara_progress_fn *progress, zadara_ensure_fn *done, void *arg)
+{
+	struct zadara_call *e = call_new(c, ZCALL_ENSURE, vpsa_id, arg);
+
+	e->cb.ensure = done;
+	e->target = target;
+	e->wait.interval_ms = w && w->interval_ms > 0 ? w->interval_ms : 30000;
+	e->wait.max_polls = w && w->max_polls > 0 ? w->max_polls : 20;
+	e->dry_run = dry_run;
+	e->progress = progress;
+	e->phase = ZADARA_PHASE_SETTLE;
+	/* The read starts on the next loop turn, as every call does. */
+	ensure_read(e);
+	return e;
+}

@@ -126,3 +126,36 @@ time_format_amz(int64_t ms, char buf[TIME_AMZ_LEN])
 {
 	format_tm(ms, "%Y%m%dT%H%M%SZ", buf, TIME_AMZ_LEN);
 }
+
+/* Writes a duration the way the configuration spells it: "5m", "50m",
+ * "1h30m", "1m30s", "0s"; milliseconds only when there are any. */
+void
+time_format_duration(int64_t ms, char *buf, size_t len)
+{
+	static const struct {
+		int64_t ms;
+		const char *unit;
+	} units[] = {
+		{ 3600000, "h" }, { 60000, "m" }, { 1000, "s" }, { 1, "ms" },
+	};
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (ms <= 0) {
+		snprintf(buf, len, "0s");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++) {
+		int64_t n = ms / units[i].ms;
+		int w;
+
+		if (n == 0)
+			continue;
+		ms -= n * units[i].ms;
+		w = snprintf(buf + off, len - off, "%lld%s", (long long)n,
+		    units[i].unit);
+		if (w < 0 || (size_t)w >= len - off)
+			return;
+		off += (size_t)w;
+	}
+}

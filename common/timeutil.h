@@ -23,4 +23,8 @@ void time_format_iso8601(int64_t ms, char buf[TIME_ISO8601_LEN]);
 #define TIME_AMZ_LEN 17		/* "20240115T093000Z" + NUL */
 void time_format_amz(int64_t ms, char buf[TIME_AMZ_LEN]);
 
+/* Writes a duration the way the configuration spells it: "5m", "50m",
+ * "1h30m", "1m30s", "200ms", "0s". */
+void time_format_duration(int64_t ms, char *buf, size_t len);
+
 #endif

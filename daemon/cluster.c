@@ -17,10 +17,12 @@
 #include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "common/xalloc.h"
+#include "daemon/autoscaler.h"
 #include "daemon/daemon.h"
 #include "daemon/ec2.h"
 #include "daemon/model.h"
 #include "daemon/opencast.h"
+#include "daemon/operation.h"
 
 struct cluster_waiter {
 	cluster_refresh_fn *cb;
@@ -66,6 +68,7 @@ cluster_new(struct daemon *d, const struct cluster_config *cfg)
 	c->refresh_timer->c = c;
 	uv_timer_init(d->loop, &c->refresh_timer->handle);
 	c->refresh_timer->handle.data = c->refresh_timer;
+	autoscaler_attach(c);
 	return c;
 }
 
@@ -118,36 +121,50 @@ oc_results_drop(struct cluster *c)
 	c->new_oc_error = NULL;
 }
 
-/* Ends the refresh in flight: records failures and recoveries, tells the
- * waiters, arms the next one. */
+static void refresh_begin(struct cluster *c);
+
+/* Ends the refresh in flight: records failures and recoveries of full
+ * refreshes, tells the waiters, starts a queued refresh or arms the timer. */
 static void
 refresh_finish(struct cluster *c)
 {
 	struct cluster_waiter *w = c->waiters;
 	int64_t now = time_now_ms();
-	bool ok = c->ec2_ok && c->oc_ok;
+	unsigned parts = c->refreshing;
+	bool ok = (!(parts & REFRESH_EC2) || c->ec2_ok) &&
+	    (!(parts & REFRESH_OPENCAST) || c->oc_ok);
 	char err[1200];
 
-	c->refreshing = false;
+	c->refreshing = 0;
 	c->waiters = NULL;
 	c->updated_ms = now;
 	err[0] = '\0';
-	if (!c->ec2_ok)
+	if (!c->ec2_ok && (parts & REFRESH_EC2))
 		snprintf(err, sizeof(err), "EC2: %s", c->ec2_error);
-	else if (!c->oc_ok)
+	else if (!c->oc_ok && (parts & REFRESH_OPENCAST))
 		snprintf(err, sizeof(err), "Opencast: %s", c->oc_error);
-	if (!ok) {
-		events_add(&c->events, now, EVENT_REFRESH, LOG_WARNING, NULL,
-		    "refresh failed: %s", err);
-		clog(LOG_WARNING, c->name, "refresh failed: %s", err);
-	} else if (c->failing) {
-		events_add(&c->events, now, EVENT_REFRESH, LOG_NOTICE, NULL,
-		    "refresh succeeded again");
-		clog(LOG_NOTICE, c->name, "refresh succeeded again");
+	if (parts == REFRESH_ALL) {
+		if (!ok) {
+			events_add(&c->events, now, EVENT_REFRESH, LOG_WARNING,
+			    NULL, "refresh failed: %s", err);
+			clog(LOG_WARNING, c->name, "refresh failed: %s", err);
+		} else if (c->failing) {
+			events_add(&c->events, now, EVENT_REFRESH, LOG_NOTICE,
+			    NULL, "refresh succeeded again");
+			clog(LOG_NOTICE, c->name, "refresh succeeded again");
+		}
+		c->failing = !ok;
 	}
-	c->failing = !ok;
-	if (!c->d->stopping)
+	if (c->next_parts) {
+		/* Asked for while this one ran, and not covered by it. */
+		c->refreshing = c->next_parts;
+		c->waiters = c->next_waiters;
+		c->next_parts = 0;
+		c->next_waiters = NULL;
+		refresh_begin(c);
+	} else if (!c->d->stopping && parts == REFRESH_ALL) {
 		schedule_refresh(c);
+	}
 	while (w) {
 		struct cluster_waiter *next = w->next;
 
@@ -413,7 +430,8 @@ on_described(void *arg, struct ec2_instance_list *list,
 		c->ec2_ok = false;
 		set_str(&c->ec2_error, aws_error_format(err, buf, sizeof(buf)));
 		/* Without fresh instances Opencast's view cannot be joined. */
-		opencast_failed(c, "not read: EC2 failed");
+		if (c->refreshing & REFRESH_OPENCAST)
+			opencast_failed(c, "not read: EC2 failed");
 		refresh_finish(c);
 		return;
 	}
@@ -422,23 +440,81 @@ on_described(void *arg, struct ec2_instance_list *list,
 	c->ec2_ok = true;
 	c->ec2_at_ms = time_now_ms();
 	set_str(&c->ec2_error, NULL);
-	start_opencast(c);
+	if (c->refreshing & REFRESH_OPENCAST)
+		start_opencast(c);
+	else
+		refresh_finish(c);
+}
+
+/* Starts the parts in c->refreshing. */
+static void
+refresh_begin(struct cluster *c)
+{
+	if (c->refreshing == REFRESH_ALL)
+		uv_timer_stop(&c->refresh_timer->handle);
+	if (c->refreshing & REFRESH_EC2) {
+		c->ec2_call = ec2_describe_prefix(c->d->ec2, c->name,
+		    on_described, c);
+	} else if (c->instances == NULL) {
+		opencast_failed(c, "not read: no EC2 data yet");
+		refresh_finish(c);
+	} else {
+		start_opencast(c);
+	}
 }
 
 void
-cluster_refresh(struct cluster *c, cluster_refresh_fn *cb, void *arg)
+cluster_refresh_parts(struct cluster *c, unsigned parts,
+    cluster_refresh_fn *cb, void *arg)
 {
 	struct cluster_waiter *w = xcalloc(1, sizeof(*w));
 
 	w->cb = cb;
 	w->arg = arg;
+	if (c->refreshing && (parts & ~c->refreshing) == 0) {
+		/* The refresh in flight reads all that is asked. */
+		w->next = c->waiters;
+		c->waiters = w;
+		return;
+	}
+	if (c->refreshing) {
+		w->next = c->next_waiters;
+		c->next_waiters = w;
+		c->next_parts |= parts;
+		return;
+	}
 	w->next = c->waiters;
 	c->waiters = w;
-	if (c->refreshing)
-		return;
-	c->refreshing = true;
-	uv_timer_stop(&c->refresh_timer->handle);
-	c->ec2_call = ec2_describe_prefix(c->d->ec2, c->name, on_described, c);
+	c->refreshing = parts;
+	refresh_begin(c);
+}
+
+void
+cluster_refresh(struct cluster *c, cluster_refresh_fn *cb, void *arg)
+{
+	cluster_refresh_parts(c, REFRESH_ALL, cb, arg);
+}
+
+static void
+waiters_drop(struct cluster_waiter **list, void *arg)
+{
+	while (*list) {
+		struct cluster_waiter *w = *list;
+
+		if (w->arg == arg) {
+			*list = w->next;
+			free(w);
+		} else {
+			list = &w->next;
+		}
+	}
+}
+
+void
+cluster_refresh_cancel(struct cluster *c, void *arg)
+{
+	waiters_drop(&c->waiters, arg);
+	waiters_drop(&c->next_waiters, arg);
 }
 
 /* Called by libuv when the refresh interval has passed. */
@@ -458,17 +534,25 @@ cluster_free(struct cluster *c)
 
 	if (c == NULL)
 		return;
+	/* Before the waiters below are told: an evaluation in flight must
+	 * not run on a cluster that is going away. */
+	autoscaler_detach(c);
 	ec2_call_cancel(c->ec2_call);
 	oc_call_cancel(c->oc_me_call);
 	oc_call_cancel(c->oc_hosts_call);
 	oc_call_cancel(c->oc_jobs_call);
 	oc_results_drop(c);
-	while ((w = c->waiters)) {
-		c->waiters = w->next;
-		if (w->cb)
-			w->cb(w->arg, c, false, "the cluster is no longer "
-			    "managed");
-		free(w);
+	for (int list = 0; list < 2; list++) {
+		struct cluster_waiter **head = list ? &c->next_waiters :
+		    &c->waiters;
+
+		while ((w = *head)) {
+			*head = w->next;
+			if (w->cb)
+				w->cb(w->arg, c, false, "the cluster is no "
+				    "longer managed");
+			free(w);
+		}
 	}
 	c->refresh_timer->c = NULL;
 	uv_timer_stop(&c->refresh_timer->handle);
@@ -504,23 +588,13 @@ str_or_null(const char *s)
 }
 
 /* The model of what the daemon knows now; empty before EC2 answered. */
-static void
-current_model(struct cluster *c, struct model *md, int64_t now_ms)
+void
+cluster_model(struct cluster *c, struct model *md, int64_t now_ms)
 {
 	static const struct ec2_instance_list empty;
 
 	model_build(md, c->name, c->instances ? c->instances : &empty,
 	    c->oc_ok ? c->hosts : NULL, c->oc_ok ? c->jobs : NULL, now_ms);
-}
-
-static json_t *
-autoscale_json(struct cluster *c, const struct model *md)
-{
-	const char *reason = model_autoscale_off_reason(md, c->cfg->autoscale,
-	    false);
-
-	return json_pack("{s:b, s:o, s:n, s:n}", "enabled", reason == NULL,
-	    "reason", str_or_null(reason), "last_decision", "next_tick_s");
 }
 
 json_t *
@@ -529,16 +603,16 @@ cluster_status_json(struct cluster *c, int64_t now_ms)
 	struct model md;
 	json_t *o;
 
-	current_model(c, &md, now_ms);
+	cluster_model(c, &md, now_ms);
 	o = model_status_json(&md, c->name);
-	json_object_set_new(o, "autoscale", autoscale_json(c, &md));
+	json_object_set_new(o, "autoscale", autoscaler_status_json(c));
 	json_object_set_new(o, "ec2", json_pack("{s:b, s:o}", "ok",
 	    c->ec2_ok, "error", c->instances || c->ec2_error ?
 	    str_or_null(c->ec2_error) : json_string("not read yet")));
 	json_object_set_new(o, "opencast", json_pack("{s:b, s:o}",
 	    "reachable", c->oc_ok, "error", c->oc_ok ? json_null() :
 	    json_string(c->oc_error ? c->oc_error : "not read yet")));
-	json_object_set_new(o, "operation", json_null());
+	json_object_set_new(o, "operation", operation_status_json(c->op));
 	json_object_set_new(o, "updated_at", time_or_null(c->updated_ms));
 	model_release(&md);
 	return o;
@@ -550,11 +624,12 @@ cluster_summary_json(struct cluster *c, int64_t now_ms)
 	struct model md;
 	json_t *o;
 
-	current_model(c, &md, now_ms);
-	o = json_pack("{s:s, s:i, s:i, s:i, s:o, s:n, s:b, s:b, s:o}",
+	cluster_model(c, &md, now_ms);
+	o = json_pack("{s:s, s:i, s:i, s:i, s:o, s:o, s:b, s:b, s:o}",
 	    "cluster", c->name, "instances_online", md.instances_online,
 	    "workers", md.workers, "workers_online", md.workers_online,
-	    "autoscale", autoscale_json(c, &md), "operation",
+	    "autoscale", autoscaler_status_json(c), "operation",
+	    operation_status_json(c->op),
 	    "ec2_ok", c->ec2_ok, "opencast_reachable", c->oc_ok,
 	    "updated_at", time_or_null(c->updated_ms));
 	model_release(&md);

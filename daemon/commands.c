@@ -13,7 +13,9 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "daemon/control.h"
+#include "daemon/autoscaler.h"
 #include "daemon/daemon.h"
+#include "daemon/operation.h"
 
 typedef void cmd_fn(struct daemon *d, struct ctl_req *r, struct cluster *c);
 
@@ -115,12 +117,179 @@ cmd_events(struct daemon *d, struct ctl_req *r, struct cluster *c)
 	    events_json(&c->events, (size_t)n)));
 }
 
+/* Fills the parts of an operation that every command shares. */
+static void
+op_params_init(struct op_params *p, enum op_kind kind, struct ctl_req *r)
+{
+	const struct proto_request *req = ctl_req_get(r);
+
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	p->workers = -1;
+	p->dry_run = req->dry_run;
+	p->force = req->force;
+	p->wait = req->wait;
+	snprintf(p->initiator, sizeof(p->initiator), "uid %d pid %d",
+	    (int)ctl_req_uid(r), (int)ctl_req_pid(r));
+}
+
+static bool
+workers_ok(struct ctl_req *r, json_int_t n, json_int_t min)
+{
+	if (n < min || n > PROTO_MAX_WORKERS) {
+		ctl_req_error(r, PROTO_ERR_BAD_REQUEST, "\"workers\" must be "
+		    "between %lld and %d", (long long)min, PROTO_MAX_WORKERS);
+		return false;
+	}
+	return true;
+}
+
+static void
+cmd_start(struct daemon *d, struct ctl_req *r, struct cluster *c)
+{
+	struct op_params p;
+	json_int_t n = -1;
+
+	(void)d;
+	if (args_unpack(r, "{s?I}", "workers", &n) != 0)
+		return;
+	if (n != -1 && !workers_ok(r, n, 0))
+		return;
+	op_params_init(&p, OP_START, r);
+	p.workers = (int)n;
+	operation_start(c, &p, r, NULL, NULL);
+}
+
+static void
+cmd_stop(struct daemon *d, struct ctl_req *r, struct cluster *c)
+{
+	struct op_params p;
+
+	(void)d;
+	if (args_unpack(r, "{}") != 0)
+		return;
+	op_params_init(&p, OP_STOP, r);
+	operation_start(c, &p, r, NULL, NULL);
+}
+
+static void
+cmd_scale(struct daemon *d, struct ctl_req *r, struct cluster *c)
+{
+	struct op_params p;
+	const char *dir;
+	json_int_t n = 1;
+
+	(void)d;
+	if (args_unpack(r, "{s:s, s?I}", "direction", &dir, "workers",
+	    &n) != 0)
+		return;
+	if (strcmp(dir, "up") != 0 && strcmp(dir, "down") != 0) {
+		ctl_req_error(r, PROTO_ERR_BAD_REQUEST, "\"direction\" must be "
+		    "\"up\" or \"down\"");
+		return;
+	}
+	if (!workers_ok(r, n, 1))
+		return;
+	op_params_init(&p, strcmp(dir, "up") == 0 ? OP_SCALE_UP :
+	    OP_SCALE_DOWN, r);
+	p.workers = (int)n;
+	operation_start(c, &p, r, NULL, NULL);
+}
+
+static void
+cmd_scale_to(struct daemon *d, struct ctl_req *r, struct cluster *c)
+{
+	struct op_params p;
+	json_int_t n;
+
+	(void)d;
+	if (args_unpack(r, "{s:I}", "workers", &n) != 0 ||
+	    !workers_ok(r, n, 0))
+		return;
+	op_params_init(&p, OP_SCALE_TO, r);
+	p.workers = (int)n;
+	operation_start(c, &p, r, NULL, NULL);
+}
+
+static void
+cmd_maintenance(struct daemon *d, struct ctl_req *r, struct cluster *c)
+{
+	struct op_params p;
+	const char *mode;
+
+	(void)d;
+	if (args_unpack(r, "{s:s}", "mode", &mode) != 0)
+		return;
+	if (strcmp(mode, "on") != 0 && strcmp(mode, "off") != 0) {
+		ctl_req_error(r, PROTO_ERR_BAD_REQUEST, "\"mode\" must be "
+		    "\"on\" or \"off\"");
+		return;
+	}
+	op_params_init(&p, strcmp(mode, "on") == 0 ? OP_MAINTENANCE_ON :
+	    OP_MAINTENANCE_OFF, r);
+	operation_start(c, &p, r, NULL, NULL);
+}
+
+/* Called when `autoscale` has evaluated: exit 0 when the evaluation ran,
+ * whatever it decided; refused with the reason when it could not run. */
+static void
+on_autoscaled(void *arg, struct cluster *c, bool ran, json_t *decision,
+    const char *why_not)
+{
+	struct ctl_req *r = arg;
+	const char *action, *reason;
+
+	if (!ran) {
+		ctl_req_error(r, PROTO_ERR_REFUSED, "%s: autoscale could not run: "
+		    "%s", c->name, why_not ? why_not : "unknown");
+		return;
+	}
+	action = json_string_value(json_object_get(decision, "action"));
+	reason = json_string_value(json_object_get(decision, "reason"));
+	ctl_req_ok(r, json_pack("{s:s+++, s:O}", "message", action ? action :
+	    "none", ": ", "", reason ? reason : "", "decision", decision));
+}
+
+static void
+cmd_autoscale(struct daemon *d, struct ctl_req *r, struct cluster *c)
+{
+	const char *action = "evaluate";
+	char err[512];
+
+	(void)d;
+	if (args_unpack(r, "{s?s}", "action", &action) != 0)
+		return;
+	if (strcmp(action, "evaluate") == 0) {
+		autoscaler_evaluate(c, ctl_req_get(r)->dry_run, on_autoscaled,
+		    r);
+	} else if (strcmp(action, "pause") == 0 ||
+	    strcmp(action, "resume") == 0) {
+		bool pause = strcmp(action, "pause") == 0;
+
+		if (autoscaler_set_paused(c, pause, err, sizeof(err)) != 0)
+			ctl_req_error(r, PROTO_ERR_INTERNAL, "%s", err);
+		else
+			ctl_req_ok(r, json_pack("{s:s+, s:b}", "message",
+			    "autoscaling ", pause ? "paused" : "resumed",
+			    "paused", pause));
+	} else {
+		ctl_req_error(r, PROTO_ERR_BAD_REQUEST, "\"action\" must be "
+		    "\"evaluate\", \"pause\" or \"resume\"");
+	}
+}
+
 static cmd_fn *const handlers[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_PING] = cmd_ping,
 	[PROTO_CMD_VERSION] = cmd_version,
 	[PROTO_CMD_CLUSTERS] = cmd_clusters,
 	[PROTO_CMD_STATUS] = cmd_status,
 	[PROTO_CMD_EVENTS] = cmd_events,
+	[PROTO_CMD_START] = cmd_start,
+	[PROTO_CMD_STOP] = cmd_stop,
+	[PROTO_CMD_SCALE] = cmd_scale,
+	[PROTO_CMD_SCALE_TO] = cmd_scale_to,
+	[PROTO_CMD_MAINTENANCE] = cmd_maintenance,
+	[PROTO_CMD_AUTOSCALE] = cmd_autoscale,
 };
 
 void

@@ -25,6 +25,7 @@ struct oc_call;
 struct oc_hosts;
 struct oc_jobs;
 struct control;
+struct operation;
 
 struct daemon {
 	uv_loop_t	*loop;
@@ -74,8 +75,8 @@ struct cluster {
 	bool		 oc_verified;	/* me.json accepted our credentials */
 	char		*map_note;	/* the last mapping report logged */
 
-	/* A refresh in flight. */
-	bool		 refreshing;
+	/* A refresh in flight: the REFRESH_* parts it reads. */
+	unsigned	 refreshing;
 	struct ec2_call	*ec2_call;
 	struct oc_call	*oc_me_call;
 	struct oc_call	*oc_hosts_call;
@@ -85,10 +86,20 @@ struct cluster {
 	char		*new_oc_error;
 	int		 oc_pending;
 	struct cluster_waiter *waiters;
-	bool		 failing;	/* the last refresh failed */
+	unsigned	 next_parts;	/* asked for while one ran */
+	struct cluster_waiter *next_waiters;
+	bool		 failing;	/* the last full refresh failed */
+	struct operation *op;		/* the operation in progress, or NULL */
 
 	struct cluster_timer *refresh_timer;
 	struct event_ring events;
+
+	/* The autoscaler (autoscaler.c). */
+	struct autoscale_timer *autoscale_timer;
+	bool		 autoscale_paused;	/* persisted */
+	int64_t		 last_action_ms;	/* persisted */
+	json_t		*last_decision;		/* {ts, ran, action, ...} */
+	struct autoscale_eval *evaluating;	/* in flight, or NULL */
 };
 
 /* cluster.c */
@@ -100,9 +111,21 @@ struct cluster *cluster_find(struct daemon *d, const char *name);
 /* Points the cluster at new settings (after a reload) and, if asked,
  * refreshes at once. */
 void cluster_reconfigure(struct cluster *c, const struct cluster_config *cfg);
-/* Refreshes now, or joins the refresh in flight; cb (may be NULL) is
- * called when it ends. */
+#define REFRESH_EC2		0x1	/* one paginated DescribeInstances */
+#define REFRESH_OPENCAST	0x2	/* hosts and job state */
+#define REFRESH_ALL		(REFRESH_EC2 | REFRESH_OPENCAST)
+
+/* Reads the given parts now, or joins the refresh in flight when it reads
+ * them (else queues behind it); cb (may be NULL) is called when it ends. */
+void cluster_refresh_parts(struct cluster *c, unsigned parts,
+    cluster_refresh_fn *cb, void *arg);
+/* A full refresh: cluster_refresh_parts(c, REFRESH_ALL, cb, arg). */
 void cluster_refresh(struct cluster *c, cluster_refresh_fn *cb, void *arg);
+/* Withdraws every waiter whose arg is arg (its callback will not run). */
+void cluster_refresh_cancel(struct cluster *c, void *arg);
+/* The model of what the daemon knows now (release with model_release). */
+struct model;
+void cluster_model(struct cluster *c, struct model *md, int64_t now_ms);
 /* SPEC §6 status, from what the daemon knows. */
 json_t *cluster_status_json(struct cluster *c, int64_t now_ms);
 /* One line of `clusters`. */
@@ -110,5 +133,10 @@ json_t *cluster_summary_json(struct cluster *c, int64_t now_ms);
 
 /* A uniform double in [0, 1) from the daemon's generator (jitter). */
 double daemon_rand01(struct daemon *d);
+
+/* main.c: brings systemd's STATUS= line up to date (clusters, workers
+ * online, ...) if it changed; call it when what it shows changes, e.g. as
+ * an operation starts or ends.  Cheap, and a no-op outside systemd. */
+void daemon_notify_status(struct daemon *d);
 
 #endif

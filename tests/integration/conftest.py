@@ -297,7 +297,8 @@ class Daemon:
                               timeout=timeout)
 
     def read_log(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def signal(self, sig):

@@ -1,0 +1,417 @@
+/*
+ * Autoscale ticks and evaluations.  An evaluation reads the cluster afresh
+ * (one DescribeInstances, one Opencast read), hands the model to the pure
+ * policy, records the decision with its inputs, and, when the decision is
+ * to scale, starts the same operation an operator's `scale up` or
+ * `scale down` would (with the policy's own choice of workers).  Nothing
+ * happens while another operation runs on the cluster or while a switch is
+ * off.
+ */
+#include "daemon/autoscaler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "common/xalloc.h"
+#include "daemon/daemon.h"
+#include "daemon/model.h"
+#include "daemon/operation.h"
+#include "daemon/policy.h"
+
+struct autoscale_timer {
+	uv_timer_t handle;
+	struct cluster *c;	/* NULL once the cluster is gone */
+};
+
+/* One evaluation in flight. */
+struct autoscale_eval {
+	struct cluster *c;
+	bool	 dry_run;
+	autoscale_done_fn *cb;
+	void	*arg;
+	json_t	*decision;	/* owned, once decided */
+};
+
+static void on_tick(uv_timer_t *t);
+
+/* State file. */
+
+static char *
+state_path(const char *dir, const char *cluster, const char *suffix)
+{
+	return xasprintf("%s/cluster-%s.json%s", dir, cluster, suffix);
+}
+
+int
+autoscaler_state_load(const char *dir, const char *cluster, bool *paused,
+    int64_t *last_action_ms, char *err, size_t errlen)
+{
+	char *path = state_path(dir, cluster, "");
+	json_error_t jerr;
+	json_t *root;
+	int p = 0;
+	json_int_t last = 0;
+
+	*paused = false;
+	*last_action_ms = 0;
+	root = json_load_file(path, 0, &jerr);
+	if (root == NULL) {
+		int missing = access(path, F_OK) != 0 && errno == ENOENT;
+
+		if (!missing)
+			snprintf(err, errlen, "%s: %s", path, jerr.text);
+		free(path);
+		return missing ? 0 : -1;
+	}
+	if (json_unpack_ex(root, &jerr, 0, "{s?b, s?I}", "autoscale_paused",
+	    &p, "last_action_ms", &last) != 0) {
+		snprintf(err, errlen, "%s: %s", path, jerr.text);
+		json_decref(root);
+		free(path);
+		return -1;
+	}
+	*paused = p;
+	*last_action_ms = last;
+	json_decref(root);
+	free(path);
+	return 0;
+}
+
+int
+autoscaler_state_save(const char *dir, const char *cluster, bool paused,
+    int64_t last_action_ms, char *err, size_t errlen)
+{
+	char *path = state_path(dir, cluster, "");
+	char *tmp = state_path(dir, cluster, ".tmp");
+	json_t *root = json_pack("{s:b, s:I}", "autoscale_paused", paused,
+	    "last_action_ms", (json_int_t)last_action_ms);
+	int fd, rc = -1;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0 || json_dumpfd(root, fd, JSON_COMPACT) != 0 ||
+	    fsync(fd) != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	/* The rename replaces the old state at once: a crash leaves one or
+	 * the other, never half of either. */
+	if (rename(tmp, path) != 0) {
+		snprintf(err, errlen, "cannot replace %s: %s", path,
+		    strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	free(path);
+	free(tmp);
+	return rc;
+}
+
+static void
+save_state(struct cluster *c)
+{
+	char err[512];
+
+	if (autoscaler_state_save(c->d->config->state_dir, c->name,
+	    c->autoscale_paused, c->last_action_ms, err, sizeof(err)) != 0)
+		clog(LOG_ERR, c->name, "autoscale state not saved: %s", err);
+}
+
+/* Timer. */
+
+static void
+schedule_tick(struct cluster *c)
+{
+	double f = 0.9 + 0.2 * daemon_rand01(c->d);
+
+	uv_timer_start(&c->autoscale_timer->handle, on_tick,
+	    (uint64_t)((double)c->cfg->autoscale_interval_ms * f), 0);
+}
+
+void
+autoscaler_attach(struct cluster *c)
+{
+	char err[512];
+
+	c->autoscale_timer = xcalloc(1, sizeof(*c->autoscale_timer));
+	c->autoscale_timer->c = c;
+	uv_timer_init(c->d->loop, &c->autoscale_timer->handle);
+	c->autoscale_timer->handle.data = c->autoscale_timer;
+	if (autoscaler_state_load(c->d->config->state_dir, c->name,
+	    &c->autoscale_paused, &c->last_action_ms, err, sizeof(err)) != 0)
+		clog(LOG_ERR, c->name, "autoscale state not read, using "
+		    "defaults: %s", err);
+	if (c->autoscale_paused)
+		clog(LOG_NOTICE, c->name, "autoscaling is paused");
+	/* The first tick comes one interval after start-up. */
+	schedule_tick(c);
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+eval_free(struct autoscale_eval *ev)
+{
+	json_decref(ev->decision);
+	free(ev);
+}
+
+void
+autoscaler_detach(struct cluster *c)
+{
+	if (c->evaluating) {
+		cluster_refresh_cancel(c, c->evaluating);
+		eval_free(c->evaluating);
+		c->evaluating = NULL;
+	}
+	c->autoscale_timer->c = NULL;
+	uv_timer_stop(&c->autoscale_timer->handle);
+	uv_close((uv_handle_t *)&c->autoscale_timer->handle, on_timer_closed);
+	json_decref(c->last_decision);
+	c->last_decision = NULL;
+}
+
+/* Evaluation. */
+
+/* Records an evaluation: history, journal, status. */
+static void
+record(struct cluster *c, json_t *decision)
+{
+	const char *reason = json_string_value(json_object_get(decision,
+	    "reason"));
+	const char *action = json_string_value(json_object_get(decision,
+	    "action"));
+	bool ran = json_is_true(json_object_get(decision, "ran"));
+	bool warning = json_is_true(json_object_get(decision, "warning"));
+	char *inputs = json_dumps(decision, JSON_COMPACT);
+	char ts[TIME_ISO8601_LEN];
+	int64_t now = time_now_ms();
+
+	events_add(&c->events, now, EVENT_DECISION, warning ? LOG_WARNING :
+	    LOG_INFO, json_incref(decision), "autoscale%s: %s: %s",
+	    ran ? "" : " did not run", action ? action : "none",
+	    reason ? reason : "");
+	clog(warning ? LOG_WARNING : LOG_INFO, c->name, "autoscale%s: %s: "
+	    "%s", ran ? "" : " did not run", action ? action : "none",
+	    reason ? reason : "");
+	clog(LOG_DEBUG, c->name, "autoscale decision: %s", inputs);
+	free(inputs);
+	time_format_iso8601(now, ts);
+	json_decref(c->last_decision);
+	c->last_decision = json_pack("{s:s, s:b, s:s, s:o, s:s, s:b}", "ts",
+	    ts, "ran", ran, "action", action ? action : "none", "count",
+	    json_incref(json_object_get(decision, "count") ?
+	    json_object_get(decision, "count") : json_integer(0)),
+	    "reason", reason ? reason : "", "warning", warning);
+}
+
+static void
+eval_end(struct autoscale_eval *ev, bool ran, const char *why_not)
+{
+	struct cluster *c = ev->c;
+
+	c->evaluating = NULL;
+	if (ev->cb)
+		ev->cb(ev->arg, c, ran, ev->decision, why_not);
+	eval_free(ev);
+}
+
+/* Called when the action the autoscaler started has ended. */
+static void
+on_action_done(void *arg, struct cluster *c, bool ok, json_t *result,
+    const char *error)
+{
+	(void)arg;
+	(void)result;
+	if (!ok)
+		clog(LOG_WARNING, c->name, "autoscale action failed: %s", error);
+}
+
+static const char *
+switch_off_reason(struct cluster *c)
+{
+	struct model md;
+	const char *r;
+
+	cluster_model(c, &md, time_now_ms());
+	r = model_autoscale_off_reason(&md, c->cfg->autoscale,
+	    c->autoscale_paused);
+	model_release(&md);
+	return r;
+}
+
+/* Called when the evaluation's read of the cluster has ended. */
+static void
+on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
+{
+	struct autoscale_eval *ev = arg;
+	struct policy_settings ps;
+	struct policy_input in = { 0 };
+	struct policy_decision dec;
+	struct policy_worker *w;
+	struct model md;
+	int64_t now = time_now_ms();
+	size_t nw = 0;
+
+	(void)ok;
+	(void)error;
+	cluster_model(c, &md, now);
+	w = xcalloc(md.n ? md.n : 1, sizeof(*w));
+	for (size_t i = 0; i < md.n; i++) {
+		const struct model_member *m = &md.m[i];
+
+		if (m->role != ROLE_WORKER)
+			continue;
+		w[nw].id = m->inst->id;
+		w[nw].running = m->inst->state == EC2_STATE_RUNNING;
+		w[nw].stopped = m->inst->state == EC2_STATE_STOPPED;
+		w[nw].held = m->held;
+		w[nw].running_jobs = m->host ? m->running_jobs : -1;
+		w[nw].uptime_s = m->uptime_s;
+		nw++;
+	}
+	policy_settings_from_config(&ps, c->cfg);
+	in.now_ms = now;
+	in.disabled_reason = model_autoscale_off_reason(&md, c->cfg->autoscale,
+	    c->autoscale_paused);
+	in.admin_running = md.admin &&
+	    md.admin->inst->state == EC2_STATE_RUNNING;
+	in.opencast_reachable = c->oc_ok;
+	in.ec2_at_ms = c->ec2_ok ? c->ec2_at_ms : 0;
+	in.oc_at_ms = c->oc_ok ? c->oc_at_ms : 0;
+	in.queued_high_load_jobs = md.queued_high_load_jobs;
+	in.workers = w;
+	in.nworkers = nw;
+	in.last_action_ms = c->last_action_ms;
+	policy_decide(&ps, &in, &dec);
+	ev->decision = policy_decision_json(&ps, &in, &dec);
+	record(c, ev->decision);
+
+	if (dec.ran && dec.action != POLICY_NONE) {
+		struct op_params p = { 0 };
+		const char **ids = xcalloc((size_t)dec.count + 1, sizeof(*ids));
+
+		p.kind = dec.action == POLICY_SCALE_UP ? OP_SCALE_UP :
+		    OP_SCALE_DOWN;
+		p.workers = dec.count;
+		p.dry_run = ev->dry_run;
+		p.wait = true;
+		snprintf(p.initiator, sizeof(p.initiator), "the autoscaler");
+		if (dec.action == POLICY_SCALE_DOWN) {
+			for (int i = 0; i < dec.count; i++)
+				ids[i] = w[dec.chosen[i]].id;
+			p.ids = ids;
+			p.nids = (size_t)dec.count;
+		}
+		if (operation_start(c, &p, NULL, on_action_done, NULL) == 0 &&
+		    !ev->dry_run) {
+			c->last_action_ms = now;
+			save_state(c);
+		}
+		free(ids);
+	}
+	policy_decision_release(&dec);
+	free(w);
+	model_release(&md);
+	eval_end(ev, json_is_true(json_object_get(ev->decision, "ran")),
+	    json_string_value(json_object_get(ev->decision, "reason")));
+}
+
+void
+autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
+    void *arg)
+{
+	struct autoscale_eval *ev;
+	const char *off;
+	char why[512];
+
+	if (c->op || c->evaluating) {
+		snprintf(why, sizeof(why), c->op ? "an operation is in "
+		    "progress on %s" : "an evaluation of %s is in progress",
+		    c->name);
+		clog(LOG_INFO, c->name, "autoscale skipped: %s", why);
+		if (cb)
+			cb(arg, c, false, NULL, why);
+		return;
+	}
+	ev = xcalloc(1, sizeof(*ev));
+	ev->c = c;
+	ev->dry_run = dry_run;
+	ev->cb = cb;
+	ev->arg = arg;
+	/* Switched off: no reads at all; the decision records why. */
+	if ((off = switch_off_reason(c)) != NULL) {
+		ev->decision = json_pack("{s:b, s:s, s:i, s:s, s:b}", "ran", 0,
+		    "action", "none", "count", 0, "reason", "", "warning", 0);
+		snprintf(why, sizeof(why), "autoscale is off: %s", off);
+		json_object_set_new(ev->decision, "reason", json_string(why));
+		record(c, ev->decision);
+		eval_end(ev, false, why);
+		return;
+	}
+	c->evaluating = ev;
+	cluster_refresh(c, on_eval_refreshed, ev);
+}
+
+/* Called by libuv every autoscale_interval (with jitter). */
+static void
+on_tick(uv_timer_t *t)
+{
+	struct autoscale_timer *tm = t->data;
+	struct cluster *c = tm->c;
+
+	if (c == NULL || c->d->stopping)
+		return;
+	schedule_tick(c);
+	autoscaler_evaluate(c, false, NULL, NULL);
+}
+
+int
+autoscaler_set_paused(struct cluster *c, bool paused, char *err,
+    size_t errlen)
+{
+	bool old = c->autoscale_paused;
+
+	c->autoscale_paused = paused;
+	if (autoscaler_state_save(c->d->config->state_dir, c->name, paused,
+	    c->last_action_ms, err, errlen) != 0) {
+		c->autoscale_paused = old;
+		return -1;
+	}
+	events_add(&c->events, time_now_ms(), EVENT_DECISION, LOG_NOTICE,
+	    NULL, "autoscaling %s", paused ? "paused" : "resumed");
+	clog(LOG_NOTICE, c->name, "autoscaling %s", paused ? "paused" :
+	    "resumed");
+	return 0;
+}
+
+json_t *
+autoscaler_status_json(struct cluster *c)
+{
+	const char *reason = switch_off_reason(c);
+	uint64_t due = uv_timer_get_due_in(&c->autoscale_timer->handle);
+
+	return json_pack("{s:b, s:o, s:b, s:O, s:o}", "enabled",
+	    reason == NULL, "reason", reason ? json_string(reason) :
+	    json_null(), "paused", c->autoscale_paused, "last_decision",
+	    c->last_decision ? c->last_decision : json_null(), "next_tick_s",
+	    uv_is_active((uv_handle_t *)&c->autoscale_timer->handle) ?
+	    json_integer((json_int_t)((due + 999) / 1000)) : json_null());
+}

@@ -1,0 +1,250 @@
+"""The autoscaler (SPEC §5 "Autoscale evaluation") with the daemon and both
+emulators: on demand with `ec2ctl CLUSTER autoscale` and on its timer.
+Launch times are set through the EC2 emulator's control API instead of
+waiting for billing hours to pass."""
+import json
+import signal
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from conftest import wait_for
+from test_operations import (COMPOSER, host_of, instances, online_hosts,
+                             run_jobs, running_oc_nodes, workers)
+
+
+def ago(minutes):
+    t = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@pytest.fixture
+def make(linked_sims, daemon_factory):
+    def start(settings=(), oc_settings=None):
+        ec2, oc = linked_sims(oc_settings=oc_settings)
+        wait_for(lambda: online_hosts(oc) == running_oc_nodes(ec2),
+                 what="hosts registered")
+        d = daemon_factory(ec2, oc, {"dev04": [
+            "wait_interval = 200ms", "wait_retries = 40", "cooldown = 0",
+            "autoscale_interval = 1h", *settings]}).start()
+        return ec2, oc, d
+    return start
+
+
+def set_uptime(ec2, ids, minutes):
+    for i in ids:
+        ec2.ctl("POST", "instances/" + i, {"launch_time": ago(minutes)})
+
+
+def autoscale(d, *flags):
+    p = d.ctl(*flags, "dev04", "autoscale")
+    return p
+
+
+def idle_op(d):
+    wait_for(lambda: d.status("dev04")["operation"] is None, timeout=60,
+             what="operation finished")
+
+
+def test_queued_heavy_jobs_start_a_worker(make):
+    ec2, oc = None, None
+    ec2, oc, d = make(oc_settings={"dispatch": False})
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 3})
+    p = autoscale(d)
+    assert p.returncode == 0, p.stderr
+    assert "scale_up: 3 queued high-load jobs > max_queued_jobs 0: " \
+        "start 1 worker" in p.stdout
+    idle_op(d)
+    assert len(workers(ec2, "running")) == 3
+    ev = d.request("events", "dev04")["result"]["events"]
+    dec = [e for e in ev if e["kind"] == "decision"][-1]
+    assert dec["data"]["action"] == "scale_up"
+    assert dec["data"]["inputs"]["queued_high_load_jobs"] == 3
+    ops = [e for e in ev if e["kind"] == "operation"]
+    assert ops[-2]["msg"] == "scale up 1 started by the autoscaler"
+    assert ops[-1]["msg"].startswith("scale up 1 succeeded")
+
+
+def test_idle_workers_past_threshold_stop_one_per_evaluation(make):
+    ec2, oc, d = make(["min_workers = 0", "idle_uptime_threshold = 50m"])
+    a, b = workers(ec2, "running")
+    set_uptime(ec2, [a], 53)
+    set_uptime(ec2, [b], 5 * 60 + 53)
+    p = autoscale(d)
+    assert p.returncode == 0, p.stderr
+    assert "scale_down" in p.stdout and b in p.stdout
+    idle_op(d)
+    assert workers(ec2, "running") == [a]      # longest uptime went first
+    p = autoscale(d)
+    assert p.returncode == 0 and "scale_down" in p.stdout
+    idle_op(d)
+    assert workers(ec2, "running") == []
+
+
+def test_recently_started_idle_workers_are_kept(make):
+    ec2, oc, d = make(["min_workers = 0"])
+    a, b = workers(ec2, "running")
+    set_uptime(ec2, [a], 40)
+    set_uptime(ec2, [b], 60 + 40)
+    p = autoscale(d)
+    assert p.returncode == 0, p.stderr
+    assert "no workers available to stop" in p.stdout
+    assert sorted(workers(ec2, "running")) == sorted([a, b])
+    dec = [e for e in d.request("events", "dev04")["result"]["events"]
+           if e["kind"] == "decision"][-1]
+    assert {w["verdict"] for w in dec["data"]["workers"]
+            if w["id"] in (a, b)} == {"billing"}
+
+
+def test_per_second_billing(make):
+    ec2, oc, d = make(["min_workers = 1", "billing = per-second",
+                       "min_uptime = 10m"])
+    a, b = workers(ec2, "running")
+    set_uptime(ec2, [a], 9)
+    set_uptime(ec2, [b], 11)
+    p = autoscale(d)
+    assert p.returncode == 0 and "scale_down" in p.stdout
+    idle_op(d)
+    assert workers(ec2, "running") == [a]
+
+
+def test_limits_give_warnings_and_no_change(make):
+    ec2, oc, d = make(["min_workers = 2", "max_workers = 2"],
+                      oc_settings={"dispatch": False})
+    set_uptime(ec2, workers(ec2, "running"), 55)
+    p = autoscale(d)
+    assert p.returncode == 0
+    assert "but min_workers 2 is reached" in p.stdout
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 2})
+    p = autoscale(d)
+    assert p.returncode == 0
+    assert "but max_workers 2 is reached (2 running)" in p.stdout
+    assert len(workers(ec2, "running")) == 2
+    assert "warning: [dev04] autoscale: none:" in d.read_log()
+
+
+def test_busy_and_held_workers_are_never_stopped(make):
+    ec2, oc, d = make(["min_workers = 0"])
+    a, b = workers(ec2, "running")
+    set_uptime(ec2, [a, b], 55)
+    run_jobs(oc, host_of(ec2, oc, a)["base_url"])
+    ec2.ctl("POST", "instances/" + b, {"tags": {"Name": "dev04-worker",
+                                                "hold": "1"}})
+    p = autoscale(d)
+    assert p.returncode == 0
+    assert "scale_down" not in p.stdout
+    assert sorted(workers(ec2, "running")) == sorted([a, b])
+
+
+def test_opencast_down_means_no_change(make):
+    ec2, oc, d = make(["min_workers = 0"])
+    set_uptime(ec2, workers(ec2, "running"), 55)
+    oc.ctl("POST", "faults", {"path": "*", "kind": "503", "count": 1000})
+    p = autoscale(d)
+    assert p.returncode == 1
+    assert "autoscale could not run: Opencast is not reachable" in p.stderr
+    assert len(workers(ec2, "running")) == 2
+
+
+def test_switches_stop_evaluations(make):
+    ec2, oc, d = make(oc_settings={"dispatch": False})
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 5})
+    admin = [i for i in instances(ec2) if i["name"] == "dev04-admin"][0]
+    # The admin's autoscale=off tag (any case).
+    ec2.ctl("POST", "instances/" + admin["id"],
+            {"tags": {"Name": "dev04-admin", "autoscale": "OFF"}})
+    d.status("dev04", refresh=True)
+    p = autoscale(d)
+    assert p.returncode == 1
+    assert "autoscale is off: tag autoscale=off on the admin" in p.stderr
+    # The legacy tag.
+    ec2.ctl("POST", "instances/" + admin["id"],
+            {"tags": {"Name": "dev04-admin", "ec2m:autoscale_off": "yes"}})
+    d.status("dev04", refresh=True)
+    p = autoscale(d)
+    assert p.returncode == 1 and "ec2m:autoscale_off" in p.stderr
+    ec2.ctl("POST", "instances/" + admin["id"],
+            {"tags": {"Name": "dev04-admin"}})
+    d.status("dev04", refresh=True)
+    # Paused with the ctl.
+    assert d.ctl("dev04", "autoscale", "pause").returncode == 0
+    st = d.status("dev04")
+    assert st["autoscale"]["enabled"] is False
+    assert st["autoscale"]["paused"] is True
+    p = autoscale(d)
+    assert p.returncode == 1 and "paused" in p.stderr
+    assert d.ctl("dev04", "autoscale", "resume").returncode == 0
+    assert d.status("dev04")["autoscale"]["enabled"] is True
+    assert len(workers(ec2, "running")) == 2
+
+
+def test_config_switch(make):
+    ec2, oc, d = make(["autoscale = off"], oc_settings={"dispatch": False})
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 5})
+    p = autoscale(d)
+    assert p.returncode == 1
+    assert "autoscale = off in the configuration" in p.stderr
+    st = d.status("dev04")
+    assert st["autoscale"]["reason"] == \
+        "autoscale = off in the configuration"
+
+
+def test_ticks_act_and_pause_survives_a_restart(linked_sims,
+                                                 daemon_factory):
+    ec2, oc = linked_sims(oc_settings={"dispatch": False})
+    wait_for(lambda: online_hosts(oc) == running_oc_nodes(ec2),
+             what="hosts registered")
+    conf = {"dev04": ["wait_interval = 200ms", "cooldown = 0",
+                      "autoscale_interval = 1s", "max_workers = 3"]}
+    d = daemon_factory(ec2, oc, conf).start()
+    st = d.status("dev04")
+    assert 0 <= st["autoscale"]["next_tick_s"] <= 2
+    # A tick scales up when heavy jobs queue.
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 4})
+    wait_for(lambda: len(workers(ec2, "running")) == 3, timeout=30,
+             what="a tick started a worker")
+    # Pause, restart the daemon: still paused, and ticks do nothing.
+    assert d.ctl("dev04", "autoscale", "pause").returncode == 0
+    assert d.stop() == 0
+    state = json.loads((d.state_dir / "cluster-dev04.json").read_text())
+    assert state["autoscale_paused"] is True
+    d.start()
+    st = d.status("dev04")
+    assert st["autoscale"]["paused"] is True
+    assert st["autoscale"]["reason"].startswith("paused")
+    ec2.ctl("POST", "counts/reset")
+    # Several ticks pass (each records that it did not run) ...
+    wait_for(lambda: sum(1 for e in d.request("events", "dev04",
+                                              {"n": 50})["result"]["events"]
+                         if "did not run" in e["msg"]) >= 2,
+             timeout=30, what="ticks while paused")
+    # ... without starting anything despite 4 queued jobs.
+    assert ec2.ctl("GET", "counts").get("StartInstances", {}).get(
+        "calls", 0) == 0
+    assert len(workers(ec2, "running")) == 3
+
+
+def test_cooldown_after_an_action(make):
+    ec2, oc, d = make(["min_workers = 0", "cooldown = 5m"])
+    set_uptime(ec2, workers(ec2, "running"), 55)
+    p = autoscale(d)
+    assert p.returncode == 0 and "scale_down" in p.stdout
+    idle_op(d)
+    p = autoscale(d)
+    assert p.returncode == 0
+    assert "in cooldown" in p.stdout and "left of 5m" in p.stdout
+    assert len(workers(ec2, "running")) == 1
+
+
+def test_dry_run_decides_but_changes_nothing(make):
+    ec2, oc, d = make(["min_workers = 0"])
+    set_uptime(ec2, workers(ec2, "running"), 55)
+    p = autoscale(d, "-n")
+    assert p.returncode == 0 and "scale_down" in p.stdout
+    idle_op(d)
+    assert len(workers(ec2, "running")) == 2
+    # A dry run is no action: no cooldown starts.
+    assert json.loads((d.state_dir / "cluster-dev04.json").read_text()
+                      if (d.state_dir / "cluster-dev04.json").exists()
+                      else '{"last_action_ms": 0}')["last_action_ms"] == 0

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +29,28 @@
 #include "daemon/daemon.h"
 #include "daemon/ec2.h"
 #include "daemon/http.h"
+#include "daemon/operation.h"
+#include "daemon/model.h"
 #include "daemon/secrets.h"
+
+/* How often STATUS= is brought up to date at least; the watchdog may ask
+ * for more. */
+#define STATUS_INTERVAL_MS	5000
+
+/* How long shutdown waits for interrupted operations to take the nodes
+ * they put in maintenance out of it again. */
+#define SHUTDOWN_GRACE_MS 20000
 
 struct main_ctx {
 	struct daemon	 d;
 	uv_signal_t	 sig_term;
 	uv_signal_t	 sig_int;
 	uv_signal_t	 sig_hup;
+	uv_timer_t	 shutdown_timer;
+	uint64_t	 shutdown_at;
+	uv_timer_t	 notify_timer;	/* WATCHDOG=1 and STATUS= */
+	bool		 notify_timer_on;
+	bool		 watchdog;
 	const char	*socket_override;
 };
 
@@ -67,14 +83,90 @@ raise_fd_limit(void)
 	}
 }
 
-static void
-notify_status(struct daemon *d)
+void
+daemon_notify_status(struct daemon *d)
 {
-	size_t n = 0;
+	/* What systemd was told last, so that an unchanged line is not
+	 * sent again on every tick. */
+	static char last[256];
+	size_t n = 0, unread = 0, failing = 0, ops = 0;
+	int workers = 0, online = 0;
+	int64_t now = time_now_ms();
+	char text[256], extra[96], opstext[48];
 
-	for (struct cluster *c = d->clusters; c; c = c->next)
+	if (d->stopping)
+		return;
+	extra[0] = opstext[0] = '\0';
+	for (struct cluster *c = d->clusters; c; c = c->next) {
+		struct model md;
+
 		n++;
-	sd_notifyf(0, "STATUS=managing %zu cluster%s", n, n == 1 ? "" : "s");
+		if (c->op != NULL)
+			ops++;
+		if (c->instances == NULL) {
+			unread++;
+			continue;
+		}
+		model_build(&md, c->name, c->instances, NULL, NULL, now);
+		workers += md.workers;
+		online += md.workers_online;
+		model_release(&md);
+		if (c->failing)
+			failing++;
+	}
+	if (unread > 0 && failing > 0)
+		snprintf(extra, sizeof(extra), "; %zu not read yet, refresh "
+		    "failing on %zu", unread, failing);
+	else if (unread > 0)
+		snprintf(extra, sizeof(extra), "; %zu not read yet", unread);
+	else if (failing > 0)
+		snprintf(extra, sizeof(extra), "; refresh failing on %zu",
+		    failing);
+	if (ops > 0)
+		snprintf(opstext, sizeof(opstext), ", %zu operation%s running",
+		    ops, ops == 1 ? "" : "s");
+	snprintf(text, sizeof(text), "%zu cluster%s, %d/%d workers online%s%s",
+	    n, n == 1 ? "" : "s", online, workers, opstext, extra);
+	if (strcmp(text, last) == 0)
+		return;
+	snprintf(last, sizeof(last), "%s", text);
+	sd_notifyf(0, "STATUS=%s", text);
+}
+
+/* Called by libuv every half watchdog period, or every STATUS_INTERVAL_MS
+ * if that is shorter.  That the timer fires at all proves the loop turns,
+ * which is what the watchdog is there to check. */
+static void
+on_notify_timer(uv_timer_t *t)
+{
+	struct main_ctx *m = t->data;
+
+	if (m->watchdog)
+		sd_notify(0, "WATCHDOG=1");
+	daemon_notify_status(&m->d);
+}
+
+/* Pings the watchdog at half of WATCHDOG_USEC when systemd asks for it,
+ * and keeps STATUS= current while anyone listens on NOTIFY_SOCKET. */
+static void
+start_notify_timer(struct main_ctx *m)
+{
+	uint64_t usec = 0, ms;
+
+	if (getenv("NOTIFY_SOCKET") == NULL)
+		return;
+	m->watchdog = sd_watchdog_enabled(0, &usec) > 0 && usec > 0;
+	ms = STATUS_INTERVAL_MS;
+	if (m->watchdog && usec / 2000 < ms)
+		ms = usec / 2000 > 0 ? usec / 2000 : 1;
+	if (m->watchdog)
+		log_info("watchdog: pinging systemd every %llu ms",
+		    (unsigned long long)ms);
+	uv_timer_init(m->d.loop, &m->notify_timer);
+	m->notify_timer.data = m;
+	m->notify_timer_on = true;
+	uv_timer_start(&m->notify_timer, on_notify_timer, m->watchdog ? 0 : ms,
+	    ms);
 }
 
 static int
@@ -151,7 +243,20 @@ open_control(struct main_ctx *m, char *err, size_t errlen)
 		return -1;
 	}
 	if (n == 1) {
+		const char *group = d->config->socket_group;
+		struct group *g;
+
 		log_info("serving the socket passed by systemd");
+		/* The socket unit sets the file's group; who may change
+		 * clusters is still [daemon] socket_group. */
+		if (group[0] != '\0') {
+			if ((g = getgrnam(group)) == NULL) {
+				snprintf(err, errlen, "socket_group \"%s\" "
+				    "does not exist", group);
+				return -1;
+			}
+			control_set_group(d->control, g->gr_gid);
+		}
 		return control_listen_fd(d->control, SD_LISTEN_FDS_START, err,
 		    errlen);
 	}
@@ -176,6 +281,18 @@ reload(struct daemon *d)
 		    "force: %s", err);
 		sd_notify(0, "READY=1");
 		return;
+	}
+	/* A cluster that runs an operation cannot go away under it. */
+	for (c = d->clusters; c; c = c->next) {
+		if (c->op && config_cluster(nc, c->name) == NULL) {
+			log_err("reload rejected, the old configuration stays "
+			    "in force: cluster %s would no longer be managed "
+			    "but an operation runs on it; reload again when it "
+			    "has ended", c->name);
+			config_free(nc);
+			sd_notify(0, "READY=1");
+			return;
+		}
 	}
 	/* New and kept clusters in the new order; removed ones go. */
 	for (size_t i = 0; i < nc->nclusters; i++) {
@@ -216,20 +333,17 @@ reload(struct daemon *d)
 	log_info("configuration reloaded: %zu clusters", nc->nclusters);
 	refresh_all(d);
 	sd_notify(0, "READY=1");
-	notify_status(d);
+	daemon_notify_status(d);
 }
 
+/* Releases everything once the operations have reached a safe point. */
 static void
-shutdown_daemon(struct main_ctx *m)
+finish_shutdown(struct main_ctx *m)
 {
 	struct daemon *d = &m->d;
 	struct cluster *c;
 
-	if (d->stopping)
-		return;
-	d->stopping = true;
-	sd_notify(0, "STOPPING=1");
-	log_info("shutting down");
+	uv_close((uv_handle_t *)&m->shutdown_timer, NULL);
 	control_free(d->control);
 	d->control = NULL;
 	while ((c = d->clusters)) {
@@ -245,6 +359,51 @@ shutdown_daemon(struct main_ctx *m)
 	uv_close((uv_handle_t *)&m->sig_term, NULL);
 	uv_close((uv_handle_t *)&m->sig_int, NULL);
 	uv_close((uv_handle_t *)&m->sig_hup, NULL);
+}
+
+/* Called by libuv while shutdown waits for interrupted operations to take
+ * their nodes out of maintenance again. */
+static void
+on_shutdown_poll(uv_timer_t *t)
+{
+	struct main_ctx *m = t->data;
+	size_t busy = 0;
+
+	for (struct cluster *c = m->d.clusters; c; c = c->next)
+		if (c->op)
+			busy++;
+	if (busy && uv_now(m->d.loop) - m->shutdown_at < SHUTDOWN_GRACE_MS)
+		return;
+	if (busy)
+		log_err("%zu operation%s did not reach a safe point within "
+		    "%d s; exiting anyway", busy, busy == 1 ? "" : "s",
+		    SHUTDOWN_GRACE_MS / 1000);
+	uv_timer_stop(t);
+	finish_shutdown(m);
+}
+
+static void
+shutdown_daemon(struct main_ctx *m)
+{
+	struct daemon *d = &m->d;
+
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
+	log_info("shutting down");
+	/* The watchdog is still pinged while the rest winds down, but it no
+	 * longer keeps the loop alive; main() closes it at the end. */
+	if (m->notify_timer_on)
+		uv_unref((uv_handle_t *)&m->notify_timer);
+	/* No new clients; operations in flight stop at a safe point: the
+	 * nodes they put in maintenance are taken out again. */
+	control_stop_listening(d->control);
+	for (struct cluster *c = d->clusters; c; c = c->next)
+		if (c->op)
+			operation_abort(c->op, "the daemon is shutting down");
+	m->shutdown_at = uv_now(d->loop);
+	uv_timer_start(&m->shutdown_timer, on_shutdown_poll, 0, 20);
 }
 
 /* Called by libuv on SIGTERM, SIGINT and SIGHUP. */
@@ -288,6 +447,7 @@ main(int argc, char **argv)
 
 	memset(&m, 0, sizeof(m));
 	log_init("ec2-managerd", LOG_INFO);
+	log_journal_setup();
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
@@ -344,6 +504,8 @@ main(int argc, char **argv)
 	uv_signal_init(&loop, &m.sig_term);
 	uv_signal_init(&loop, &m.sig_int);
 	uv_signal_init(&loop, &m.sig_hup);
+	uv_timer_init(&loop, &m.shutdown_timer);
+	m.shutdown_timer.data = &m;
 	m.sig_term.data = m.sig_int.data = m.sig_hup.data = &m;
 	uv_signal_start(&m.sig_term, on_signal, SIGTERM);
 	uv_signal_start(&m.sig_int, on_signal, SIGINT);
@@ -352,8 +514,11 @@ main(int argc, char **argv)
 	log_info("ready: %zu cluster%s", d->config->nclusters,
 	    d->config->nclusters == 1 ? "" : "s");
 	sd_notify(0, "READY=1");
-	notify_status(d);
+	daemon_notify_status(d);
+	start_notify_timer(&m);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	if (m.notify_timer_on)
+		uv_close((uv_handle_t *)&m.notify_timer, NULL);
 out:
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0) {

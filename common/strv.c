@@ -25,11 +25,13 @@ strv_has(const struct strv *s, const char *str)
 bool
 strv_remove(struct strv *s, const char *str)
 {
+	/* str may be one of the list's own strings, freed on the way. */
+	char *key = xstrdup(str);
 	size_t j = 0;
 	bool found = false;
 
 	for (size_t i = 0; i < s->n; i++) {
-		if (strcmp(s->v[i], str) == 0) {
+		if (strcmp(s->v[i], key) == 0) {
 			free(s->v[i]);
 			found = true;
 		} else {
@@ -37,7 +39,18 @@ strv_remove(struct strv *s, const char *str)
 		}
 	}
 	s->n = j;
+	free(key);
 	return found;
+}
+
+void
+strv_remove_at(struct strv *s, size_t i)
+{
+	if (i >= s->n)
+		return;
+	free(s->v[i]);
+	memmove(s->v + i, s->v + i + 1, (s->n - i - 1) * sizeof(*s->v));
+	s->n--;
 }
 
 void

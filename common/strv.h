@@ -15,8 +15,11 @@ struct strv {
 
 void strv_add(struct strv *s, const char *str);
 bool strv_has(const struct strv *s, const char *str);
-/* Removes every copy of str; returns true if there was one. */
+/* Removes every copy of str (which may be one of the list's own
+ * strings); returns true if there was one. */
 bool strv_remove(struct strv *s, const char *str);
+/* Removes the string at index i (no-op past the end). */
+void strv_remove_at(struct strv *s, size_t i);
 void strv_clear(struct strv *s);
 /* "a, b, c" into a new string. */
 char *strv_join(const struct strv *s, const char *sep);

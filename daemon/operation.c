@@ -294,9 +294,8 @@ on_op_ec2(void *arg, struct ec2_state_changes *ch,
 				for (size_t k = 0; k < op->maint_ids.n; k++) {
 					if (strcmp(op->maint_ids.v[k], id))
 						continue;
-					strv_remove(&op->maint_hosts,
-					    op->maint_hosts.v[k]);
-					strv_remove(&op->maint_ids, id);
+					strv_remove_at(&op->maint_hosts, k);
+					strv_remove_at(&op->maint_ids, k);
 					break;
 				}
 			}
@@ -433,14 +432,14 @@ on_op_maint(void *arg, const struct oc_error *err)
 	} else if (m->on) {
 		strv_add(&op->maint_hosts, m->host);
 		strv_add(&op->maint_ids, m->id);
-	} else if (strv_has(&op->maint_hosts, m->host)) {
+	} else {
 		for (size_t k = 0; k < op->maint_hosts.n; k++) {
 			if (strcmp(op->maint_hosts.v[k], m->host) == 0) {
-				strv_remove(&op->maint_ids, op->maint_ids.v[k]);
+				strv_remove_at(&op->maint_hosts, k);
+				strv_remove_at(&op->maint_ids, k);
 				break;
 			}
 		}
-		strv_remove(&op->maint_hosts, m->host);
 	}
 	for (pp = &op->maint_calls; *pp != m; pp = &(*pp)->next)
 		;

@@ -23,6 +23,7 @@
 #include "daemon/model.h"
 #include "daemon/opencast.h"
 #include "daemon/operation.h"
+#include "daemon/zadara.h"
 
 struct cluster_waiter {
 	cluster_refresh_fn *cb;
@@ -37,6 +38,7 @@ struct cluster_timer {
 };
 
 static void on_refresh_timer(uv_timer_t *t);
+static void read_zadara(struct cluster *c);
 
 double
 daemon_rand01(struct daemon *d)
@@ -450,8 +452,10 @@ on_described(void *arg, struct ec2_instance_list *list,
 static void
 refresh_begin(struct cluster *c)
 {
-	if (c->refreshing == REFRESH_ALL)
+	if (c->refreshing == REFRESH_ALL) {
 		uv_timer_stop(&c->refresh_timer->handle);
+		read_zadara(c);
+	}
 	if (c->refreshing & REFRESH_EC2) {
 		c->ec2_call = ec2_describe_prefix(c->d->ec2, c->name,
 		    on_described, c);
@@ -517,6 +521,30 @@ cluster_refresh_cancel(struct cluster *c, void *arg)
 	waiters_drop(&c->next_waiters, arg);
 }
 
+/* Called by the Zadara client with the array's state. */
+static void
+on_zadara_state(void *arg, const struct zadara_vpsa *vpsa,
+    const struct zadara_error *err)
+{
+	struct cluster *c = arg;
+
+	c->zadara_call = NULL;
+	if (vpsa)
+		set_str(&c->zadara_status, vpsa->status);
+	set_str(&c->zadara_error, err ? err->message : NULL);
+}
+
+/* Reads the array's state for status, unless an operation is at it. */
+static void
+read_zadara(struct cluster *c)
+{
+	if (c->cfg->zadara_vpsa[0] == '\0' || c->d->zadara == NULL ||
+	    c->zadara_call || c->op)
+		return;
+	c->zadara_call = zadara_get_state(c->d->zadara, c->cfg->zadara_vpsa,
+	    on_zadara_state, c);
+}
+
 /* Called by libuv when the refresh interval has passed. */
 static void
 on_refresh_timer(uv_timer_t *t)
@@ -538,6 +566,7 @@ cluster_free(struct cluster *c)
 	 * not run on a cluster that is going away. */
 	autoscaler_detach(c);
 	ec2_call_cancel(c->ec2_call);
+	zadara_call_cancel(c->zadara_call);
 	oc_call_cancel(c->oc_me_call);
 	oc_call_cancel(c->oc_hosts_call);
 	oc_call_cancel(c->oc_jobs_call);
@@ -566,6 +595,8 @@ cluster_free(struct cluster *c)
 	free(c->oc_error);
 	free(c->oc_url);
 	free(c->map_note);
+	free(c->zadara_status);
+	free(c->zadara_error);
 	free(c->name);
 	free(c);
 }
@@ -613,6 +644,11 @@ cluster_status_json(struct cluster *c, int64_t now_ms)
 	    "reachable", c->oc_ok, "error", c->oc_ok ? json_null() :
 	    json_string(c->oc_error ? c->oc_error : "not read yet")));
 	json_object_set_new(o, "operation", operation_status_json(c->op));
+	json_object_set_new(o, "zadara", c->cfg->zadara_vpsa[0] ?
+	    json_pack("{s:s, s:o, s:o}", "vpsa", c->cfg->zadara_vpsa,
+	    "status", str_or_null(c->zadara_status),
+	    "error", str_or_null(c->d->zadara ? c->zadara_error :
+	    "no Zadara account token")) : json_null());
 	json_object_set_new(o, "updated_at", time_or_null(c->updated_ms));
 	model_release(&md);
 	return o;

@@ -26,6 +26,8 @@ struct oc_hosts;
 struct oc_jobs;
 struct control;
 struct operation;
+struct zadara_client;
+struct zadara_call;
 
 struct daemon {
 	uv_loop_t	*loop;
@@ -36,6 +38,7 @@ struct daemon {
 	struct ec2_client *ec2;
 	char		*oc_user;
 	char		*oc_password;
+	struct zadara_client *zadara;	/* NULL without a token */
 	struct cluster	*clusters;	/* in config order */
 	struct control	*control;
 	uint64_t	 rng;
@@ -90,6 +93,10 @@ struct cluster {
 	struct cluster_waiter *next_waiters;
 	bool		 failing;	/* the last full refresh failed */
 	struct operation *op;		/* the operation in progress, or NULL */
+	/* The Zadara array (zadara_vpsa), as last read. */
+	struct zadara_call *zadara_call;
+	char		*zadara_status;	/* e.g. "created"; NULL: not read */
+	char		*zadara_error;
 
 	struct cluster_timer *refresh_timer;
 	struct event_ring events;

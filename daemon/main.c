@@ -32,6 +32,7 @@
 #include "daemon/operation.h"
 #include "daemon/model.h"
 #include "daemon/secrets.h"
+#include "daemon/zadara.h"
 
 /* How often STATUS= is brought up to date at least; the watchdog may ask
  * for more. */
@@ -186,6 +187,19 @@ make_clients(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	d->http = http_client_new(d->loop);
+	{
+		char *token = secret_zadara_token(env_get);
+
+		if (token) {
+			struct zadara_settings zs = {
+				.base_url = d->config->zadara_url,
+				.token = token,
+			};
+
+			d->zadara = zadara_client_new(d->loop, d->http, &zs);
+			free_secret(token);
+		}
+	}
 	d->creds = aws_creds_provider_new(d->loop, d->http, &cs, err, errlen);
 	if (d->creds == NULL)
 		return -1;
@@ -351,8 +365,10 @@ finish_shutdown(struct main_ctx *m)
 		cluster_free(c);
 	}
 	ec2_client_free(d->ec2);
+	zadara_client_free(d->zadara);
 	aws_creds_provider_free(d->creds);
 	http_client_free(d->http);
+	d->zadara = NULL;
 	d->ec2 = NULL;
 	d->creds = NULL;
 	d->http = NULL;
@@ -496,6 +512,7 @@ main(int argc, char **argv)
 		d->stopping = true;
 		control_free(d->control);
 		ec2_client_free(d->ec2);
+		zadara_client_free(d->zadara);
 		aws_creds_provider_free(d->creds);
 		http_client_free(d->http);
 		goto out;

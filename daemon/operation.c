@@ -31,6 +31,7 @@
 #include "daemon/model.h"
 #include "daemon/opencast.h"
 #include "daemon/rules.h"
+#include "daemon/zadara.h"
 
 struct operation;
 typedef void op_machine_fn(struct operation *op);
@@ -98,6 +99,10 @@ struct operation {
 	struct op_maint	*maint_calls;
 	int		 maint_pending;
 	char		*maint_error;
+	struct zadara_call *zadara_call;
+	bool		 zadara_failed;
+	enum zadara_err_kind zadara_err_kind;
+	char		*zadara_msg;	/* the outcome, for the operator */
 
 	/* A wait in progress. */
 	bool		 waiting;
@@ -490,12 +495,108 @@ op_maintenance(struct operation *op, bool on, int pc)
 	}
 }
 
+/* Called by the Zadara client with each poll of a wait. */
+static void
+on_op_zadara_progress(void *arg, const struct zadara_progress *pr)
+{
+	struct operation *op = arg;
+
+	if (op->req)
+		ctl_req_progress(op->req, op->step, pr->poll, pr->max_polls,
+		    "%s", pr->message);
+	clog(LOG_DEBUG, op->c->name, "%s: %s", op->name, pr->message);
+}
+
+/* Called by the Zadara client when the array is where it should be (or
+ * cannot get there). */
+static void
+on_op_zadara(void *arg, const struct zadara_result *r,
+    const struct zadara_error *err)
+{
+	struct operation *op = arg;
+	struct cluster *c = op->c;
+
+	op->zadara_call = NULL;
+	op->zadara_failed = err != NULL;
+	op->zadara_err_kind = err ? err->kind : ZADARA_ERR_NONE;
+	free(op->zadara_msg);
+	op->zadara_msg = xstrdup(err ? err->message : r->message ?
+	    r->message : "done");
+	if (r && r->vpsa) {
+		free(c->zadara_status);
+		c->zadara_status = xstrdup(r->vpsa->status);
+	}
+	free(c->zadara_error);
+	c->zadara_error = err ? xstrdup(err->message) : NULL;
+	op_resume_in(op, 0);
+}
+
+/* Brings the cluster's array up or down (zadara_ensure), then resumes at
+ * pc; a cluster without an array resumes at once. */
+static void
+op_zadara(struct operation *op, enum zadara_target target, int pc)
+{
+	const char *vpsa = op->c->cfg->zadara_vpsa;
+	struct zadara_wait w = {
+		.interval_ms = (long)op->c->cfg->wait_interval_ms,
+		.max_polls = op->c->cfg->wait_retries,
+	};
+
+	op->pc = pc;
+	op->zadara_failed = false;
+	free(op->zadara_msg);
+	op->zadara_msg = NULL;
+	if (vpsa == NULL || *vpsa == '\0') {
+		op_resume_in(op, 0);
+		return;
+	}
+	if (op->c->d->zadara == NULL) {
+		op->zadara_failed = true;
+		op->zadara_err_kind = ZADARA_ERR_CONFIG;
+		op->zadara_msg = xstrdup("no Zadara account token (credential "
+		    "zadara-token or ZADARA_ACCOUNT_TOKEN)");
+		op_resume_in(op, 0);
+		return;
+	}
+	op->zadara_call = zadara_ensure(op->c->d->zadara, vpsa, target, &w,
+	    op->p.dry_run, on_op_zadara_progress, on_op_zadara, op);
+}
+
+/* After op_zadara: true to go on.  A give-up becomes a warning with
+ * --force; any other failure ends the operation. */
+static bool
+op_zadara_ok(struct operation *op, const char *what)
+{
+	if (!op->zadara_failed) {
+		if (op->zadara_msg)
+			op_say(op, LOG_INFO, "Zadara array %s: %s",
+			    op->c->cfg->zadara_vpsa, op->zadara_msg);
+		return true;
+	}
+	if (op->p.force && op->zadara_err_kind == ZADARA_ERR_TIMEOUT) {
+		char msg[768];
+
+		snprintf(msg, sizeof(msg), "gave up waiting to %s the Zadara "
+		    "array; going on because of --force: %s", what,
+		    op->zadara_msg);
+		op_warn(op, msg);
+		return true;
+	}
+	op_fail(op, op->zadara_err_kind == ZADARA_ERR_TIMEOUT ?
+	    PROTO_ERR_TIMEOUT : PROTO_ERR_UPSTREAM, "Zadara array %s: %s",
+	    op->c->cfg->zadara_vpsa, op->zadara_msg);
+	return false;
+}
+
 /* Ending. */
 
 static void
 cancel_calls(struct operation *op)
 {
 	struct op_maint *m;
+
+	zadara_call_cancel(op->zadara_call);
+	op->zadara_call = NULL;
 
 	ec2_call_cancel(op->ec2_call);
 	op->ec2_call = NULL;
@@ -554,6 +655,7 @@ op_free(struct operation *op)
 	strv_clear(&op->pair_ids);
 	free(op->refresh_error);
 	free(op->maint_error);
+	free(op->zadara_msg);
 	free(op);
 }
 
@@ -1216,7 +1318,7 @@ run_scale_to(struct operation *op)
 }
 
 enum {
-	SA_PLAN = 1, SA_SUPPORT, SA_SUPPORT_STARTED, SA_NODES,
+	SA_PLAN = 1, SA_ZADARA, SA_SUPPORT, SA_SUPPORT_STARTED, SA_NODES,
 	SA_NODES_STARTED, SA_OPENCAST, SA_MAINT_OFF, SA_MAINT_WAIT, SA_DONE,
 };
 
@@ -1237,6 +1339,16 @@ run_start(struct operation *op)
 		    op->p.force, &op->plan));
 		op_plan_warnings(op);
 		log_summary(op, "before");
+		if (op->c->cfg->zadara_vpsa[0]) {
+			op_accepted(op);
+			op_step(op, "zadara_resume", 0, 1, "resuming Zadara "
+			    "array %s", op->c->cfg->zadara_vpsa);
+		}
+		op_zadara(op, ZADARA_TARGET_UP, SA_ZADARA);
+		return;
+	case SA_ZADARA:
+		if (!op_zadara_ok(op, "resume"))
+			return;
 		op_goto(op, SA_SUPPORT);
 		return;
 	case SA_SUPPORT:
@@ -1329,7 +1441,8 @@ run_start(struct operation *op)
 
 enum {
 	ST_PLAN = 1, ST_WAIT_IDLE, ST_STOP_NODES, ST_NODES_STOPPING,
-	ST_STOP_SUPPORT, ST_SUPPORT_STOPPING, ST_DONE,
+	ST_STOP_SUPPORT, ST_SUPPORT_STOPPING, ST_ZADARA, ST_ZADARA_DONE,
+	ST_DONE,
 };
 
 static void
@@ -1396,7 +1509,7 @@ run_stop(struct operation *op)
 		return;
 	case ST_STOP_SUPPORT:
 		if (op->plan.stop_support.n == 0) {
-			op_goto(op, ST_DONE);
+			op_goto(op, ST_ZADARA);
 			return;
 		}
 		batch_set(op, &op->plan.stop_support);
@@ -1414,7 +1527,18 @@ run_stop(struct operation *op)
 		op_step(op, "wait_support_stopped", 0, (int)op->batch.n,
 		    "waiting until the support nodes are stopped");
 		op_wait(op, REFRESH_EC2, pred_stopped, "the support nodes are "
-		    "stopped", ST_DONE);
+		    "stopped", ST_ZADARA);
+		return;
+	case ST_ZADARA:
+		if (op->c->cfg->zadara_vpsa[0])
+			op_step(op, "zadara_hibernate", 0, 1, "hibernating "
+			    "Zadara array %s", op->c->cfg->zadara_vpsa);
+		op_zadara(op, ZADARA_TARGET_DOWN, ST_ZADARA_DONE);
+		return;
+	case ST_ZADARA_DONE:
+		if (!op_zadara_ok(op, "hibernate"))
+			return;
+		op_goto(op, ST_DONE);
 		return;
 	case ST_DONE:
 		snprintf(op->err, sizeof(op->err), "stopped the cluster: %zu "

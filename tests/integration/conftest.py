@@ -214,7 +214,8 @@ class Daemon:
     """ec2-managerd on a temporary socket and config, against emulators."""
 
     def __init__(self, tmp_path, ec2, oc, clusters, extra_env=None,
-                 defaults=None, daemon_conf=None, socket_dir=None):
+                 defaults=None, daemon_conf=None, socket_dir=None,
+                 extra_conf=None):
         self.tmp = tmp_path
         self.ec2 = ec2
         self.oc = oc
@@ -225,6 +226,7 @@ class Daemon:
         self.home = tmp_path / "home"
         self.home.mkdir(exist_ok=True)
         self.log_path = tmp_path / "daemon.log"
+        self.extra_conf = extra_conf or []
         self.write_config(clusters, defaults, daemon_conf)
         env = clean_env(self.home, AWS_ACCESS_KEY_ID=ACCESS_KEY,
                         AWS_SECRET_ACCESS_KEY=SECRET_KEY,
@@ -246,6 +248,7 @@ class Daemon:
         lines += defaults or []
         for name, keys in clusters.items():
             lines += ["", "[cluster %s]" % name] + list(keys)
+        lines += [""] + list(getattr(self, "extra_conf", []))
         self.conf.write_text("\n".join(lines) + "\n")
 
     def start(self, wait_refresh=True):

@@ -597,3 +597,32 @@ def test_stop_needs_opencast_unless_forced(make):
     assert p.returncode == 0, p.stderr
     assert "stopping without maintenance" in p.stderr
     assert all(i["state"] == "stopped" for i in instances(ec2))
+
+
+def test_sigterm_mid_operation_restores_maintenance(make):
+    import signal as sig
+    ec2, oc, d = make()
+    before = {i["id"]: i["state"] for i in instances(ec2)}
+    w = workers(ec2, "running")[0]
+    run_jobs(oc, host_of(ec2, oc, w)["base_url"])
+    # Some node was in maintenance before: it must stay so.
+    engage = [i for i in instances(ec2) if i["name"] == "dev04-engage"][0]
+    oc.ctl("POST", "hosts", {"base_url": host_of(ec2, oc, engage["id"])[
+        "base_url"], "maintenance": True})
+    done = {}
+    t = threading.Thread(target=lambda: done.update(
+        p=d.ctl("dev04", "stop")))
+    t.start()
+    wait_for(lambda: (d.status("dev04")["operation"] or {}).get("step")
+             == "wait_idle", what="stop waiting for idle workers")
+    assert sum(h["maintenance"] for h in hosts(oc).values()) == 4
+    d.signal(sig.SIGTERM)
+    assert d.proc.wait(30) == 0
+    t.join(30)
+    p = done["p"]
+    assert p.returncode == 1
+    assert "interrupted: the daemon is shutting down" in p.stderr
+    maint = {u for u, h in hosts(oc).items() if h["maintenance"]}
+    assert maint == {host_of(ec2, oc, engage["id"])["base_url"]}
+    assert {i["id"]: i["state"] for i in instances(ec2)} == before
+    assert "taking 3 nodes out of maintenance again" in d.read_log()

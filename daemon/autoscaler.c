@@ -19,15 +19,12 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/xalloc.h"
+#include "common/xrand.h"
 #include "daemon/daemon.h"
+#include "daemon/looptimer.h"
 #include "daemon/model.h"
 #include "daemon/operation.h"
 #include "daemon/policy.h"
-
-struct autoscale_timer {
-	uv_timer_t handle;
-	struct cluster *c;	/* NULL once the cluster is gone */
-};
 
 /* One evaluation in flight. */
 struct autoscale_eval {
@@ -38,7 +35,7 @@ struct autoscale_eval {
 	json_t	*decision;	/* owned, once decided */
 };
 
-static void on_tick(uv_timer_t *t);
+static void on_tick(void *arg);
 
 /* State file. */
 
@@ -135,10 +132,10 @@ save_state(struct cluster *c)
 static void
 schedule_tick(struct cluster *c)
 {
-	double f = 0.9 + 0.2 * daemon_rand01(c->d);
+	double f = 0.9 + 0.2 * xrand01(&c->d->rng);
 
-	uv_timer_start(&c->autoscale_timer->handle, on_tick,
-	    (uint64_t)((double)c->cfg->autoscale_interval_ms * f), 0);
+	looptimer_start(c->autoscale_timer,
+	    (uint64_t)((double)c->cfg->autoscale_interval_ms * f), on_tick);
 }
 
 void
@@ -146,10 +143,7 @@ autoscaler_attach(struct cluster *c)
 {
 	char err[512];
 
-	c->autoscale_timer = xcalloc(1, sizeof(*c->autoscale_timer));
-	c->autoscale_timer->c = c;
-	uv_timer_init(c->d->loop, &c->autoscale_timer->handle);
-	c->autoscale_timer->handle.data = c->autoscale_timer;
+	c->autoscale_timer = looptimer_new(c->d->loop, c);
 	if (autoscaler_state_load(c->d->config->state_dir, c->name,
 	    &c->autoscale_paused, &c->last_action_ms, err, sizeof(err)) != 0)
 		clog(LOG_ERR, c->name, "autoscale state not read, using "
@@ -158,12 +152,6 @@ autoscaler_attach(struct cluster *c)
 		clog(LOG_NOTICE, c->name, "autoscaling is paused");
 	/* The first tick comes one interval after start-up. */
 	schedule_tick(c);
-}
-
-static void
-on_timer_closed(uv_handle_t *h)
-{
-	free(h->data);
 }
 
 static void
@@ -181,9 +169,7 @@ autoscaler_detach(struct cluster *c)
 		eval_free(c->evaluating);
 		c->evaluating = NULL;
 	}
-	c->autoscale_timer->c = NULL;
-	uv_timer_stop(&c->autoscale_timer->handle);
-	uv_close((uv_handle_t *)&c->autoscale_timer->handle, on_timer_closed);
+	looptimer_free(c->autoscale_timer);
 	json_decref(c->last_decision);
 	c->last_decision = NULL;
 }
@@ -370,14 +356,13 @@ autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
 	cluster_refresh(c, on_eval_refreshed, ev);
 }
 
-/* Called by libuv every autoscale_interval (with jitter). */
+/* Called by the autoscale timer every autoscale_interval (with jitter). */
 static void
-on_tick(uv_timer_t *t)
+on_tick(void *arg)
 {
-	struct autoscale_timer *tm = t->data;
-	struct cluster *c = tm->c;
+	struct cluster *c = arg;
 
-	if (c == NULL || c->d->stopping)
+	if (c->d->stopping)
 		return;
 	schedule_tick(c);
 	autoscaler_evaluate(c, false, NULL, NULL);
@@ -406,12 +391,12 @@ json_t *
 autoscaler_status_json(struct cluster *c)
 {
 	const char *reason = switch_off_reason(c);
-	uint64_t due = uv_timer_get_due_in(&c->autoscale_timer->handle);
+	uint64_t due = looptimer_due_in(c->autoscale_timer);
 
 	return json_pack("{s:b, s:o, s:b, s:O, s:o}", "enabled",
 	    reason == NULL, "reason", reason ? json_string(reason) :
 	    json_null(), "paused", c->autoscale_paused, "last_decision",
 	    c->last_decision ? c->last_decision : json_null(), "next_tick_s",
-	    uv_is_active((uv_handle_t *)&c->autoscale_timer->handle) ?
+	    looptimer_active(c->autoscale_timer) ?
 	    json_integer((json_int_t)((due + 999) / 1000)) : json_null());
 }

@@ -17,9 +17,11 @@
 #include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "common/xalloc.h"
+#include "common/xrand.h"
 #include "daemon/autoscaler.h"
 #include "daemon/daemon.h"
 #include "daemon/ec2.h"
+#include "daemon/looptimer.h"
 #include "daemon/model.h"
 #include "daemon/opencast.h"
 #include "daemon/operation.h"
@@ -31,24 +33,8 @@ struct cluster_waiter {
 	struct cluster_waiter *next;
 };
 
-/* Separate from the cluster: libuv frees handles asynchronously. */
-struct cluster_timer {
-	uv_timer_t handle;
-	struct cluster *c;	/* NULL once the cluster is gone */
-};
-
-static void on_refresh_timer(uv_timer_t *t);
+static void on_refresh_timer(void *arg);
 static void read_zadara(struct cluster *c);
-
-double
-daemon_rand01(struct daemon *d)
-{
-	d->rng ^= d->rng >> 12;
-	d->rng ^= d->rng << 25;
-	d->rng ^= d->rng >> 27;
-	return (double)((d->rng * 2685821657736338717ULL) >> 11) /
-	    (double)(1ULL << 53);
-}
 
 static void
 set_str(char **slot, const char *v)
@@ -66,10 +52,7 @@ cluster_new(struct daemon *d, const struct cluster_config *cfg)
 	c->name = xstrdup(cfg->name);
 	c->cfg = cfg;
 	events_init(&c->events, EVENTS_DEFAULT_CAPACITY);
-	c->refresh_timer = xcalloc(1, sizeof(*c->refresh_timer));
-	c->refresh_timer->c = c;
-	uv_timer_init(d->loop, &c->refresh_timer->handle);
-	c->refresh_timer->handle.data = c->refresh_timer;
+	c->refresh_timer = looptimer_new(d->loop, c);
 	autoscaler_attach(c);
 	return c;
 }
@@ -87,10 +70,11 @@ static void
 schedule_refresh(struct cluster *c)
 {
 	/* +-10% so that clusters with one interval do not move in step. */
-	double f = 0.9 + 0.2 * daemon_rand01(c->d);
+	double f = 0.9 + 0.2 * xrand01(&c->d->rng);
 
-	uv_timer_start(&c->refresh_timer->handle, on_refresh_timer,
-	    (uint64_t)((double)c->cfg->refresh_interval_ms * f), 0);
+	looptimer_start(c->refresh_timer,
+	    (uint64_t)((double)c->cfg->refresh_interval_ms * f),
+	    on_refresh_timer);
 }
 
 void
@@ -104,12 +88,6 @@ cluster_reconfigure(struct cluster *c, const struct cluster_config *cfg)
 		free(c->oc_url);
 		c->oc_url = NULL;
 	}
-}
-
-static void
-on_timer_closed(uv_handle_t *h)
-{
-	free(h->data);
 }
 
 static void
@@ -453,7 +431,7 @@ static void
 refresh_begin(struct cluster *c)
 {
 	if (c->refreshing == REFRESH_ALL) {
-		uv_timer_stop(&c->refresh_timer->handle);
+		looptimer_stop(c->refresh_timer);
 		read_zadara(c);
 	}
 	if (c->refreshing & REFRESH_EC2) {
@@ -545,14 +523,11 @@ read_zadara(struct cluster *c)
 	    on_zadara_state, c);
 }
 
-/* Called by libuv when the refresh interval has passed. */
+/* Called by the refresh timer when the refresh interval has passed. */
 static void
-on_refresh_timer(uv_timer_t *t)
+on_refresh_timer(void *arg)
 {
-	struct cluster_timer *tm = t->data;
-
-	if (tm->c)
-		cluster_refresh(tm->c, NULL, NULL);
+	cluster_refresh(arg, NULL, NULL);
 }
 
 void
@@ -583,9 +558,7 @@ cluster_free(struct cluster *c)
 			free(w);
 		}
 	}
-	c->refresh_timer->c = NULL;
-	uv_timer_stop(&c->refresh_timer->handle);
-	uv_close((uv_handle_t *)&c->refresh_timer->handle, on_timer_closed);
+	looptimer_free(c->refresh_timer);
 	oc_client_free(c->oc);
 	ec2_instance_list_free(c->instances);
 	oc_hosts_free(c->hosts);

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "common/xrand.h"
 #include "daemon/config.h"
 #include "daemon/events.h"
 
@@ -41,7 +42,7 @@ struct daemon {
 	struct zadara_client *zadara;	/* NULL without a token */
 	struct cluster	*clusters;	/* in config order */
 	struct control	*control;
-	uint64_t	 rng;
+	struct xrand	 rng;		/* jitter of timers */
 	int64_t		 started_ms;
 	bool		 stopping;
 };
@@ -52,7 +53,7 @@ typedef void cluster_refresh_fn(void *arg, struct cluster *c, bool ok,
     const char *error);
 
 struct cluster_waiter;
-struct cluster_timer;
+struct looptimer;
 
 struct cluster {
 	struct daemon	*d;
@@ -98,11 +99,11 @@ struct cluster {
 	char		*zadara_status;	/* e.g. "created"; NULL: not read */
 	char		*zadara_error;
 
-	struct cluster_timer *refresh_timer;
+	struct looptimer *refresh_timer;
 	struct event_ring events;
 
 	/* The autoscaler (autoscaler.c). */
-	struct autoscale_timer *autoscale_timer;
+	struct looptimer *autoscale_timer;
 	bool		 autoscale_paused;	/* persisted */
 	int64_t		 last_action_ms;	/* persisted */
 	json_t		*last_decision;		/* {ts, ran, action, ...} */
@@ -138,8 +139,6 @@ json_t *cluster_status_json(struct cluster *c, int64_t now_ms);
 /* One line of `clusters`. */
 json_t *cluster_summary_json(struct cluster *c, int64_t now_ms);
 
-/* A uniform double in [0, 1) from the daemon's generator (jitter). */
-double daemon_rand01(struct daemon *d);
 
 /* main.c: brings systemd's STATUS= line up to date (clusters, workers
  * online, ...) if it changed; call it when what it shows changes, e.g. as

@@ -18,8 +18,10 @@
 #include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "common/xalloc.h"
+#include "common/xrand.h"
 #include "daemon/awscreds.h"
 #include "daemon/http.h"
+#include "daemon/looptimer.h"
 #include "daemon/sigv4.h"
 
 #define EC2_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
@@ -37,19 +39,12 @@ struct ec2_client {
 	long	 connect_timeout_ms;
 	int	 page_size;
 	struct aws_retry_quota quota;
-	uint64_t rng;
+	struct xrand rng;
 	struct ec2_call *calls;
 	struct ec2_stats stats;
 };
 
 enum ec2_call_kind { CALL_DESCRIBE, CALL_START, CALL_STOP };
-
-/* A backoff timer; separate from the call because libuv frees handles
- * asynchronously and the call may end first. */
-struct ec2_timer {
-	uv_timer_t handle;
-	struct ec2_call *call;	/* NULL once the call is gone */
-};
 
 struct ec2_call {
 	struct ec2_client *client;
@@ -63,7 +58,7 @@ struct ec2_call {
 	struct ec2_instance_list *list;		/* describe: collected */
 	struct aws_creds_wait *wait;
 	struct http_call *http;
-	struct ec2_timer *timer;
+	struct looptimer *timer;
 	ec2_describe_fn *describe_cb;
 	ec2_change_fn *change_cb;
 	void	*arg;
@@ -71,17 +66,6 @@ struct ec2_call {
 };
 
 static void call_send(struct ec2_call *call);
-
-/* xorshift64*: jitter needs no cryptographic randomness. */
-static double
-rand01(struct ec2_client *c)
-{
-	c->rng ^= c->rng >> 12;
-	c->rng ^= c->rng << 25;
-	c->rng ^= c->rng >> 27;
-	return (double)((c->rng * 2685821657736338717ULL) >> 11) /
-	    (double)(1ULL << 53);
-}
 
 static int
 host_of(const char *url, char **host, char *err, size_t errlen)
@@ -147,9 +131,8 @@ ec2_client_new(uv_loop_t *loop, struct http_client *http,
 	c->page_size = s->page_size >= 5 && s->page_size <= 1000 ?
 	    s->page_size : 1000;
 	c->quota = (struct aws_retry_quota)AWS_RETRY_QUOTA_INIT;
-	c->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
-	if (c->rng == 0)
-		c->rng = 1;
+	xrand_seed(&c->rng, uv_hrtime() ^ ((uint64_t)getpid() << 32) ^
+	    (uintptr_t)c);
 	return c;
 }
 
@@ -159,11 +142,6 @@ ec2_client_stats(const struct ec2_client *c)
 	return &c->stats;
 }
 
-static void
-on_timer_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
 
 static void
 call_free(struct ec2_call *call)
@@ -178,11 +156,7 @@ call_free(struct ec2_call *call)
 		call->next->prev = call->prev;
 	aws_creds_wait_cancel(call->wait);
 	http_cancel(call->http);
-	if (call->timer) {
-		call->timer->call = NULL;
-		uv_timer_stop(&call->timer->handle);
-		uv_close((uv_handle_t *)&call->timer->handle, on_timer_closed);
-	}
+	looptimer_free(call->timer);
 	aws_params_free(&call->params);
 	ec2_instance_list_free(call->list);
 	free(call);
@@ -211,14 +185,11 @@ call_finish(struct ec2_call *call, struct ec2_state_changes *changes,
 	call_free(call);
 }
 
-/* Called by libuv when a call starts or a backoff ends. */
+/* Called by the call's timer when it starts or a backoff ends. */
 static void
-on_timer(uv_timer_t *t)
+on_timer(void *arg)
 {
-	struct ec2_timer *tm = t->data;
-
-	if (tm->call)
-		call_send(tm->call);
+	call_send(arg);
 }
 
 static bool
@@ -237,13 +208,12 @@ schedule_retry(struct ec2_call *call, const struct aws_error *err)
 		return false;
 	}
 	call->quota_taken += taken;
-	delay = aws_backoff_s(&c->retry, call->attempts, rand01(c));
+	delay = aws_backoff_s(&c->retry, call->attempts, xrand01(&c->rng));
 	log_info("%s; retry %d of %d in %.2f s",
 	    aws_error_format(err, buf, sizeof(buf)), call->attempts,
 	    c->retry.max_attempts - 1, delay);
 	c->stats.retries++;
-	uv_timer_start(&call->timer->handle, on_timer, (uint64_t)(delay * 1000),
-	    0);
+	looptimer_start(call->timer, (uint64_t)(delay * 1000), on_timer);
 	return true;
 }
 
@@ -420,10 +390,7 @@ call_new(struct ec2_client *c, enum ec2_call_kind kind, void *arg)
 	call->client = c;
 	call->kind = kind;
 	call->arg = arg;
-	call->timer = xcalloc(1, sizeof(*call->timer));
-	call->timer->call = call;
-	uv_timer_init(c->loop, &call->timer->handle);
-	call->timer->handle.data = call->timer;
+	call->timer = looptimer_new(c->loop, call);
 	call->next = c->calls;
 	if (c->calls)
 		c->calls->prev = call;
@@ -436,7 +403,7 @@ call_new(struct ec2_client *c, enum ec2_call_kind kind, void *arg)
 static struct ec2_call *
 call_start(struct ec2_call *call)
 {
-	uv_timer_start(&call->timer->handle, on_timer, 0, 0);
+	looptimer_start(call->timer, 0, on_timer);
 	return call;
 }
 

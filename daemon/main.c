@@ -497,7 +497,7 @@ main(int argc, char **argv)
 	log_set_level(d->config->log_level);
 	d->config_path = xstrdup(path);
 	d->started_ms = time_now_ms();
-	d->rng = (uv_hrtime() ^ ((uint64_t)getpid() << 32)) | 1;
+	xrand_seed(&d->rng, uv_hrtime() ^ ((uint64_t)getpid() << 32));
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -16,8 +16,10 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "common/xrand.h"
 #include "daemon/aws.h"
 #include "daemon/http.h"
+#include "daemon/looptimer.h"
 
 #define OC_MAX_BODY (256u << 20)
 
@@ -29,16 +31,11 @@ struct oc_client {
 	char	*password;
 	long	 timeout_ms;
 	struct aws_retry_policy retry;
-	uint64_t rng;
+	struct xrand rng;
 	struct oc_call *calls;
 };
 
 enum oc_call_kind { OC_CALL_ME, OC_CALL_HOSTS, OC_CALL_JOBS, OC_CALL_MAINT };
-
-struct oc_timer {
-	uv_timer_t handle;
-	struct oc_call *call;	/* NULL once the call is gone */
-};
 
 struct oc_call {
 	struct oc_client *client;
@@ -50,7 +47,7 @@ struct oc_call {
 	size_t	 ntypes;
 	int	 attempts;
 	struct http_call *http;
-	struct oc_timer *timer;
+	struct looptimer *timer;
 	union {
 		oc_done_fn *done;
 		oc_hosts_fn *hosts;
@@ -81,7 +78,7 @@ oc_client_new(uv_loop_t *loop, struct http_client *http,
 	c->retry.max_attempts = s->max_attempts > 0 ? s->max_attempts : 3;
 	c->retry.base_s = s->backoff_base_s > 0 ? s->backoff_base_s : 0.5;
 	c->retry.cap_s = 10;
-	c->rng = (uv_hrtime() ^ (uintptr_t)c) | 1;
+	xrand_seed(&c->rng, uv_hrtime() ^ (uintptr_t)c);
 	return c;
 }
 
@@ -91,11 +88,6 @@ oc_client_url(const struct oc_client *c)
 	return c->base_url;
 }
 
-static void
-on_timer_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
 
 static void
 call_free(struct oc_call *call)
@@ -109,9 +101,7 @@ call_free(struct oc_call *call)
 	if (call->next)
 		call->next->prev = call->prev;
 	http_cancel(call->http);
-	call->timer->call = NULL;
-	uv_timer_stop(&call->timer->handle);
-	uv_close((uv_handle_t *)&call->timer->handle, on_timer_closed);
+	looptimer_free(call->timer);
 	for (size_t i = 0; i < call->ntypes; i++)
 		free(call->types[i]);
 	free(call->types);
@@ -141,23 +131,11 @@ call_finish(struct oc_call *call, void *result, struct oc_error *err)
 	call_free(call);
 }
 
+/* Called by the call's timer when it starts or a backoff ends. */
 static void
-on_timer(uv_timer_t *t)
+on_timer(void *arg)
 {
-	struct oc_timer *tm = t->data;
-
-	if (tm->call)
-		call_send(tm->call);
-}
-
-static double
-rand01(struct oc_client *c)
-{
-	c->rng ^= c->rng >> 12;
-	c->rng ^= c->rng << 25;
-	c->rng ^= c->rng >> 27;
-	return (double)((c->rng * 2685821657736338717ULL) >> 11) /
-	    (double)(1ULL << 53);
+	call_send(arg);
 }
 
 static bool
@@ -171,11 +149,10 @@ schedule_retry(struct oc_call *call, const struct oc_error *err)
 	if (!(err->kind == OC_ERR_UNREACHABLE ||
 	    (err->kind == OC_ERR_HTTP && err->http_status >= 500)))
 		return false;
-	delay = aws_backoff_s(&c->retry, call->attempts, rand01(c));
+	delay = aws_backoff_s(&c->retry, call->attempts, xrand01(&c->rng));
 	log_info("%s; retry %d of %d in %.2f s", err->message, call->attempts,
 	    c->retry.max_attempts - 1, delay);
-	uv_timer_start(&call->timer->handle, on_timer,
-	    (uint64_t)(delay * 1000), 0);
+	looptimer_start(call->timer, (uint64_t)(delay * 1000), on_timer);
 	return true;
 }
 
@@ -335,17 +312,14 @@ call_start(struct oc_client *c, enum oc_call_kind kind, const char *path,
 	call->kind = kind;
 	call->path = xstrdup(path);
 	call->arg = arg;
-	call->timer = xcalloc(1, sizeof(*call->timer));
-	call->timer->call = call;
-	uv_timer_init(c->loop, &call->timer->handle);
-	call->timer->handle.data = call->timer;
+	call->timer = looptimer_new(c->loop, call);
 	call->next = c->calls;
 	if (c->calls)
 		c->calls->prev = call;
 	c->calls = call;
 	/* The first try goes out on the next loop turn, so callbacks never
 	 * run before the function that made the call has returned. */
-	uv_timer_start(&call->timer->handle, on_timer, 0, 0);
+	looptimer_start(call->timer, 0, on_timer);
 	return call;
 }
 

@@ -28,6 +28,7 @@
 #include "daemon/control.h"
 #include "daemon/daemon.h"
 #include "daemon/ec2.h"
+#include "daemon/looptimer.h"
 #include "daemon/model.h"
 #include "daemon/opencast.h"
 #include "daemon/rules.h"
@@ -37,11 +38,6 @@ struct operation;
 typedef void op_machine_fn(struct operation *op);
 typedef bool op_pred_fn(struct operation *op, const struct model *md,
     char *why, size_t len);
-
-struct op_timer {
-	uv_timer_t handle;
-	struct operation *op;	/* NULL once the operation is gone */
-};
 
 /* One maintenance switch in flight. */
 struct op_maint {
@@ -65,7 +61,7 @@ struct operation {
 	int		 pc;
 	const char	*step;
 	int64_t		 started_ms;
-	struct op_timer	*timer;
+	struct looptimer *timer;
 	struct plan	 plan;
 	bool		 have_plan;
 
@@ -227,20 +223,18 @@ op_accepted(struct operation *op)
 
 /* Resuming. */
 
+/* Called by the operation's timer. */
 static void
-on_op_timer(uv_timer_t *t)
+on_op_timer(void *arg)
 {
-	struct op_timer *tm = t->data;
-
-	if (tm->op)
-		op_run(tm->op);
+	op_run(arg);
 }
 
 /* Resumes the machine from the loop after ms milliseconds. */
 static void
 op_resume_in(struct operation *op, uint64_t ms)
 {
-	uv_timer_start(&op->timer->handle, on_op_timer, ms, 0);
+	looptimer_start(op->timer, ms, on_op_timer);
 }
 
 static void
@@ -613,7 +607,7 @@ cancel_calls(struct operation *op)
 	}
 	op->maint_pending = 0;
 	op->waiting = false;
-	uv_timer_stop(&op->timer->handle);
+	looptimer_stop(op->timer);
 }
 
 static json_t *
@@ -627,17 +621,10 @@ strv_json(const struct strv *s)
 }
 
 static void
-on_timer_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void
 op_free(struct operation *op)
 {
 	cancel_calls(op);
-	op->timer->op = NULL;
-	uv_close((uv_handle_t *)&op->timer->handle, on_timer_closed);
+	looptimer_free(op->timer);
 	if (op->have_plan)
 		plan_release(&op->plan);
 	strv_clear(&op->maint_hosts);
@@ -1675,10 +1662,7 @@ operation_start(struct cluster *c, const struct op_params *p,
 	if (p->dry_run)
 		strncat(op->name, " (dry run)", sizeof(op->name) -
 		    strlen(op->name) - 1);
-	op->timer = xcalloc(1, sizeof(*op->timer));
-	op->timer->op = op;
-	uv_timer_init(c->d->loop, &op->timer->handle);
-	op->timer->handle.data = op->timer;
+	op->timer = looptimer_new(c->d->loop, op);
 	c->op = op;
 	events_add(&c->events, op->started_ms, EVENT_OPERATION, LOG_INFO, NULL,
 	    "%s started by %s%s", op->name, p->initiator, p->force ?

@@ -23,8 +23,10 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "common/xrand.h"
 #include "daemon/aws.h"
 #include "daemon/http.h"
+#include "daemon/looptimer.h"
 
 #define ZADARA_MAX_BODY (1u << 20)
 
@@ -35,16 +37,11 @@ struct zadara_client {
 	char	*token;
 	long	 timeout_ms;
 	struct aws_retry_policy retry;
-	uint64_t rng;
+	struct xrand rng;
 	struct zadara_call *calls;
 };
 
 enum zcall_kind { ZCALL_STATE, ZCALL_HIBERNATE, ZCALL_RESTORE, ZCALL_ENSURE };
-
-struct zadara_timer {
-	uv_timer_t handle;
-	struct zadara_call *call;	/* NULL once the call is gone */
-};
 
 struct zadara_call {
 	struct zadara_client *client;
@@ -59,7 +56,7 @@ struct zadara_call {
 	bool	 cancelled;	/* ... and it cancelled the call */
 	struct zadara_error last;	/* an action's last failed try */
 	struct http_call *http;
-	struct zadara_timer *timer;
+	struct looptimer *timer;
 	union {
 		zadara_vpsa_fn *vpsa;
 		zadara_action_fn *action;
@@ -108,7 +105,7 @@ zadara_client_new(uv_loop_t *loop, struct http_client *http,
 	c->retry.max_attempts = s->max_attempts > 0 ? s->max_attempts : 3;
 	c->retry.base_s = s->backoff_base_s > 0 ? s->backoff_base_s : 0.5;
 	c->retry.cap_s = 10;
-	c->rng = (uv_hrtime() ^ (uintptr_t)c) | 1;
+	xrand_seed(&c->rng, uv_hrtime() ^ (uintptr_t)c);
 	return c;
 }
 
@@ -116,12 +113,6 @@ const char *
 zadara_client_url(const struct zadara_client *c)
 {
 	return c->base_url;
-}
-
-static void
-on_timer_closed(uv_handle_t *h)
-{
-	free(h->data);
 }
 
 static void
@@ -142,9 +133,7 @@ call_free(struct zadara_call *call)
 		call_free(call->sub);
 	}
 	http_cancel(call->http);
-	call->timer->call = NULL;
-	uv_timer_stop(&call->timer->handle);
-	uv_close((uv_handle_t *)&call->timer->handle, on_timer_closed);
+	looptimer_free(call->timer);
 	free(call->id);
 	free(call->path);
 	free(call->state_path);
@@ -174,16 +163,6 @@ zadara_client_free(struct zadara_client *c)
 	free(c->base_url);
 	free_secret(c->token);
 	free(c);
-}
-
-static double
-rand01(struct zadara_client *c)
-{
-	c->rng ^= c->rng >> 12;
-	c->rng ^= c->rng << 25;
-	c->rng ^= c->rng >> 27;
-	return (double)((c->rng * 2685821657736338717ULL) >> 11) /
-	    (double)(1ULL << 53);
 }
 
 /* Masks the token wherever a message quotes it (a server could echo it). */
@@ -222,17 +201,16 @@ call_finish(struct zadara_call *call, const struct zadara_vpsa *vpsa,
 	call_free(call);
 }
 
+/* Called by the call's timer: a try, a retry or an ensure's poll. */
 static void
-on_timer(uv_timer_t *t)
+on_timer(void *arg)
 {
-	struct zadara_timer *tm = t->data;
+	struct zadara_call *call = arg;
 
-	if (tm->call == NULL)
-		return;
-	if (tm->call->kind == ZCALL_ENSURE)
-		ensure_poll(tm->call);
+	if (call->kind == ZCALL_ENSURE)
+		ensure_poll(call);
 	else
-		call_send(tm->call);
+		call_send(call);
 }
 
 static bool
@@ -255,11 +233,10 @@ schedule_retry(struct zadara_call *call, const struct zadara_error *err)
 		call->check_first = true;
 		call->last = *err;
 	}
-	delay = aws_backoff_s(&c->retry, call->attempts, rand01(c));
+	delay = aws_backoff_s(&c->retry, call->attempts, xrand01(&c->rng));
 	log_info("%s; retry %d of %d in %.2f s", err->message, call->attempts,
 	    c->retry.max_attempts - 1, delay);
-	uv_timer_start(&call->timer->handle, on_timer,
-	    (uint64_t)(delay * 1000), 0);
+	looptimer_start(call->timer, (uint64_t)(delay * 1000), on_timer);
 	return true;
 }
 
@@ -498,10 +475,7 @@ call_new(struct zadara_client *c, enum zcall_kind kind, const char *id,
 		call->path = xstrdup(call->state_path);
 	curl_free(esc);
 	call->arg = arg;
-	call->timer = xcalloc(1, sizeof(*call->timer));
-	call->timer->call = call;
-	uv_timer_init(c->loop, &call->timer->handle);
-	call->timer->handle.data = call->timer;
+	call->timer = looptimer_new(c->loop, call);
 	call->next = c->calls;
 	if (c->calls)
 		c->calls->prev = call;
@@ -517,7 +491,7 @@ call_start(struct zadara_client *c, enum zcall_kind kind, const char *id,
 
 	/* The first try goes out on the next loop turn, so callbacks never
 	 * run before the function that made the call has returned. */
-	uv_timer_start(&call->timer->handle, on_timer, 0, 0);
+	looptimer_start(call->timer, 0, on_timer);
 	return call;
 }
 
@@ -629,11 +603,12 @@ static void
 schedule_poll(struct zadara_call *e)
 {
 	struct zadara_client *c = e->client;
-	double want = (double)e->wait.interval_ms * (0.9 + 0.2 * rand01(c));
+	double want = (double)e->wait.interval_ms *
+	    (0.9 + 0.2 * xrand01(&c->rng));
 	uint64_t spent = uv_now(c->loop) - e->poll_sent;
 	uint64_t delay = want > (double)spent ? (uint64_t)want - spent : 0;
 
-	uv_timer_start(&e->timer->handle, on_timer, delay, 0);
+	looptimer_start(e->timer, delay, on_timer);
 }
 
 static void ensure_on_vpsa(void *arg, const struct zadara_vpsa *v,

@@ -87,6 +87,7 @@ struct operation {
 
 	/* The call in flight and its outcome. */
 	struct ec2_call	*ec2_call;
+	bool		 ec2_start;	/* the call starts (else stops) */
 	bool		 ec2_failed;
 	struct aws_error ec2_err;
 	bool		 refresh_pending;
@@ -273,8 +274,7 @@ on_op_ec2(void *arg, struct ec2_state_changes *ch,
     const struct aws_error *err)
 {
 	struct operation *op = arg;
-	bool start = op->ec2_err.action[0] == 'S' &&
-	    strncmp(op->ec2_err.action, "Start", 5) == 0;
+	bool start = op->ec2_start;
 
 	op->ec2_call = NULL;
 	op->ec2_failed = err != NULL;
@@ -310,10 +310,8 @@ op_ec2(struct operation *op, bool start, int pc)
 {
 	op->pc = pc;
 	op->ec2_failed = false;
+	op->ec2_start = start;
 	aws_error_clear(&op->ec2_err);
-	/* Remembers the direction for on_op_ec2. */
-	snprintf(op->ec2_err.action, sizeof(op->ec2_err.action), "%s",
-	    start ? "StartInstances" : "StopInstances");
 	if (start)
 		op->ec2_call = ec2_start_instances(op->c->d->ec2,
 		    (const char *const *)op->batch.v, op->batch.n,

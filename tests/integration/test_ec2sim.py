@@ -36,6 +36,7 @@ import botocore.utils  # noqa: E402
 
 import ec2sim  # noqa: E402
 import harness  # noqa: E402
+from conftest import wait_for  # noqa: E402
 
 REGION = "eu-west-1"
 AK = "AKIDEXAMPLESIM000001"
@@ -107,18 +108,6 @@ def make_client(sim, key=AK, secret=SK, token=None, region=REGION,
 @pytest.fixture
 def ec2(sim):
     return make_client(sim)
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
-    """Poll PREDICATE until it returns something truthy, or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail("timed out waiting for %s" % what)
-        time.sleep(interval)
 
 
 def client_error(excinfo):

@@ -30,6 +30,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "sim"))
 import harness  # noqa: E402
+from conftest import wait_for  # noqa: E402
 
 OCSIM = os.path.join(harness.SIM_DIR, "ocsim.py")
 USER = "opencast_system_account"
@@ -156,17 +157,6 @@ def current_load(sim):
     ns = "{http://serviceregistry.opencastproject.org}"
     return {node.get("host"): float(node.get("currentLoad"))
             for node in ET.fromstring(body).iter(ns + "node")}
-
-
-def wait_for(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s not met within %.1f s" % (what, timeout))
-        time.sleep(0.05)
 
 
 def md5_hex(text):

@@ -252,7 +252,9 @@ def test_notify_ready_status_watchdog_reload_stop(linked_sims,
     # SIGTERM: STOPPING=1, then exit 0 with every handle closed.
     mark = len(notify.all())
     assert d.stop() == 0, d.read_log()
-    assert "STOPPING=1" in notify.lines(mark)
+    # Sent before the exit; the listener thread may not have read it yet.
+    wait_for(lambda: "STOPPING=1" in notify.lines(mark), timeout=5,
+             what="STOPPING=1")
 
 
 def test_no_watchdog_pings_for_another_pid(linked_sims, daemon_factory,

@@ -7,6 +7,7 @@
  * backend in the daemon only, so ec2ctl neither links nor uses it.
  */
 #include "common/log.h"
+#include "common/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -104,9 +105,7 @@ fields_add(struct log_fields *f, size_t *used, const char *name,
 
 	if (!present(value) || f->n >= LOG_FIELDS_MAX || room < nlen + 2)
 		return;
-	vlen = strlen(value);
-	if (vlen > room - nlen - 1)
-		vlen = room - nlen - 1;
+	vlen = utf8_cut(value, strlen(value), room - nlen - 1);
 	memcpy(p, name, nlen);
 	p[nlen] = '=';
 	memcpy(p + nlen + 1, value, vlen);
@@ -123,8 +122,8 @@ log_fields_build(struct log_fields *f, const struct log_record *r)
 	size_t used = 0;
 
 	f->n = 0;
-	snprintf(num[0], sizeof(num[0]), "%d", r->level);
-	snprintf(num[1], sizeof(num[1]), "%d", r->line);
+	snprintf(num[0], sizeof(num[0]), "%d", r->level); /* not text */
+	snprintf(num[1], sizeof(num[1]), "%d", r->line); /* not text */
 	/* The short fields first, so that only the message can be cut. */
 	fields_add(f, &used, "PRIORITY", num[0]);
 	fields_add(f, &used, "SYSLOG_IDENTIFIER", r->ident);
@@ -159,7 +158,7 @@ log_line_format(char *out, size_t outlen, const struct log_record *r,
 	for (size_t i = 0; i < 3; i++) {
 		if (!present(tags[i]) || h >= sizeof(head))
 			continue;
-		n = snprintf(head + h, sizeof(head) - h, "%s%s",
+		n = utf8_snprintf(head + h, sizeof(head) - h, "%s%s",
 		    h == 0 ? "[" : " ", tags[i]);
 		h += n > 0 ? (size_t)n : 0;
 	}
@@ -169,14 +168,16 @@ log_line_format(char *out, size_t outlen, const struct log_record *r,
 		head[h] = '\0';
 	}
 	if (priority && r->level >= LOG_EMERG && r->level <= LOG_DEBUG)
-		snprintf(prio, sizeof(prio), "<%d>", r->level);
+		snprintf(prio, sizeof(prio), "<%d>", r->level); /* not text */
+	/* not text */
 	n = snprintf(out, outlen, "%s%s: %s: %s%s\n", prio, r->ident,
 	    log_level_name(r->level), head, r->msg);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n > outlen - 1) {
-		n = (int)outlen - 1;
-		out[n - 1] = '\n';
+		n = (int)utf8_cut(out, outlen - 1, outlen - 2);
+		out[n++] = '\n';
+		out[n] = '\0';
 	}
 	return (size_t)n;
 }
@@ -195,7 +196,7 @@ log_vwrite(int level, const char *cluster, const char *op,
 	char out[2304];
 	size_t n;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
 	r.msg = msg;
 	if (log_backend != NULL && log_backend(&r) == 0)
 		return;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 const struct proto_cmd_info proto_cmds[PROTO_CMD_COUNT] = {
@@ -100,12 +101,12 @@ proto_request_parse(const char *line, size_t len, struct proto_request *out,
 	*id_out = 0;
 	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		snprintf(msg, msglen, "malformed JSON: %s (column %d)",
+		utf8_snprintf(msg, msglen, "malformed JSON: %s (column %d)",
 		    jerr.text, jerr.column);
 		return PROTO_ERR_BAD_REQUEST;
 	}
 	if (!json_is_object(root)) {
-		snprintf(msg, msglen, "a request must be a JSON object");
+		utf8_snprintf(msg, msglen, "a request must be a JSON object");
 		json_decref(root);
 		return PROTO_ERR_BAD_REQUEST;
 	}
@@ -118,47 +119,49 @@ proto_request_parse(const char *line, size_t len, struct proto_request *out,
 	    "v", &v, "id", &id, "cmd", &cmd, "cluster", &cluster,
 	    "args", &args, "dry_run", &dry_run, "force", &force,
 	    "wait", &wait, "level", &level) != 0) {
-		snprintf(msg, msglen, "invalid request: %s", jerr.text);
+		utf8_snprintf(msg, msglen, "invalid request: %s", jerr.text);
 		json_decref(root);
 		return PROTO_ERR_BAD_REQUEST;
 	}
 	if (v != PROTO_VERSION) {
-		snprintf(msg, msglen, "unsupported protocol version %lld "
+		utf8_snprintf(msg, msglen, "unsupported protocol version %lld "
 		    "(this daemon speaks %d)", (long long)v, PROTO_VERSION);
 		json_decref(root);
 		return PROTO_ERR_BAD_REQUEST;
 	}
 	if (args && !json_is_object(args)) {
-		snprintf(msg, msglen, "\"args\" must be an object");
+		utf8_snprintf(msg, msglen, "\"args\" must be an object");
 		json_decref(root);
 		return PROTO_ERR_BAD_REQUEST;
 	}
 	lvl = level ? proto_level_from_name(level) : PROTO_LEVEL_INFO;
 	if (lvl < 0) {
-		snprintf(msg, msglen, "unknown level \"%s\"", level);
+		utf8_snprintf(msg, msglen, "unknown level \"%s\"", level);
 		json_decref(root);
 		return PROTO_ERR_BAD_REQUEST;
 	}
 	out->id = id;
 	out->cmd = proto_cmd_find(cmd);
 	if (out->cmd == NULL) {
-		snprintf(msg, msglen, "unknown command \"%.100s\"", cmd);
+		utf8_snprintf(msg, msglen, "unknown command \"%s\"", cmd);
 		json_decref(root);
 		return PROTO_ERR_UNKNOWN_COMMAND;
 	}
 	if (!(out->cmd->flags & CMD_F_NO_CLUSTER)) {
 		if (cluster == NULL) {
-			snprintf(msg, msglen, "command \"%s\" needs a cluster",
+			utf8_snprintf(msg, msglen,
+			    "command \"%s\" needs a cluster",
 			    out->cmd->name);
 			json_decref(root);
 			return PROTO_ERR_BAD_REQUEST;
 		}
 		if (!proto_cluster_name_valid(cluster)) {
-			snprintf(msg, msglen, "invalid cluster name");
+			utf8_snprintf(msg, msglen, "invalid cluster name");
 			json_decref(root);
 			return PROTO_ERR_BAD_REQUEST;
 		}
-		snprintf(out->cluster, sizeof(out->cluster), "%s", cluster);
+		utf8_snprintf(out->cluster, sizeof(out->cluster),
+		    "%s", cluster);
 	}
 	out->args = args ? json_incref(args) : json_object();
 	out->dry_run = dry_run;
@@ -176,16 +179,22 @@ proto_request_release(struct proto_request *r)
 	r->args = NULL;
 }
 
-/* Dumps o (stolen) as one line ending in '\n'. */
+/* Dumps o (stolen) as one line ending in '\n'.  Every string in o was made
+ * with json_text() or comes from jansson's own parser, so dumping does not
+ * fail; should it fail all the same (o NULL because a json_pack() failed,
+ * or no memory), the answer is an `internal` error reply carrying id,
+ * never an abort. */
 static char *
-line_of(json_t *o)
+line_of(int64_t id, json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	char *line;
 
 	json_decref(o);
 	if (s == NULL)
-		abort();
+		return xasprintf("{\"id\":%lld,\"ok\":false,\"error\":"
+		    "{\"code\":\"internal\",\"message\":"
+		    "\"the reply could not be encoded\"}}\n", (long long)id);
 	line = xasprintf("%s\n", s);
 	free(s);
 	return line;
@@ -195,49 +204,51 @@ char *
 proto_request_encode(int64_t id, const char *cmd, const char *cluster,
     json_t *args, bool dry_run, bool force, bool wait, enum proto_level level)
 {
-	json_t *o = json_pack("{s:i, s:I, s:s}", "v", PROTO_VERSION,
-	    "id", (json_int_t)id, "cmd", cmd);
+	json_t *o = json_pack("{s:i, s:I, s:o}", "v", PROTO_VERSION,
+	    "id", (json_int_t)id, "cmd", json_text(cmd));
 
 	if (cluster)
-		json_object_set_new(o, "cluster", json_string(cluster));
+		json_object_set_new(o, "cluster", json_text(cluster));
 	if (args)
 		json_object_set(o, "args", args);
 	json_object_set_new(o, "dry_run", json_boolean(dry_run));
 	json_object_set_new(o, "force", json_boolean(force));
 	json_object_set_new(o, "wait", json_boolean(wait));
 	json_object_set_new(o, "level", json_string(proto_level_name(level)));
-	return line_of(o);
+	return line_of(id, o);
 }
 
 char *
 proto_reply_ok(int64_t id, json_t *result)
 {
-	return line_of(json_pack("{s:I, s:b, s:o}", "id", (json_int_t)id,
-	    "ok", 1, "result", result ? result : json_object()));
+	if (result == NULL)	/* building it failed */
+		return line_of(id, NULL);
+	return line_of(id, json_pack("{s:I, s:b, s:o}", "id",
+	    (json_int_t)id, "ok", 1, "result", result));
 }
 
 char *
 proto_reply_error(int64_t id, enum proto_err code, const char *message)
 {
-	return line_of(json_pack("{s:I, s:b, s:{s:s, s:s}}", "id",
+	return line_of(id, json_pack("{s:I, s:b, s:{s:s, s:o}}", "id",
 	    (json_int_t)id, "ok", 0, "error", "code", proto_err_name(code),
-	    "message", message));
+	    "message", json_text(message)));
 }
 
 char *
 proto_event_log(int64_t id, enum proto_level level, const char *ts,
     const char *msg)
 {
-	return line_of(json_pack("{s:I, s:s, s:s, s:s, s:s}", "id",
+	return line_of(id, json_pack("{s:I, s:s, s:s, s:o, s:o}", "id",
 	    (json_int_t)id, "event", "log", "level", proto_level_name(level),
-	    "ts", ts, "msg", msg));
+	    "ts", json_text(ts), "msg", json_text(msg)));
 }
 
 char *
 proto_event_progress(int64_t id, const char *step, int done, int total,
     const char *msg)
 {
-	return line_of(json_pack("{s:I, s:s, s:s, s:i, s:i, s:s}", "id",
-	    (json_int_t)id, "event", "progress", "step", step, "done", done,
-	    "total", total, "msg", msg));
+	return line_of(id, json_pack("{s:I, s:s, s:o, s:i, s:i, s:o}", "id",
+	    (json_int_t)id, "event", "progress", "step", json_text(step),
+	    "done", done, "total", total, "msg", json_text(msg)));
 }

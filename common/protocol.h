@@ -114,7 +114,10 @@ char *proto_request_encode(int64_t id, const char *cmd, const char *cluster,
     json_t *args, bool dry_run, bool force, bool wait, enum proto_level level);
 
 /* Encoders for the daemon's messages; each returns a new string ending in
- * '\n'.  result is stolen (NULL: {}). */
+ * '\n' that is valid UTF-8 JSON whatever bytes the strings hold (they are
+ * made valid with json_text()).  result is stolen; NULL (a builder that
+ * failed) and any failure to encode give an `internal` error reply with
+ * the same id instead: encoding never aborts. */
 char *proto_reply_ok(int64_t id, json_t *result);
 char *proto_reply_error(int64_t id, enum proto_err code, const char *message);
 char *proto_event_log(int64_t id, enum proto_level level, const char *ts,

@@ -41,13 +41,13 @@ strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap); /* not text */
 	va_end(ap);
 	if (n < 0)
 		return;
 	strbuf_reserve(sb, (size_t)n);
 	va_start(ap, fmt);
-	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap); /* not text */
 	va_end(ap);
 	sb->len += (size_t)n;
 }

@@ -142,7 +142,7 @@ time_format_duration(int64_t ms, char *buf, size_t len)
 
 	buf[0] = '\0';
 	if (ms <= 0) {
-		snprintf(buf, len, "0s");
+		snprintf(buf, len, "0s"); /* not text */
 		return;
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++) {
@@ -152,6 +152,7 @@ time_format_duration(int64_t ms, char *buf, size_t len)
 		if (n == 0)
 			continue;
 		ms -= n * units[i].ms;
+		/* not text */
 		w = snprintf(buf + off, len - off, "%lld%s", (long long)n,
 		    units[i].unit);
 		if (w < 0 || (size_t)w >= len - off)

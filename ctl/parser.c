@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/strbuf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 /* What an argument of a command looks like. */
@@ -313,7 +314,7 @@ set_arg(const struct arg_spec *a, const char *cmd, const char *value,
 			    CTL_FORMAT_JSON : CTL_FORMAT_TABLE;
 		else
 			json_object_set_new(r->args, a->key,
-			    json_string(value));
+			    json_text(value));
 		return 0;
 	case ARG_NONE:
 		break;
@@ -438,7 +439,7 @@ apply_default(const struct arg_spec *a, struct ctl_request *r)
 	    json_object_get(r->args, a->key) != NULL)
 		return;
 	if (a->type == ARG_WORD)
-		json_object_set_new(r->args, a->key, json_string(a->def_word));
+		json_object_set_new(r->args, a->key, json_text(a->def_word));
 	else if (a->type == ARG_FLAG)
 		json_object_set_new(r->args, a->key,
 		    json_boolean(a->def_count));

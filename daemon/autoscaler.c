@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/xrand.h"
 #include "daemon/daemon.h"
@@ -62,13 +63,13 @@ autoscaler_state_load(const char *dir, const char *cluster, bool *paused,
 		int missing = access(path, F_OK) != 0 && errno == ENOENT;
 
 		if (!missing)
-			snprintf(err, errlen, "%s: %s", path, jerr.text);
+			utf8_snprintf(err, errlen, "%s: %s", path, jerr.text);
 		free(path);
 		return missing ? 0 : -1;
 	}
 	if (json_unpack_ex(root, &jerr, 0, "{s?b, s?I}", "autoscale_paused",
 	    &p, "last_action_ms", &last) != 0) {
-		snprintf(err, errlen, "%s: %s", path, jerr.text);
+		utf8_snprintf(err, errlen, "%s: %s", path, jerr.text);
 		json_decref(root);
 		free(path);
 		return -1;
@@ -93,7 +94,7 @@ autoscaler_state_save(const char *dir, const char *cluster, bool paused,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0 || json_dumpfd(root, fd, JSON_COMPACT) != 0 ||
 	    fsync(fd) != 0) {
-		snprintf(err, errlen, "cannot write %s: %s", tmp,
+		utf8_snprintf(err, errlen, "cannot write %s: %s", tmp,
 		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -104,7 +105,7 @@ autoscaler_state_save(const char *dir, const char *cluster, bool paused,
 	/* The rename replaces the old state at once: a crash leaves one or
 	 * the other, never half of either. */
 	if (rename(tmp, path) != 0) {
-		snprintf(err, errlen, "cannot replace %s: %s", path,
+		utf8_snprintf(err, errlen, "cannot replace %s: %s", path,
 		    strerror(errno));
 		unlink(tmp);
 		goto out;
@@ -201,11 +202,11 @@ record(struct cluster *c, json_t *decision)
 	free(inputs);
 	time_format_iso8601(now, ts);
 	json_decref(c->last_decision);
-	c->last_decision = json_pack("{s:s, s:b, s:s, s:o, s:s, s:b}", "ts",
-	    ts, "ran", ran, "action", action ? action : "none", "count",
-	    json_incref(json_object_get(decision, "count") ?
+	c->last_decision = json_pack("{s:s, s:b, s:o, s:o, s:o, s:b}", "ts",
+	    ts, "ran", ran, "action", json_text(action ? action : "none"),
+	    "count", json_incref(json_object_get(decision, "count") ?
 	    json_object_get(decision, "count") : json_integer(0)),
-	    "reason", reason ? reason : "", "warning", warning);
+	    "reason", json_text(reason ? reason : ""), "warning", warning);
 }
 
 static void
@@ -299,7 +300,8 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 		p.workers = dec.count;
 		p.dry_run = ev->dry_run;
 		p.wait = true;
-		snprintf(p.initiator, sizeof(p.initiator), "the autoscaler");
+		utf8_snprintf(p.initiator, sizeof(p.initiator),
+		    "the autoscaler");
 		if (dec.action == POLICY_SCALE_DOWN) {
 			for (int i = 0; i < dec.count; i++)
 				ids[i] = w[dec.chosen[i]].id;
@@ -329,7 +331,7 @@ autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
 	char why[512];
 
 	if (c->op || c->evaluating) {
-		snprintf(why, sizeof(why), c->op ? "an operation is in "
+		utf8_snprintf(why, sizeof(why), c->op ? "an operation is in "
 		    "progress on %s" : "an evaluation of %s is in progress",
 		    c->name);
 		clog(LOG_INFO, c->name, "autoscale skipped: %s", why);
@@ -346,8 +348,8 @@ autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
 	if ((off = switch_off_reason(c)) != NULL) {
 		ev->decision = json_pack("{s:b, s:s, s:i, s:s, s:b}", "ran", 0,
 		    "action", "none", "count", 0, "reason", "", "warning", 0);
-		snprintf(why, sizeof(why), "autoscale is off: %s", off);
-		json_object_set_new(ev->decision, "reason", json_string(why));
+		utf8_snprintf(why, sizeof(why), "autoscale is off: %s", off);
+		json_object_set_new(ev->decision, "reason", json_text(why));
 		record(c, ev->decision);
 		eval_end(ev, false, why);
 		return;
@@ -394,7 +396,7 @@ autoscaler_status_json(struct cluster *c)
 	uint64_t due = looptimer_due_in(c->autoscale_timer);
 
 	return json_pack("{s:b, s:o, s:b, s:O, s:o}", "enabled",
-	    reason == NULL, "reason", reason ? json_string(reason) :
+	    reason == NULL, "reason", reason ? json_text(reason) :
 	    json_null(), "paused", c->autoscale_paused, "last_decision",
 	    c->last_decision ? c->last_decision : json_null(), "next_tick_s",
 	    looptimer_active(c->autoscale_timer) ?

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/utf8.h"
+
 void
 aws_error_clear(struct aws_error *e)
 {
@@ -19,9 +21,9 @@ aws_error_set(struct aws_error *e, enum aws_err_kind kind, const char *code,
 	va_list ap;
 
 	e->kind = kind;
-	snprintf(e->code, sizeof(e->code), "%s", code ? code : "");
+	utf8_snprintf(e->code, sizeof(e->code), "%s", code ? code : "");
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	utf8_vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
 }
 
@@ -46,15 +48,16 @@ aws_error_format(const struct aws_error *e, char *buf, size_t len)
 	size_t n = 0;
 
 	if (e->http_status)
-		n += snprintf(detail + n, sizeof(detail) - n, "HTTP %ld",
+		n += utf8_snprintf(detail + n, sizeof(detail) - n, "HTTP %ld",
 		    e->http_status);
 	if (e->request_id[0] && n < sizeof(detail))
-		n += snprintf(detail + n, sizeof(detail) - n,
+		n += utf8_snprintf(detail + n, sizeof(detail) - n,
 		    "%srequest id %s", n ? ", " : "", e->request_id);
 	if (e->attempts > 0 && n < sizeof(detail))
-		snprintf(detail + n, sizeof(detail) - n, "%safter %d attempt%s",
+		utf8_snprintf(detail + n, sizeof(detail) - n,
+		    "%safter %d attempt%s",
 		    n ? ", " : "", e->attempts, e->attempts == 1 ? "" : "s");
-	snprintf(buf, len, "EC2 %s failed: %s%s%s%s%s%s",
+	utf8_snprintf(buf, len, "EC2 %s failed: %s%s%s%s%s%s",
 	    e->action[0] ? e->action : "call",
 	    e->code, e->code[0] ? ": " : "", e->message,
 	    detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
@@ -190,10 +193,12 @@ aws_resolve_endpoint(const char *configured, const char *region,
 			v = NULL;
 	}
 	if (v)
-		n = snprintf(buf, len, "%s", v);
+		n = snprintf(buf, len, "%s", v); /* not text */
 	else if (region && strncmp(region, "cn-", 3) == 0)
+		/* not text */
 		n = snprintf(buf, len, "https://ec2.%s.amazonaws.com.cn", region);
 	else
+		/* not text */
 		n = snprintf(buf, len, "https://ec2.%s.amazonaws.com",
 		    region ? region : "");
 	return n > 0 && (size_t)n < len ? 0 : -1;

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/http.h"
 
@@ -129,7 +130,7 @@ profile_parse_file(const char *path, bool config_file, const char *name,
 	line = ini_parse_file(f, profile_ini_cb, &pp);
 	fclose(f);
 	if (line != 0) {
-		snprintf(err, errlen, "%s:%d: cannot parse", path, line);
+		utf8_snprintf(err, errlen, "%s:%d: cannot parse", path, line);
 		rc = -1;
 	} else if (pp.found) {
 		out->found = true;
@@ -178,29 +179,29 @@ aws_imds_parse_credentials(const char *json, size_t len, int64_t now_ms,
 
 	root = json_loadb(json, len, 0, &jerr);
 	if (root == NULL) {
-		snprintf(err, errlen, "malformed IMDS credentials: %s "
+		utf8_snprintf(err, errlen, "malformed IMDS credentials: %s "
 		    "(line %d, column %d)", jerr.text, jerr.line, jerr.column);
 		return -1;
 	}
 	if (json_unpack_ex(root, &jerr, 0, "{s?s, s?s, s?s, s?s, s?s}",
 	    "Code", &code, "AccessKeyId", &ak, "SecretAccessKey", &sk,
 	    "Token", &tok, "Expiration", &exp) != 0) {
-		snprintf(err, errlen, "malformed IMDS credentials: %s",
+		utf8_snprintf(err, errlen, "malformed IMDS credentials: %s",
 		    jerr.text);
 		goto out;
 	}
 	if (code && strcmp(code, "Success") != 0) {
-		snprintf(err, errlen, "IMDS gave no credentials (Code %s)",
+		utf8_snprintf(err, errlen, "IMDS gave no credentials (Code %s)",
 		    code);
 		goto out;
 	}
 	if (!ak || !*ak || !sk || !*sk || !tok || !*tok || !exp) {
-		snprintf(err, errlen, "IMDS credentials lack AccessKeyId, "
+		utf8_snprintf(err, errlen, "IMDS credentials lack AccessKeyId, "
 		    "SecretAccessKey, Token or Expiration");
 		goto out;
 	}
 	if (time_parse_iso8601(exp, &exp_ms) != 0) {
-		snprintf(err, errlen, "IMDS credentials have a bad "
+		utf8_snprintf(err, errlen, "IMDS credentials have a bad "
 		    "Expiration \"%s\"", exp);
 		goto out;
 	}
@@ -320,7 +321,8 @@ aws_creds_provider_new(uv_loop_t *loop, struct http_client *http,
 	p->profile_region = prof.region;
 	prof.region = NULL;
 	if (named && !prof.found) {
-		snprintf(err, errlen, "AWS profile \"%s\" not found in the "
+		utf8_snprintf(err, errlen,
+		    "AWS profile \"%s\" not found in the "
 		    "shared credentials or config file", named);
 		aws_profile_clear(&prof);
 		goto fail;
@@ -333,7 +335,7 @@ aws_creds_provider_new(uv_loop_t *loop, struct http_client *http,
 		p->source = "shared-files";
 	} else if ((v = s->env("AWS_EC2_METADATA_DISABLED")) &&
 	    strcasecmp(v, "true") == 0) {
-		snprintf(err, errlen, "no AWS credentials: none in the "
+		utf8_snprintf(err, errlen, "no AWS credentials: none in the "
 		    "environment, none for profile \"%s\" in the shared files, "
 		    "and IMDS is disabled", name);
 		aws_profile_clear(&prof);
@@ -416,7 +418,7 @@ imds_fail(struct aws_creds_provider *p, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	p->step = IMDS_IDLE;
 	p->call = NULL;
@@ -508,17 +510,18 @@ imds_next(struct aws_creds_provider *p)
 
 	if (p->imds_token == NULL || time_now_ms() >= p->imds_token_expiry_ms) {
 		p->step = IMDS_TOKEN;
-		snprintf(url, sizeof(url), "%s/latest/api/token",
+		snprintf(url, sizeof(url), "%s/latest/api/token", /* not text */
 		    p->imds_endpoint);
-		snprintf(hdr, sizeof(hdr),
+		snprintf(hdr, sizeof(hdr), /* not text */
 		    "X-aws-ec2-metadata-token-ttl-seconds: %d",
 		    IMDS_TOKEN_TTL_S);
 		req.method = "PUT";
 	} else {
 		p->step = p->role ? IMDS_CREDS : IMDS_ROLE;
-		snprintf(url, sizeof(url),
+		snprintf(url, sizeof(url), /* not text */
 		    "%s/latest/meta-data/iam/security-credentials/%s",
 		    p->imds_endpoint, p->role ? p->role : "");
+		/* not text */
 		snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s",
 		    p->imds_token);
 		req.method = "GET";

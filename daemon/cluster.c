@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/xrand.h"
 #include "daemon/autoscaler.h"
@@ -120,9 +121,9 @@ refresh_finish(struct cluster *c)
 	c->updated_ms = now;
 	err[0] = '\0';
 	if (!c->ec2_ok && (parts & REFRESH_EC2))
-		snprintf(err, sizeof(err), "EC2: %s", c->ec2_error);
+		utf8_snprintf(err, sizeof(err), "EC2: %s", c->ec2_error);
 	else if (!c->oc_ok && (parts & REFRESH_OPENCAST))
-		snprintf(err, sizeof(err), "Opencast: %s", c->oc_error);
+		utf8_snprintf(err, sizeof(err), "Opencast: %s", c->oc_error);
 	if (parts == REFRESH_ALL) {
 		if (!ok) {
 			events_add(&c->events, now, EVENT_REFRESH, LOG_WARNING,
@@ -167,8 +168,7 @@ opencast_failed(struct cluster *c, const char *fmt, ...)
 	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = utf8_vasprintf(fmt, ap);
 	va_end(ap);
 	free(c->oc_error);
 	c->oc_error = msg;
@@ -582,13 +582,7 @@ time_or_null(int64_t ms)
 	if (ms <= 0)
 		return json_null();
 	time_format_iso8601(ms, ts);
-	return json_string(ts);
-}
-
-static json_t *
-str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
+	return json_text(ts);
 }
 
 /* The model of what the daemon knows now; empty before EC2 answered. */
@@ -612,15 +606,15 @@ cluster_status_json(struct cluster *c, int64_t now_ms)
 	json_object_set_new(o, "autoscale", autoscaler_status_json(c));
 	json_object_set_new(o, "ec2", json_pack("{s:b, s:o}", "ok",
 	    c->ec2_ok, "error", c->instances || c->ec2_error ?
-	    str_or_null(c->ec2_error) : json_string("not read yet")));
+	    json_text_or_null(c->ec2_error) : json_text("not read yet")));
 	json_object_set_new(o, "opencast", json_pack("{s:b, s:o}",
 	    "reachable", c->oc_ok, "error", c->oc_ok ? json_null() :
-	    json_string(c->oc_error ? c->oc_error : "not read yet")));
+	    json_text(c->oc_error ? c->oc_error : "not read yet")));
 	json_object_set_new(o, "operation", operation_status_json(c->op));
 	json_object_set_new(o, "zadara", c->cfg->zadara_vpsa[0] ?
-	    json_pack("{s:s, s:o, s:o}", "vpsa", c->cfg->zadara_vpsa,
-	    "status", str_or_null(c->zadara_status),
-	    "error", str_or_null(c->d->zadara ? c->zadara_error :
+	    json_pack("{s:o, s:o, s:o}", "vpsa", json_text(c->cfg->zadara_vpsa),
+	    "status", json_text_or_null(c->zadara_status),
+	    "error", json_text_or_null(c->d->zadara ? c->zadara_error :
 	    "no Zadara account token")) : json_null());
 	json_object_set_new(o, "updated_at", time_or_null(c->updated_ms));
 	model_release(&md);

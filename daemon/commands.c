@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "daemon/control.h"
 #include "daemon/autoscaler.h"
 #include "daemon/daemon.h"
@@ -129,7 +130,7 @@ op_params_init(struct op_params *p, enum op_kind kind, struct ctl_req *r)
 	p->dry_run = req->dry_run;
 	p->force = req->force;
 	p->wait = req->wait;
-	snprintf(p->initiator, sizeof(p->initiator), "uid %d pid %d",
+	utf8_snprintf(p->initiator, sizeof(p->initiator), "uid %d pid %d",
 	    (int)ctl_req_uid(r), (int)ctl_req_pid(r));
 }
 
@@ -238,6 +239,7 @@ on_autoscaled(void *arg, struct cluster *c, bool ran, json_t *decision,
 {
 	struct ctl_req *r = arg;
 	const char *action, *reason;
+	char *message;
 
 	if (!ran) {
 		ctl_req_error(r, PROTO_ERR_REFUSED, "%s: autoscale could not run: "
@@ -246,8 +248,11 @@ on_autoscaled(void *arg, struct cluster *c, bool ran, json_t *decision,
 	}
 	action = json_string_value(json_object_get(decision, "action"));
 	reason = json_string_value(json_object_get(decision, "reason"));
-	ctl_req_ok(r, json_pack("{s:s+++, s:O}", "message", action ? action :
-	    "none", ": ", "", reason ? reason : "", "decision", decision));
+	message = utf8_asprintf("%s: %s", action ? action : "none",
+	    reason ? reason : "");
+	ctl_req_ok(r, json_pack("{s:o, s:O}", "message", json_text(message),
+	    "decision", decision));
+	free(message);
 }
 
 static void

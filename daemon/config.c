@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/protocol.h"
 #include "common/strbuf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 #define CLUSTER_NAME_MAX PROTO_MAX_CLUSTER_NAME
@@ -277,11 +278,11 @@ vfail(struct loader *ld, const char *path, int line, const char *fmt,
 	if (ld->err == NULL || ld->errlen == 0)
 		return;
 	if (line > 0)
-		n = snprintf(ld->err, ld->errlen, "%s:%d: ", path, line);
+		n = utf8_snprintf(ld->err, ld->errlen, "%s:%d: ", path, line);
 	else
-		n = snprintf(ld->err, ld->errlen, "%s: ", path);
+		n = utf8_snprintf(ld->err, ld->errlen, "%s: ", path);
 	if (n >= 0 && (size_t)n < ld->errlen)
-		vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
+		utf8_vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
 }
 
 /* Records the first error, at a line of ld->files[file]. */
@@ -369,7 +370,8 @@ config_admin_url(const char *tmpl, const char *private_ip,
 		strbuf_append(&sb, p, open - p);
 		close = strchr(open, '}');
 		if (close == NULL) {
-			snprintf(err, errlen, "unterminated placeholder %s",
+			utf8_snprintf(err, errlen,
+			    "unterminated placeholder %s",
 			    open);
 			goto fail;
 		}
@@ -379,13 +381,13 @@ config_admin_url(const char *tmpl, const char *private_ip,
 			    strncmp(open + 1, names[i], len) == 0)
 				break;
 		if (i == n) {
-			snprintf(err, errlen, "unknown placeholder {%.*s}",
+			utf8_snprintf(err, errlen, "unknown placeholder {%.*s}",
 			    (int)len, open + 1);
 			goto fail;
 		}
 		/* An empty address would make a URL without a host. */
 		if (values[i] == NULL || values[i][0] == '\0') {
-			snprintf(err, errlen, "the instance has no %s",
+			utf8_snprintf(err, errlen, "the instance has no %s",
 			    names[i]);
 			goto fail;
 		}
@@ -411,11 +413,12 @@ check_url(const char *s, char *why, size_t whylen)
 	else if (strncasecmp(s, "https://", 8) == 0)
 		n = 8;
 	else {
-		snprintf(why, whylen, "must start with http:// or https://");
+		utf8_snprintf(why, whylen,
+		    "must start with http:// or https://");
 		return -1;
 	}
 	if (s[n] == '\0') {
-		snprintf(why, whylen, "has no host");
+		utf8_snprintf(why, whylen, "has no host");
 		return -1;
 	}
 	return 0;
@@ -430,17 +433,17 @@ parse_int(const char *s, int64_t *out, char *why, size_t whylen)
 
 	/* strtoll() alone would also take blanks and a "+". */
 	if (!isdigit((unsigned char)digits[0])) {
-		snprintf(why, whylen, "not an integer");
+		utf8_snprintf(why, whylen, "not an integer");
 		return -1;
 	}
 	errno = 0;
 	n = strtoll(s, &end, 10);
 	if (*end != '\0') {
-		snprintf(why, whylen, "not an integer");
+		utf8_snprintf(why, whylen, "not an integer");
 		return -1;
 	}
 	if (errno == ERANGE || n < INT_MIN || n > INT_MAX) {
-		snprintf(why, whylen, "out of range");
+		utf8_snprintf(why, whylen, "out of range");
 		return -1;
 	}
 	*out = n;
@@ -476,7 +479,7 @@ parse_name(const char *s, const char *const *names, char *why,
 	for (i = 0; names[i] != NULL; i++)
 		if (strcmp(s, names[i]) == 0)
 			return i;
-	snprintf(why, whylen, "expected %s or %s", names[0], names[1]);
+	utf8_snprintf(why, whylen, "expected %s or %s", names[0], names[1]);
 	return -1;
 }
 
@@ -525,7 +528,7 @@ static int
 check_range(const struct key *k, int64_t n, char *why, size_t whylen)
 {
 	if (n < k->min || (k->max > 0 && n > k->max)) {
-		snprintf(why, whylen, "%s",
+		utf8_snprintf(why, whylen, "%s",
 		    k->range != NULL ? k->range : "out of range");
 		return -1;
 	}
@@ -555,7 +558,7 @@ set_value(const struct key *k, void *base, const char *s, char *why,
 		break;
 	case KT_DURATION:
 		if (config_parse_duration(s, &n) == -1) {
-			snprintf(why, whylen,
+			utf8_snprintf(why, whylen,
 			    "not a duration (such as 500ms, 90s, 5m, 1h, 2d)");
 			return -1;
 		}
@@ -568,7 +571,7 @@ set_value(const struct key *k, void *base, const char *s, char *why,
 		break;
 	case KT_PATH:
 		if (s[0] != '/') {
-			snprintf(why, whylen, "must be an absolute path");
+			utf8_snprintf(why, whylen, "must be an absolute path");
 			return -1;
 		}
 		if (check_range(k, (int64_t)strlen(s), why, whylen) == -1)
@@ -577,7 +580,7 @@ set_value(const struct key *k, void *base, const char *s, char *why,
 		break;
 	case KT_URL:
 		if (s[0] == '\0' && k->min > 0) {
-			snprintf(why, whylen, "must not be empty");
+			utf8_snprintf(why, whylen, "must not be empty");
 			return -1;
 		}
 		if (s[0] != '\0' && check_url(s, why, whylen) == -1)
@@ -619,7 +622,7 @@ set_value(const struct key *k, void *base, const char *s, char *why,
 		break;
 	case KT_BOOL:
 		if (parse_bool(s, &b) == -1) {
-			snprintf(why, whylen, "expected on or off");
+			utf8_snprintf(why, whylen, "expected on or off");
 			return -1;
 		}
 		*(bool *)(void *)p = b;
@@ -627,7 +630,7 @@ set_value(const struct key *k, void *base, const char *s, char *why,
 	case KT_LOG_LEVEL:
 		i = log_level_from_name(s);
 		if (i == -1) {
-			snprintf(why, whylen,
+			utf8_snprintf(why, whylen,
 			    "expected err, warning, notice, info or debug");
 			return -1;
 		}
@@ -895,13 +898,13 @@ section_label(const struct loader *ld, char *buf, size_t len)
 	size_t i;
 
 	if (ld->section == SECT_CLUSTER) {
-		snprintf(buf, len, "[cluster %s]",
+		utf8_snprintf(buf, len, "[cluster %s]",
 		    ld->c->clusters[ld->cluster].name);
 		return;
 	}
 	for (i = 0; i < sizeof(section_names) / sizeof(section_names[0]); i++)
 		if (section_names[i].section == ld->section)
-			snprintf(buf, len, "[%s]", section_names[i].name);
+			utf8_snprintf(buf, len, "[%s]", section_names[i].name);
 }
 
 static int
@@ -1013,6 +1016,12 @@ ini_read_cb(char *str, int num, void *stream)
 		ld->buf[--n] = '\0';
 	if (memchr(ld->buf, '\0', n) != NULL) {
 		fail(ld, cur_file(ld), ld->line, "syntax error: NUL byte");
+		return NULL;
+	}
+	/* Values end up in status, events and the log: text only. */
+	if (!utf8_valid(ld->buf, (size_t)n)) {
+		fail(ld, cur_file(ld), ld->line, "not valid UTF-8 (the file "
+		    "must be UTF-8 text)");
 		return NULL;
 	}
 	s = ld->buf;

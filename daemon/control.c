@@ -24,6 +24,7 @@
 #include "common/linebuf.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 struct control {
@@ -218,8 +219,7 @@ ctl_req_log(struct ctl_req *r, enum proto_level level, const char *fmt, ...)
 	if (r->conn == NULL || level > r->req.level)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = utf8_vasprintf(fmt, ap);
 	va_end(ap);
 	time_format_iso8601(time_now_ms(), ts);
 	conn_send(r->conn, proto_event_log(r->req.id, level, ts, msg));
@@ -236,8 +236,7 @@ ctl_req_progress(struct ctl_req *r, const char *step, int done, int total,
 	if (r->conn == NULL)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = utf8_vasprintf(fmt, ap);
 	va_end(ap);
 	conn_send(r->conn, proto_event_progress(r->req.id, step, done, total,
 	    msg));
@@ -277,8 +276,7 @@ ctl_req_error(struct ctl_req *r, enum proto_err code, const char *fmt, ...)
 	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = utf8_vasprintf(fmt, ap);
 	va_end(ap);
 	req_end(r, proto_reply_error(r->req.id, code, msg));
 	free(msg);
@@ -561,7 +559,7 @@ start_listening(struct control *c, char *err, size_t errlen)
 	int r = uv_listen((uv_stream_t *)&c->listener, 128, on_connection);
 
 	if (r != 0) {
-		snprintf(err, errlen, "cannot listen: %s", uv_strerror(r));
+		utf8_snprintf(err, errlen, "cannot listen: %s", uv_strerror(r));
 		return -1;
 	}
 	return 0;
@@ -578,29 +576,31 @@ clear_stale_socket(const char *path, char *err, size_t errlen)
 	if (lstat(path, &st) != 0)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket", path);
+		utf8_snprintf(err, errlen,
+		    "%s exists and is not a socket", path);
 		return -1;
 	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path); /* not text */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+		utf8_snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
 	if (r == 0) {
-		snprintf(err, errlen, "another daemon is serving %s", path);
+		utf8_snprintf(err, errlen,
+		    "another daemon is serving %s", path);
 		return -1;
 	}
 	if (errno != ECONNREFUSED) {
-		snprintf(err, errlen, "cannot check %s: %s", path,
+		utf8_snprintf(err, errlen, "cannot check %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
 	log_info("control: removing stale socket %s", path);
 	if (unlink(path) != 0 && errno != ENOENT) {
-		snprintf(err, errlen, "cannot remove stale %s: %s", path,
+		utf8_snprintf(err, errlen, "cannot remove stale %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
@@ -616,14 +616,15 @@ control_listen_path(struct control *c, const char *path, const char *group,
 	int r;
 
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		snprintf(err, errlen, "socket path too long: %s", path);
+		utf8_snprintf(err, errlen, "socket path too long: %s", path);
 		return -1;
 	}
 	if (group && *group) {
 		struct group *g = getgrnam(group);
 
 		if (g == NULL) {
-			snprintf(err, errlen, "socket_group \"%s\" does not "
+			utf8_snprintf(err, errlen,
+			    "socket_group \"%s\" does not "
 			    "exist", group);
 			return -1;
 		}
@@ -636,14 +637,15 @@ control_listen_path(struct control *c, const char *path, const char *group,
 	r = uv_pipe_bind(&c->listener, path);
 	umask(old);
 	if (r != 0) {
-		snprintf(err, errlen, "cannot bind %s: %s", path,
+		utf8_snprintf(err, errlen, "cannot bind %s: %s", path,
 		    uv_strerror(r));
 		return -1;
 	}
 	c->path = xstrdup(path);
 	if (chmod(path, 0660) != 0 ||
 	    (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0)) {
-		snprintf(err, errlen, "cannot set the mode or group of %s: %s",
+		utf8_snprintf(err, errlen,
+		    "cannot set the mode or group of %s: %s",
 		    path, strerror(errno));
 		return -1;
 	}
@@ -658,7 +660,7 @@ control_listen_fd(struct control *c, int fd, char *err, size_t errlen)
 	int r = uv_pipe_open(&c->listener, fd);
 
 	if (r != 0) {
-		snprintf(err, errlen, "cannot use the passed socket: %s",
+		utf8_snprintf(err, errlen, "cannot use the passed socket: %s",
 		    uv_strerror(r));
 		return -1;
 	}

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/xrand.h"
 #include "daemon/awscreds.h"
@@ -79,11 +80,13 @@ host_of(const char *url, char **host, char *err, size_t errlen)
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK) {
-		snprintf(err, errlen, "invalid EC2 endpoint URL \"%s\"", url);
+		utf8_snprintf(err, errlen,
+		    "invalid EC2 endpoint URL \"%s\"", url);
 		goto out;
 	}
 	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-		snprintf(err, errlen, "EC2 endpoint \"%s\" is not http(s)", url);
+		utf8_snprintf(err, errlen,
+		    "EC2 endpoint \"%s\" is not http(s)", url);
 		goto out;
 	}
 	/* curl sends the port in Host only when it is not the default. */
@@ -110,7 +113,7 @@ ec2_client_new(uv_loop_t *loop, struct http_client *http,
 	struct ec2_client *c = xcalloc(1, sizeof(*c));
 
 	if (s->region == NULL || *s->region == '\0') {
-		snprintf(err, errlen, "no AWS region configured");
+		utf8_snprintf(err, errlen, "no AWS region configured");
 		free(c);
 		return NULL;
 	}
@@ -171,7 +174,8 @@ call_finish(struct ec2_call *call, struct ec2_state_changes *changes,
 
 	if (err) {
 		err->attempts = call->attempts;
-		snprintf(err->action, sizeof(err->action), "%s", call->action);
+		utf8_snprintf(err->action, sizeof(err->action),
+		    "%s", call->action);
 		c->stats.failures++;
 	} else {
 		aws_retry_quota_release(&c->quota, call->quota_taken);
@@ -337,6 +341,7 @@ on_creds(void *arg, const struct aws_credentials *creds, const char *error)
 		call_finish(call, NULL, &err);
 		return;
 	}
+	/* not text */
 	snprintf(h_date, sizeof(h_date), "X-Amz-Date: %s", amz_date);
 	h_auth = xasprintf("Authorization: %s", out.authorization);
 	headers[nh++] = "Content-Type: " EC2_CONTENT_TYPE;

@@ -15,6 +15,7 @@
 
 #include "common/strbuf.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 static const struct {
@@ -95,7 +96,7 @@ add_indexed(struct aws_params *p, const char *fmt, size_t i, const char *v)
 {
 	char name[64];
 
-	snprintf(name, sizeof(name), fmt, i);
+	snprintf(name, sizeof(name), fmt, i); /* not text */
 	aws_params_add(p, name, v);
 }
 
@@ -117,7 +118,7 @@ ec2_build_describe(struct aws_params *p, const char *prefix, int max_results,
 	aws_params_add(p, "Version", EC2_API_VERSION);
 	aws_params_add(p, "Filter.1.Name", "tag:Name");
 	aws_params_add(p, "Filter.1.Value.1", strbuf_str(&pattern));
-	snprintf(num, sizeof(num), "%d", max_results);
+	snprintf(num, sizeof(num), "%d", max_results); /* not text */
 	aws_params_add(p, "MaxResults", num);
 	if (next_token)
 		aws_params_add(p, "NextToken", next_token);
@@ -213,7 +214,7 @@ parse_doc(const char *xml, size_t len, const char *what, struct aws_error *err)
 		const xmlError *xe = xmlCtxtGetLastError(ctxt);
 		char msg[256];
 
-		snprintf(msg, sizeof(msg), "%s", xe && xe->message ?
+		utf8_snprintf(msg, sizeof(msg), "%s", xe && xe->message ?
 		    xe->message : "empty document");
 		msg[strcspn(msg, "\n")] = '\0';
 		aws_error_set(err, AWS_ERR_PARSE, NULL,
@@ -414,7 +415,7 @@ ec2_parse_error(const char *xml, size_t len, long http_status,
 	err->kind = AWS_ERR_SERVICE;
 	err->http_status = http_status;
 	err->code[0] = err->request_id[0] = '\0';
-	snprintf(err->message, sizeof(err->message),
+	utf8_snprintf(err->message, sizeof(err->message),
 	    "HTTP %ld without an EC2 error document", http_status);
 	if (len == 0)
 		return;
@@ -430,13 +431,15 @@ ec2_parse_error(const char *xml, size_t len, long http_status,
 		e = child(root, "Error");
 	if (e) {
 		if ((code = child_text_ref(e, "Code")))
-			snprintf(err->code, sizeof(err->code), "%s", code);
+			utf8_snprintf(err->code, sizeof(err->code), "%s", code);
 		if ((msg = child_text_ref(e, "Message")))
-			snprintf(err->message, sizeof(err->message), "%s", msg);
+			utf8_snprintf(err->message, sizeof(err->message),
+			    "%s", msg);
 	}
 	if ((rid = child_text_ref(root, "RequestID")) ||
 	    (rid = child_text_ref(root, "RequestId")) ||
 	    (rid = child_text_ref(root, "requestId")))
-		snprintf(err->request_id, sizeof(err->request_id), "%s", rid);
+		utf8_snprintf(err->request_id, sizeof(err->request_id),
+		    "%s", rid);
 	xmlFreeDoc(doc);
 }

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 void
@@ -55,8 +56,7 @@ events_add(struct event_ring *r, int64_t ts_ms, enum event_kind kind,
 	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = utf8_vasprintf(fmt, ap);
 	va_end(ap);
 	if (r->count == r->cap) {
 		e = &r->v[r->head];
@@ -97,10 +97,10 @@ events_json(const struct event_ring *r, size_t n)
 		json_t *o;
 
 		time_format_iso8601(e->ts_ms, ts);
-		o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "seq",
+		o = json_pack("{s:I, s:s, s:s, s:s, s:o}", "seq",
 		    (json_int_t)e->seq, "ts", ts, "kind",
 		    event_kind_name(e->kind), "level",
-		    log_level_name(e->level), "msg", e->msg);
+		    log_level_name(e->level), "msg", json_text(e->msg));
 		if (e->data)
 			json_object_set(o, "data", e->data);
 		json_array_append_new(arr, o);

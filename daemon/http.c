@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 struct http_client {
@@ -208,10 +209,10 @@ complete(struct http_call *call, CURLcode code)
 	r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
 	if (!r.ok) {
 		if (call->too_big)
-			snprintf(r.error, sizeof(r.error),
+			utf8_snprintf(r.error, sizeof(r.error),
 			    "answer larger than %zu bytes", call->max_body);
 		else
-			snprintf(r.error, sizeof(r.error), "%s",
+			utf8_snprintf(r.error, sizeof(r.error), "%s",
 			    call->errbuf[0] ? call->errbuf :
 			    curl_easy_strerror(code));
 		r.status = 0;

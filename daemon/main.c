@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/aws.h"
 #include "daemon/awscreds.h"
@@ -116,21 +117,25 @@ daemon_notify_status(struct daemon *d)
 			failing++;
 	}
 	if (unread > 0 && failing > 0)
-		snprintf(extra, sizeof(extra), "; %zu not read yet, refresh "
+		utf8_snprintf(extra, sizeof(extra),
+		    "; %zu not read yet, refresh "
 		    "failing on %zu", unread, failing);
 	else if (unread > 0)
-		snprintf(extra, sizeof(extra), "; %zu not read yet", unread);
+		utf8_snprintf(extra, sizeof(extra),
+		    "; %zu not read yet", unread);
 	else if (failing > 0)
-		snprintf(extra, sizeof(extra), "; refresh failing on %zu",
+		utf8_snprintf(extra, sizeof(extra), "; refresh failing on %zu",
 		    failing);
 	if (ops > 0)
-		snprintf(opstext, sizeof(opstext), ", %zu operation%s running",
+		utf8_snprintf(opstext, sizeof(opstext),
+		    ", %zu operation%s running",
 		    ops, ops == 1 ? "" : "s");
-	snprintf(text, sizeof(text), "%zu cluster%s, %d/%d workers online%s%s",
+	utf8_snprintf(text, sizeof(text),
+	    "%zu cluster%s, %d/%d workers online%s%s",
 	    n, n == 1 ? "" : "s", online, workers, opstext, extra);
 	if (strcmp(text, last) == 0)
 		return;
-	snprintf(last, sizeof(last), "%s", text);
+	utf8_snprintf(last, sizeof(last), "%s", text);
 	sd_notifyf(0, "STATUS=%s", text);
 }
 
@@ -181,7 +186,8 @@ make_clients(struct daemon *d, char *err, size_t errlen)
 	d->oc_user = secret_opencast_user(env_get);
 	d->oc_password = secret_opencast_password(env_get);
 	if (d->oc_user == NULL || d->oc_password == NULL) {
-		snprintf(err, errlen, "no Opencast user or password: give the "
+		utf8_snprintf(err, errlen,
+		    "no Opencast user or password: give the "
 		    "credentials opencast-user and opencast-password, or "
 		    "OPENCAST_USER and OPENCAST_PASSWORD");
 		return -1;
@@ -206,13 +212,13 @@ make_clients(struct daemon *d, char *err, size_t errlen)
 	region = aws_resolve_region(d->config->region,
 	    aws_creds_provider_region(d->creds), env_get);
 	if (region == NULL) {
-		snprintf(err, errlen, "no AWS region: set [aws] region, "
+		utf8_snprintf(err, errlen, "no AWS region: set [aws] region, "
 		    "AWS_REGION or a profile region");
 		return -1;
 	}
 	if (aws_resolve_endpoint(d->config->endpoint, region, env_get, url,
 	    sizeof(url)) != 0) {
-		snprintf(err, errlen, "the EC2 endpoint URL is too long");
+		utf8_snprintf(err, errlen, "the EC2 endpoint URL is too long");
 		return -1;
 	}
 	es.region = region;
@@ -252,7 +258,8 @@ open_control(struct main_ctx *m, char *err, size_t errlen)
 
 	d->control = control_new(d->loop, commands_dispatch, d);
 	if (n > 1) {
-		snprintf(err, errlen, "expected one socket from systemd, got "
+		utf8_snprintf(err, errlen,
+		    "expected one socket from systemd, got "
 		    "%d", n);
 		return -1;
 	}
@@ -265,7 +272,8 @@ open_control(struct main_ctx *m, char *err, size_t errlen)
 		 * clusters is still [daemon] socket_group. */
 		if (group[0] != '\0') {
 			if ((g = getgrnam(group)) == NULL) {
-				snprintf(err, errlen, "socket_group \"%s\" "
+				utf8_snprintf(err, errlen,
+				    "socket_group \"%s\" "
 				    "does not exist", group);
 				return -1;
 			}

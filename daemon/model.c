@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 static const struct {
@@ -209,20 +210,22 @@ model_status_json(const struct model *md, const char *cluster)
 		bool oc = running && model_role_is_opencast(m->role) && m->host;
 
 		json_array_append_new(arr, json_pack(
-		    "{s:s, s:s, s:s, s:o, s:o, s:s, s:b, s:o, s:o}",
-		    "id", m->inst->id, "name", m->inst->name,
+		    "{s:o, s:o, s:s, s:o, s:o, s:s, s:b, s:o, s:o}",
+		    "id", json_text(m->inst->id), "name",
+		    json_text(m->inst->name),
 		    "state", ec2_state_name(m->inst->state),
 		    "maintenance", oc ? json_boolean(m->host->maintenance) :
 		    json_null(),
-		    "mh_host", oc ? json_string(m->host->base_url) : json_null(),
+		    "mh_host", oc ? json_text(m->host->base_url) : json_null(),
 		    "role", model_role_name(m->role), "held", m->held,
 		    "uptime_s", m->uptime_s >= 0 ?
 		    json_integer(m->uptime_s) : json_null(),
 		    "running_jobs", oc ? int_or_null(m->running_jobs) :
 		    json_null()));
 	}
-	return json_pack("{s:s, s:i, s:i, s:i, s:o, s:o, s:o, s:o}",
-	    "cluster", cluster, "instances_online", md->instances_online,
+	return json_pack("{s:o, s:i, s:i, s:i, s:o, s:o, s:o, s:o}",
+	    "cluster", json_text(cluster),
+	    "instances_online", md->instances_online,
 	    "workers", md->workers, "workers_online", md->workers_online,
 	    "queued_jobs", int_or_null(md->queued_jobs),
 	    "queued_high_load_jobs", int_or_null(md->queued_high_load_jobs),

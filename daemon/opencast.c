@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/xrand.h"
 #include "daemon/aws.h"
@@ -198,14 +199,11 @@ static void
 error_context(struct oc_error *err, const char *base, const char *path,
     const char *sep, const char *after)
 {
-	char msg[sizeof(err->message) + 600];
-	size_t n;
+	char *msg = utf8_asprintf("%s%s%s%s%s", base, path, sep,
+	    err->message, after);
 
-	snprintf(msg, sizeof(msg), "%s%s%s%s%s", base, path, sep, err->message,
-	    after);
-	n = strnlen(msg, sizeof(err->message) - 1);
-	memcpy(err->message, msg, n);
-	err->message[n] = '\0';
+	utf8_copy(err->message, sizeof(err->message), msg, strlen(msg));
+	free(msg);
 }
 
 /* Appends " (URL)" to a reader's message. */
@@ -214,7 +212,7 @@ add_url(struct oc_error *err, const char *base, const char *path)
 {
 	char url[600];
 
-	snprintf(url, sizeof(url), " (%s%s)", base, path);
+	utf8_snprintf(url, sizeof(url), " (%s%s)", base, path);
 	error_context(err, "", "", "", url);
 }
 

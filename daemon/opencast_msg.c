@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 void
@@ -28,7 +29,7 @@ oc_error_set(struct oc_error *e, enum oc_err_kind kind, const char *fmt, ...)
 
 	e->kind = kind;
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	utf8_vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
 }
 
@@ -192,11 +193,13 @@ get_text(struct pool *pool, json_t *obj, const char *key, bool *bad)
 		return pool_strndup(pool, json_string_value(v),
 		    json_string_length(v));
 	if (json_is_integer(v)) {
+		/* not text */
 		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
 		    json_integer_value(v));
 		return pool_strdup(pool, buf);
 	}
 	if (json_is_real(v)) {
+		/* not text */
 		snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
 		return pool_strdup(pool, buf);
 	}

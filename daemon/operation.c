@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/control.h"
 #include "daemon/daemon.h"
@@ -153,7 +154,7 @@ op_say(struct operation *op, int level, const char *fmt, ...)
 	char msg[1024];
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	clog(level, op->c->name, "%s: %s", op->name, msg);
 	if (op->req)
@@ -180,7 +181,7 @@ op_step(struct operation *op, const char *step, int done, int total,
 	char msg[1024];
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	op->step = step;
 	clog(LOG_INFO, op->c->name, "%s: %s: %s", op->name, step, msg);
@@ -215,8 +216,8 @@ op_accepted(struct operation *op)
 		return;
 	op->accepted = true;
 	if (op->req && !op->p.wait) {
-		ctl_req_ok(op->req, json_pack("{s:s, s:s, s:b, s:b}",
-		    "message", "accepted", "operation", op->name,
+		ctl_req_ok(op->req, json_pack("{s:s, s:o, s:b, s:b}",
+		    "message", "accepted", "operation", json_text(op->name),
 		    "accepted", 1, "dry_run", op->p.dry_run));
 		op->req = NULL;
 	}
@@ -390,7 +391,8 @@ op_wait_turn(struct operation *op)
 		op->waiting = false;
 		time_format_duration(cfg->wait_interval_ms, every,
 		    sizeof(every));
-		snprintf(msg, sizeof(msg), "gave up waiting until %s after %d "
+		utf8_snprintf(msg, sizeof(msg),
+		    "gave up waiting until %s after %d "
 		    "polls %s apart: %s", op->wait_what, op->polls, every, why);
 		if (op->p.force) {
 			op_warn(op, msg);
@@ -568,7 +570,8 @@ op_zadara_ok(struct operation *op, const char *what)
 	if (op->p.force && op->zadara_err_kind == ZADARA_ERR_TIMEOUT) {
 		char msg[768];
 
-		snprintf(msg, sizeof(msg), "gave up waiting to %s the Zadara "
+		utf8_snprintf(msg, sizeof(msg),
+		    "gave up waiting to %s the Zadara "
 		    "array; going on because of --force: %s", what,
 		    op->zadara_msg);
 		op_warn(op, msg);
@@ -614,7 +617,7 @@ strv_json(const struct strv *s)
 	json_t *a = json_array();
 
 	for (size_t i = 0; i < s->n; i++)
-		json_array_append_new(a, json_string(s->v[i]));
+		json_array_append_new(a, json_text(s->v[i]));
 	return a;
 }
 
@@ -658,23 +661,25 @@ op_finish(struct operation *op, bool ok)
 		char *s = NULL;
 
 		if (op->p.dry_run)
-			snprintf(msg, sizeof(msg), "dry run of %s passed every "
+			utf8_snprintf(msg, sizeof(msg),
+			    "dry run of %s passed every "
 			    "rule%s%s", op->what, op->would.n ?
 			    "; would act on " : "",
 			    op->would.n ? (s = strv_join(&op->would, ", ")) :
 			    "");
 		else if (op->err[0])
-			snprintf(msg, sizeof(msg), "%s", op->err);
+			utf8_snprintf(msg, sizeof(msg), "%s", op->err);
 		else
-			snprintf(msg, sizeof(msg), "%s done", op->name);
+			utf8_snprintf(msg, sizeof(msg), "%s done", op->name);
 		free(s);
 	} else {
-		snprintf(msg, sizeof(msg), "%s", op->err);
+		utf8_snprintf(msg, sizeof(msg), "%s", op->err);
 	}
 	log_summary(op, "after");
 	events_add(&c->events, now, EVENT_OPERATION, ok ? LOG_INFO :
-	    LOG_WARNING, json_pack("{s:s, s:s, s:b, s:b, s:o, s:o, s:o}",
-	    "operation", op->name, "initiator", op->p.initiator,
+	    LOG_WARNING, json_pack("{s:o, s:o, s:b, s:b, s:o, s:o, s:o}",
+	    "operation", json_text(op->name),
+	    "initiator", json_text(op->p.initiator),
 	    "ok", ok, "dry_run", op->p.dry_run,
 	    "started", strv_json(&op->started),
 	    "stopped", strv_json(&op->stopped),
@@ -682,8 +687,9 @@ op_finish(struct operation *op, bool ok)
 	    "%s %s: %s", op->name, ok ? "succeeded" : "failed", msg);
 	clog(ok ? LOG_NOTICE : LOG_WARNING, c->name, "%s %s: %s", op->name,
 	    ok ? "succeeded" : "failed", msg);
-	result = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o, s:o}",
-	    "message", msg, "operation", op->name, "dry_run", op->p.dry_run,
+	result = json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o}",
+	    "message", json_text(msg), "operation", json_text(op->name),
+	    "dry_run", op->p.dry_run,
 	    "started", strv_json(&op->started),
 	    "stopped", strv_json(&op->stopped),
 	    "would", strv_json(&op->would),
@@ -722,7 +728,7 @@ op_fail(struct operation *op, enum proto_err code, const char *fmt, ...)
 		return;
 	op->err_code = code;
 	va_start(ap, fmt);
-	vsnprintf(op->err, sizeof(op->err), fmt, ap);
+	utf8_vsnprintf(op->err, sizeof(op->err), fmt, ap);
 	va_end(ap);
 	cancel_calls(op);
 	if (op->maint_hosts.n == 0 || op->p.dry_run) {
@@ -808,13 +814,13 @@ batch_in_state(struct operation *op, const struct model *md,
 			continue;
 		}
 		if (why[0] == '\0')
-			snprintf(why, len, "%s is %s", op->batch.v[i],
+			utf8_snprintf(why, len, "%s is %s", op->batch.v[i],
 			    m ? ec2_state_name(m->inst->state) : "gone");
 	}
 	if (ready < (int)op->batch.n) {
 		char buf[128];
 
-		snprintf(buf, sizeof(buf), "; %d of %zu %s", ready,
+		utf8_snprintf(buf, sizeof(buf), "; %d of %zu %s", ready,
 		    op->batch.n, ec2_state_name(want));
 		strncat(why, buf, len - strlen(why) - 1);
 		return false;
@@ -853,7 +859,7 @@ pred_ready(struct operation *op, const struct model *md, char *why,
 		if (m && m->host && m->host->online && !m->host->maintenance)
 			ok++;
 		else if (why[0] == '\0')
-			snprintf(why, len, "%s is %s", op->batch.v[i],
+			utf8_snprintf(why, len, "%s is %s", op->batch.v[i],
 			    m == NULL ? "gone" : m->host == NULL ?
 			    "not registered in Opencast yet" :
 			    !m->host->online ? "offline in Opencast" :
@@ -869,7 +875,7 @@ pred_opencast_ready(struct operation *op, const struct model *md, char *why,
 {
 	(void)op;
 	if (!md->opencast_known) {
-		snprintf(why, len, "Opencast does not answer yet");
+		utf8_snprintf(why, len, "Opencast does not answer yet");
 		return false;
 	}
 	for (size_t i = 0; i < md->n; i++) {
@@ -877,7 +883,7 @@ pred_opencast_ready(struct operation *op, const struct model *md, char *why,
 
 		if (model_role_is_opencast(m->role) &&
 		    m->inst->state == EC2_STATE_RUNNING && m->host == NULL) {
-			snprintf(why, len, "%s (%s) is not registered in "
+			utf8_snprintf(why, len, "%s (%s) is not registered in "
 			    "Opencast yet", m->inst->name, m->inst->id);
 			return false;
 		}
@@ -893,7 +899,7 @@ pairs_in_maintenance(struct operation *op, const struct model *md, bool on,
 		const struct model_member *m = member(md, op->pair_ids.v[i]);
 
 		if (m && m->host && m->host->maintenance != on) {
-			snprintf(why, len, "%s is still %s maintenance",
+			utf8_snprintf(why, len, "%s is still %s maintenance",
 			    m->host->base_url, on ? "out of" : "in");
 			return false;
 		}
@@ -924,7 +930,7 @@ pred_workers_idle(struct operation *op, const struct model *md, char *why,
 
 	(void)op;
 	if (!md->opencast_known) {
-		snprintf(why, len, "Opencast cannot be read");
+		utf8_snprintf(why, len, "Opencast cannot be read");
 		return false;
 	}
 	for (size_t i = 0; i < md->n; i++) {
@@ -936,7 +942,8 @@ pred_workers_idle(struct operation *op, const struct model *md, char *why,
 		}
 	}
 	if (busy) {
-		snprintf(why, len, "%d worker%s still run%s %d job%s", busy,
+		utf8_snprintf(why, len,
+		    "%d worker%s still run%s %d job%s", busy,
 		    busy == 1 ? "" : "s", busy == 1 ? "s" : "", jobs,
 		    jobs == 1 ? "" : "s");
 		return false;
@@ -1119,7 +1126,8 @@ run_scale_up(struct operation *op)
 		return;
 	case SU_DONE:
 		s = strv_join(&op->started, ", ");
-		snprintf(op->err, sizeof(op->err), "started %zu worker%s: %s",
+		utf8_snprintf(op->err, sizeof(op->err),
+		    "started %zu worker%s: %s",
 		    op->started.n, op->started.n == 1 ? "" : "s", s);
 		free(s);
 		op_finish(op, true);
@@ -1253,7 +1261,8 @@ run_scale_down(struct operation *op)
 		return;
 	case SD_DONE:
 		s = strv_join(&op->stopped, ", ");
-		snprintf(op->err, sizeof(op->err), "stopped %zu worker%s: %s",
+		utf8_snprintf(op->err, sizeof(op->err),
+		    "stopped %zu worker%s: %s",
 		    op->stopped.n, op->stopped.n == 1 ? "" : "s", s);
 		free(s);
 		op_finish(op, true);
@@ -1282,7 +1291,7 @@ run_scale_to(struct operation *op)
 		if (op->p.workers == active) {
 			PLAN(op, rules_scale_to(&md_, op->c->cfg, op->p.workers,
 			    op->p.force, &op->plan));
-			snprintf(op->err, sizeof(op->err), "%s",
+			utf8_snprintf(op->err, sizeof(op->err), "%s",
 			    op->plan.message);
 			op_finish(op, true);
 			return;
@@ -1416,7 +1425,8 @@ run_start(struct operation *op)
 		    "node online and out of maintenance", SA_DONE);
 		return;
 	case SA_DONE:
-		snprintf(op->err, sizeof(op->err), "started the cluster with "
+		utf8_snprintf(op->err, sizeof(op->err),
+		    "started the cluster with "
 		    "%d worker%s", op->plan.workers, op->plan.workers == 1 ?
 		    "" : "s");
 		op_finish(op, true);
@@ -1526,7 +1536,8 @@ run_stop(struct operation *op)
 		op_goto(op, ST_DONE);
 		return;
 	case ST_DONE:
-		snprintf(op->err, sizeof(op->err), "stopped the cluster: %zu "
+		utf8_snprintf(op->err, sizeof(op->err),
+		    "stopped the cluster: %zu "
 		    "instance%s", op->stopped.n, op->stopped.n == 1 ? "" : "s");
 		op_finish(op, true);
 		return;
@@ -1576,7 +1587,8 @@ run_maintenance(struct operation *op)
 		/* Asked for: nothing to restore. */
 		strv_clear(&op->maint_hosts);
 		strv_clear(&op->maint_ids);
-		snprintf(op->err, sizeof(op->err), "%zu Opencast node%s %s "
+		utf8_snprintf(op->err, sizeof(op->err),
+		    "%zu Opencast node%s %s "
 		    "maintenance", op->plan.maintenance.n,
 		    op->plan.maintenance.n == 1 ? "" : "s", on ? "in" :
 		    "out of");
@@ -1631,29 +1643,32 @@ operation_start(struct cluster *c, const struct op_params *p,
 	switch (p->kind) {
 	case OP_START:
 		op->machine = run_start;
-		snprintf(op->name, sizeof(op->name), "start");
+		utf8_snprintf(op->name, sizeof(op->name), "start");
 		break;
 	case OP_STOP:
 		op->machine = run_stop;
-		snprintf(op->name, sizeof(op->name), "stop");
+		utf8_snprintf(op->name, sizeof(op->name), "stop");
 		break;
 	case OP_SCALE_UP:
 		op->machine = run_scale_up;
-		snprintf(op->name, sizeof(op->name), "scale up %d", p->workers);
+		utf8_snprintf(op->name, sizeof(op->name),
+		    "scale up %d", p->workers);
 		break;
 	case OP_SCALE_DOWN:
 		op->machine = run_scale_down;
-		snprintf(op->name, sizeof(op->name), "scale down %d",
+		utf8_snprintf(op->name, sizeof(op->name), "scale down %d",
 		    p->workers);
 		break;
 	case OP_SCALE_TO:
 		op->machine = run_scale_to;
-		snprintf(op->name, sizeof(op->name), "scale_to %d", p->workers);
+		utf8_snprintf(op->name, sizeof(op->name),
+		    "scale_to %d", p->workers);
 		break;
 	case OP_MAINTENANCE_ON:
 	case OP_MAINTENANCE_OFF:
 		op->machine = run_maintenance;
-		snprintf(op->name, sizeof(op->name), "%s", op_kind_name(p->kind));
+		utf8_snprintf(op->name, sizeof(op->name),
+		    "%s", op_kind_name(p->kind));
 		break;
 	}
 	memcpy(op->what, op->name, sizeof(op->what));
@@ -1684,6 +1699,6 @@ operation_status_json(const struct operation *op)
 	if (op == NULL)
 		return json_null();
 	time_format_iso8601(op->started_ms, ts);
-	return json_pack("{s:s, s:s, s:s}", "cmd", op->name, "step", op->step,
-	    "started_at", ts);
+	return json_pack("{s:o, s:o, s:s}", "cmd", json_text(op->name),
+	    "step", json_text(op->step), "started_at", ts);
 }

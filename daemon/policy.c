@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 void
@@ -76,7 +77,7 @@ reason_add(struct policy_decision *d, const char *fmt, ...)
 	if (len + 1 >= sizeof(d->reason))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(d->reason + len, sizeof(d->reason) - len, fmt, ap);
+	utf8_vsnprintf(d->reason + len, sizeof(d->reason) - len, fmt, ap);
 	va_end(ap);
 }
 
@@ -437,7 +438,7 @@ time_json(int64_t ms)
 	if (ms <= 0)
 		return json_null();
 	time_format_iso8601(ms, buf);
-	return json_string(buf);
+	return json_text(buf);
 }
 
 static json_t *
@@ -449,7 +450,7 @@ inputs_json(const struct policy_settings *s, const struct policy_input *in,
 
 	json_object_set_new(o, "now", time_json(in->now_ms));
 	json_object_set_new(o, "disabled_reason", in->disabled_reason ?
-	    json_string(in->disabled_reason) : json_null());
+	    json_text(in->disabled_reason) : json_null());
 	json_object_set_new(o, "admin_running",
 	    json_boolean(in->admin_running));
 	json_object_set_new(o, "opencast_reachable",
@@ -477,7 +478,7 @@ inputs_json(const struct policy_settings *s, const struct policy_input *in,
 	json_object_set_new(o, "scale_down_step",
 	    json_integer(s->scale_down_step));
 	json_object_set_new(o, "billing",
-	    json_string(billing_name(s->billing)));
+	    json_text(billing_name(s->billing)));
 	json_object_set_new(o, "idle_uptime_threshold_s",
 	    seconds_json(s->idle_uptime_threshold_ms));
 	json_object_set_new(o, "min_uptime_s", seconds_json(s->min_uptime_ms));
@@ -498,8 +499,8 @@ policy_decision_json(const struct policy_settings *s,
 		const struct policy_worker *w = &in->workers[i];
 
 		json_array_append_new(workers, json_pack(
-		    "{s:s?, s:s, s:o, s:o, s:b}",
-		    "id", w->id,
+		    "{s:o, s:s, s:o, s:o, s:b}",
+		    "id", json_text_or_null(w->id),
 		    "verdict", policy_verdict_name(d->verdicts ?
 		    d->verdicts[i] : VERDICT_NOT_CONSIDERED),
 		    "running_jobs", w->running_jobs >= 0 ?
@@ -508,8 +509,9 @@ policy_decision_json(const struct policy_settings *s,
 		    json_integer(w->uptime_s) : json_null(),
 		    "held", w->held));
 	}
-	return json_pack("{s:b, s:s, s:i, s:s, s:b, s:o, s:o}",
+	return json_pack("{s:b, s:s, s:i, s:o, s:b, s:o, s:o}",
 	    "ran", d->ran, "action", policy_action_name(d->action),
-	    "count", d->count, "reason", d->reason, "warning", d->warning,
+	    "count", d->count, "reason", json_text(d->reason),
+	    "warning", d->warning,
 	    "inputs", inputs_json(s, in, d), "workers", workers);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 void
@@ -38,7 +39,7 @@ refuse(struct plan *p, enum proto_err code, const char *fmt, ...)
 
 	p->error = code;
 	va_start(ap, fmt);
-	vsnprintf(p->message, sizeof(p->message), fmt, ap);
+	utf8_vsnprintf(p->message, sizeof(p->message), fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -53,7 +54,7 @@ warn(struct plan *p, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	utf8_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	strv_add(&p->warnings, buf);
 }
@@ -67,7 +68,7 @@ say(struct plan *p, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(p->message, sizeof(p->message), fmt, ap);
+	utf8_vsnprintf(p->message, sizeof(p->message), fmt, ap);
 	va_end(ap);
 }
 

@@ -214,6 +214,7 @@ sigv4_sign(const struct sigv4_input *in, struct sigv4_output *out,
 	hmac_sha256(k4, sizeof(k4), strbuf_str(&sts), sig);
 	hex(sig, sizeof(sig), out->signature);
 
+	/* not text */
 	n = snprintf(out->authorization, sizeof(out->authorization),
 	    "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
 	    "SignedHeaders=%s, Signature=%s", in->access_key_id, date,

@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/xrand.h"
 #include "daemon/aws.h"
@@ -338,7 +339,8 @@ action_checked(struct zadara_call *call, const struct zadara_vpsa *v)
 	if (on_action_path(call->kind, v->status)) {
 		log_info("VPSA %s is %s: the earlier %s went through", call->id,
 		    v->status, verb);
-		snprintf(text, sizeof(text), "VPSA %s is %s: the earlier %s "
+		utf8_snprintf(text, sizeof(text),
+		    "VPSA %s is %s: the earlier %s "
 		    "request went through", call->id, v->status, verb);
 		call_finish(call, NULL, text, NULL);
 		return;
@@ -362,7 +364,7 @@ body_message(const struct http_response *r, char *buf, size_t len)
 
 	buf[0] = '\0';
 	if (zadara_error_body(r->body, r->body_len, msg, sizeof(msg)))
-		snprintf(buf, len, ": %s", msg);
+		utf8_snprintf(buf, len, ": %s", msg);
 }
 
 /* Puts the formatted text before err's message. */
@@ -373,19 +375,16 @@ prefix(struct zadara_error *err, const char *fmt, ...)
 static void
 prefix(struct zadara_error *err, const char *fmt, ...)
 {
-	char msg[sizeof(err->message) * 2];
 	va_list ap;
-	int n;
+	char *head, *msg;
 
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	head = utf8_vasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(msg))
-		return;
-	snprintf(msg + n, sizeof(msg) - (size_t)n, "%s", err->message);
-	n = (int)strnlen(msg, sizeof(err->message) - 1);
-	memcpy(err->message, msg, (size_t)n);
-	err->message[n] = '\0';
+	msg = utf8_asprintf("%s%s", head, err->message);
+	utf8_copy(err->message, sizeof(err->message), msg, strlen(msg));
+	free(msg);
+	free(head);
 }
 
 /* Called by the HTTP client when a request ends. */
@@ -425,7 +424,7 @@ on_http_done(void *arg, const struct http_response *r)
 	} else if (call->sent_get) {
 		if (zadara_parse_vpsa(r->body, r->body_len, &vpsa, &err) == 0) {
 			if (vpsa.id[0] == '\0')
-				snprintf(vpsa.id, sizeof(vpsa.id), "%s",
+				utf8_snprintf(vpsa.id, sizeof(vpsa.id), "%s",
 				    call->id);
 			if (call->kind == ZCALL_STATE)
 				call_finish(call, &vpsa, NULL, NULL);
@@ -532,9 +531,9 @@ static const char *
 label(const struct zadara_call *e, char *buf, size_t len)
 {
 	if (e->have_vpsa && e->vpsa.name[0])
-		snprintf(buf, len, "VPSA %s (%s)", e->id, e->vpsa.name);
+		utf8_snprintf(buf, len, "VPSA %s (%s)", e->id, e->vpsa.name);
 	else
-		snprintf(buf, len, "VPSA %s", e->id);
+		utf8_snprintf(buf, len, "VPSA %s", e->id);
 	return buf;
 }
 
@@ -568,7 +567,7 @@ ensure_fail(struct zadara_call *e, enum zadara_err_kind kind,
 
 	err.kind = kind;
 	va_start(ap, fmt);
-	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	utf8_vsnprintf(err.message, sizeof(err.message), fmt, ap);
 	va_end(ap);
 	ensure_end(e, ZADARA_ALREADY, NULL, &err);
 }
@@ -651,14 +650,15 @@ ensure_settle(struct zadara_call *e, const struct zadara_vpsa *v)
 
 	label(e, name, sizeof(name));
 	if (v->state == want) {
-		snprintf(msg, sizeof(msg), "%s is already %s", name,
+		utf8_snprintf(msg, sizeof(msg), "%s is already %s", name,
 		    up ? "up" : "hibernated");
 		ensure_end(e, ZADARA_ALREADY, msg, NULL);
 		return;
 	}
 	if (v->state == ZADARA_UP || v->state == ZADARA_DOWN) {
 		if (e->dry_run) {
-			snprintf(msg, sizeof(msg), "would %s %s, which is %s",
+			utf8_snprintf(msg, sizeof(msg),
+			    "would %s %s, which is %s",
 			    verb, name, v->status);
 			ensure_end(e, ZADARA_WOULD_CHANGE, msg, NULL);
 			return;
@@ -672,13 +672,14 @@ ensure_settle(struct zadara_call *e, const struct zadara_vpsa *v)
 	}
 	/* Transitional, or a status we do not know: never act on it. */
 	if (e->dry_run) {
-		snprintf(msg, sizeof(msg), "%s is %s: would wait for it to "
+		utf8_snprintf(msg, sizeof(msg),
+		    "%s is %s: would wait for it to "
 		    "settle, then %s it unless it is %s", name, v->status, verb,
 		    up ? "up" : "hibernated");
 		ensure_end(e, ZADARA_WOULD_CHANGE, msg, NULL);
 		return;
 	}
-	snprintf(msg, sizeof(msg), "%s is %s: waiting for it to settle "
+	utf8_snprintf(msg, sizeof(msg), "%s is %s: waiting for it to settle "
 	    "(poll %d of %d)", name, v->status, e->polls, e->wait.max_polls);
 	if (!report(e, ZADARA_PHASE_SETTLE, msg))
 		return;
@@ -699,12 +700,13 @@ ensure_target(struct zadara_call *e, const struct zadara_vpsa *v)
 	char name[200], msg[400];
 
 	label(e, name, sizeof(name));
-	snprintf(msg, sizeof(msg), "%s is %s (poll %d of %d)", name,
+	utf8_snprintf(msg, sizeof(msg), "%s is %s (poll %d of %d)", name,
 	    v->status, e->polls, e->wait.max_polls);
 	if (!report(e, ZADARA_PHASE_TARGET, msg))
 		return;
 	if (v->state == want) {
-		snprintf(msg, sizeof(msg), "%s is %s after %d poll%s", name,
+		utf8_snprintf(msg, sizeof(msg),
+		    "%s is %s after %d poll%s", name,
 		    up ? "up" : "hibernated", e->polls,
 		    e->polls == 1 ? "" : "s");
 		ensure_end(e, ZADARA_CHANGED, msg, NULL);
@@ -763,7 +765,7 @@ ensure_on_action(void *arg, const char *response,
 	}
 	e->phase = ZADARA_PHASE_TARGET;
 	e->polls = 0;
-	snprintf(msg, sizeof(msg), "Zadara accepted the %s of %s%s%s",
+	utf8_snprintf(msg, sizeof(msg), "Zadara accepted the %s of %s%s%s",
 	    e->target == ZADARA_TARGET_UP ? "restore" : "hibernation",
 	    label(e, name, sizeof(name)), response && *response ? ": " : "",
 	    response ? response : "");

@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "common/utf8.h"
+
 void
 zadara_error_set(struct zadara_error *e, enum zadara_err_kind kind,
     const char *fmt, ...)
@@ -23,7 +25,7 @@ zadara_error_set(struct zadara_error *e, enum zadara_err_kind kind,
 
 	e->kind = kind;
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	utf8_vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
 }
 
@@ -79,20 +81,20 @@ zadara_state_name(enum zadara_state state)
 	return "unknown";
 }
 
-/* Copies n bytes of s into buf (cut to fit), control characters replaced
- * by spaces.  Returns false when s had to be cut. */
+/* Copies n bytes of s into buf, made valid UTF-8 and cut to fit at a
+ * character boundary, control characters replaced by spaces.  Returns
+ * false when s had to be cut. */
 static bool
 copy_text(char *buf, size_t buflen, const char *s, size_t n)
 {
-	size_t i, m = n < buflen - 1 ? n : buflen - 1;
+	char *v = utf8_sanitize(s, n);
+	size_t vlen = strlen(v), m = utf8_copy(buf, buflen, v, vlen);
 
-	for (i = 0; i < m; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		buf[i] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
-	}
-	buf[m] = '\0';
-	return m == n;
+	free(v);
+	for (size_t i = 0; i < m; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = ' ';
+	return vlen < buflen;
 }
 
 static json_t *
@@ -133,7 +135,7 @@ scalar_text(json_t *v, char *buf, size_t buflen, bool *cut)
 		return 0;
 	}
 	if (json_is_integer(v)) {
-		snprintf(buf, buflen, "%" JSON_INTEGER_FORMAT,
+		snprintf(buf, buflen, "%" JSON_INTEGER_FORMAT, /* not text */
 		    json_integer_value(v));
 		return 0;
 	}
@@ -143,7 +145,7 @@ scalar_text(json_t *v, char *buf, size_t buflen, bool *cut)
 		if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) ||
 		    d != (double)(long long)d)
 			return -1;
-		snprintf(buf, buflen, "%.0f", d);
+		snprintf(buf, buflen, "%.0f", d); /* not text */
 		return 0;
 	}
 	return -1;

@@ -936,6 +936,13 @@ test_syntax_errors(void **state)
 
 	put_len(fx->dir, MAIN, "[aws]\nregion = a\0b\n", 19);
 	expect_error(fx->dir, MAIN ":2: syntax error: NUL byte");
+	/* Values reach status and the log: a Latin-1 byte is refused with
+	 * its line, and valid UTF-8 (in a comment here) is fine. */
+	put(fx->dir, MAIN, "[aws]\n# Ireland \xc3\xa9\nregion = caf\xe9\n");
+	expect_error(fx->dir, MAIN ":3: not valid UTF-8 (the file must be "
+	    "UTF-8 text)");
+	put(fx->dir, MAIN, "[aws]\n# caf\xc3\xa9\nregion = x\n");
+	config_free(load(fx->dir));
 
 	/* An error in a drop-in names the drop-in; the first file with an
 	 * error stops the loading. */

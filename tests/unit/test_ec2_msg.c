@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/strbuf.h"
+#include "common/utf8.h"
 #include "daemon/ec2_msg.h"
 
 static char *
@@ -218,6 +219,41 @@ test_garbage_and_truncated(void **state)
 	free(xml);
 }
 
+/* libxml2 quotes a tag name in its error text, raw bytes included: the
+ * message that reaches status must still be valid UTF-8. */
+static void
+test_error_text_is_utf8(void **state)
+{
+	static const char *const bodies[] = {
+		"<Response><r\xe9s></x></Response>",
+		"<DescribeInstancesResponse><r\xe9" "servationSet></item>"
+		    "</DescribeInstancesResponse>",
+		"<a\xe6\x97></b>",
+	};
+	struct ec2_instance_list *l;
+	struct aws_error err;
+	char *next = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		l = ec2_instance_list_new();
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(ec2_parse_describe(bodies[i],
+		    strlen(bodies[i]), l, &next, &err), -1);
+		assert_non_null(strstr(err.message, "malformed XML"));
+		assert_true(utf8_valid(err.message, strlen(err.message)));
+		ec2_instance_list_free(l);
+		ec2_parse_error(bodies[i], strlen(bodies[i]), 500, &err);
+		assert_true(utf8_valid(err.message, strlen(err.message)));
+		assert_true(utf8_valid(err.code, strlen(err.code)));
+	}
+	/* The first one's text names the tag: the byte became U+FFFD. */
+	l = ec2_instance_list_new();
+	ec2_parse_describe(bodies[0], strlen(bodies[0]), l, &next, &err);
+	assert_non_null(strstr(err.message, "r" UTF8_REPLACEMENT "s"));
+	ec2_instance_list_free(l);
+}
+
 static void
 test_parse_state_changes(void **state)
 {
@@ -304,6 +340,7 @@ main(void)
 		cmocka_unit_test(test_parse_multi_reservation),
 		cmocka_unit_test(test_parse_pages_accumulate),
 		cmocka_unit_test(test_garbage_and_truncated),
+		cmocka_unit_test(test_error_text_is_utf8),
 		cmocka_unit_test(test_parse_state_changes),
 		cmocka_unit_test(test_parse_error_envelope),
 		cmocka_unit_test(test_state_names),

@@ -203,8 +203,13 @@ test_encoders_are_one_line(void **state)
 	    "\"refused\",\"message\":\"Stopping 2 workers violates min "
 	    "workers setting of 2\"}}\n");
 	free(s);
-	s = proto_reply_ok(1, NULL);
+	s = proto_reply_ok(1, json_object());
 	assert_string_equal(s, "{\"id\":1,\"ok\":true,\"result\":{}}\n");
+	free(s);
+	/* A result that failed to build is an internal error, not {}. */
+	s = proto_reply_ok(4, NULL);
+	assert_string_equal(s, "{\"id\":4,\"ok\":false,\"error\":{\"code\":"
+	    "\"internal\",\"message\":\"the reply could not be encoded\"}}\n");
 	free(s);
 	s = proto_event_progress(7, "wait_running", 2, 3, "2 of 3 running");
 	assert_string_equal(s, "{\"id\":7,\"event\":\"progress\",\"step\":"

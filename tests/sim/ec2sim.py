@@ -195,7 +195,8 @@ GET    /_sim/counts           {"DescribeInstances": {"calls", "dry_run",
                               with DryRun=true; errors: requests answered
                               with an error (signature failures included,
                               DryRunOperation excluded) or hit by a
-                              drop/malformed/truncated/short_body fault.
+                              drop/malformed/bad_bytes/truncated/short_body
+                              fault.
                               Requests without Action count as "(none)".
 POST   /_sim/counts/reset
 GET    /_sim/requests         the last 10000 EC2 requests: {"ts", "action",
@@ -230,6 +231,9 @@ DryRun.
                  ids); nothing is started.
     latency      sleep "seconds" (default 1.0), then answer normally.
     malformed    200 with a garbage, non-XML body; the call is not executed.
+    bad_bytes    200 with an XML body that is not well-formed and has a
+                 Latin-1 byte (0xE9) in a tag name, which libxml2 quotes in
+                 its error text; the call is not executed.
     drop         close the connection without any response; not executed.
     truncated    the call is executed; its response is cut in half
                  (Content-Length matches the cut body).
@@ -292,9 +296,12 @@ ERROR_FAULTS = {
                     "The server is overloaded and can't handle the request."),
     "auth": (401, "AuthFailure", AUTH_FAILURE_MSG),
 }
-TRANSPORT_FAULTS = ("malformed", "drop", "truncated", "short_body")
+TRANSPORT_FAULTS = ("malformed", "bad_bytes", "drop", "truncated",
+                    "short_body")
 FAULT_KINDS = set(ERROR_FAULTS) | set(TRANSPORT_FAULTS) | {"latency", "ice"}
 MALFORMED_BODY = b"\x00\x13garbage {not: xml} \xff\xfe<<<"
+BAD_BYTES_BODY = (b"<DescribeInstancesResponse><r\xe9servationSet></item>"
+                  b"</DescribeInstancesResponse>")
 
 
 class Ec2Error(Exception):
@@ -1543,10 +1550,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            now)
                 self._drop()
                 return
-            if kind == "malformed":
+            if kind in ("malformed", "bad_bytes"):
                 sim.record(action, params, access_key, 200,
-                           "fault:malformed", now)
-                self._send_ec2(200, MALFORMED_BODY)
+                           "fault:" + kind, now)
+                self._send_ec2(200, MALFORMED_BODY if kind == "malformed"
+                               else BAD_BYTES_BODY)
                 return
             if kind == "latency":
                 time.sleep(fault["seconds"])

@@ -131,8 +131,9 @@ counts jobs of that type with a processor that were created on host.
 Linked mode (--ec2-sim URL)
 ---------------------------
 Every 0.3 s GET URL/_sim/instances, a JSON list of objects with at least id,
-name, state and private_ip.  Instances whose name ends in "-admin", "-worker"
-or "-engage" map to the host http://<private_ip>:<host-port> (address
+name, state and private_ip.  Instances named as ec2-manager names Opencast
+nodes (PREFIX-admin, PREFIX-worker, PREFIX-engage, optionally followed by
+digits or "-anything": dev04-worker3, dev04-worker-b) map to the host http://<private_ip>:<host-port> (address
 private_ip, node_name the instance name, role from the suffix; a new one gets
 cores 4, max_load 4).  State "running": the host comes up registration_delay_s
 after it was first seen running.  Any other state, or the instance leaving the
@@ -301,7 +302,8 @@ PAYLOAD_UNIT = ('<track type="presenter/source" id="track-1"><url>'
                 'http://10.0.1.10:8080/files/mediapackage/mp-1/source.mp4'
                 '</url></track>')
 
-ROLE_SUFFIXES = {"-admin": "admin", "-worker": "worker", "-engage": "engage"}
+# PREFIX-ROLE, PREFIX-ROLE7 or PREFIX-ROLE-anything (the daemon's rule).
+ROLE_NAME = re.compile(r"-(admin|worker|engage)(?:[0-9]|-|$)")
 LINK_POLL_S = 0.3
 REQUEST_LOG_MAX = 10000
 LOAD_EPSILON = 1e-6
@@ -1009,8 +1011,8 @@ class Simulator:
             if not isinstance(inst, dict):
                 continue
             name = inst.get("name") or ""
-            role = next((role for suffix, role in ROLE_SUFFIXES.items()
-                         if name.endswith(suffix)), None)
+            m = ROLE_NAME.search(name)
+            role = m.group(1) if m else None
             address = inst.get("private_ip")
             if role is None or not address:
                 continue

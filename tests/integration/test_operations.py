@@ -79,6 +79,32 @@ def ids_of(req):
                   if k.startswith("InstanceId."))
 
 
+# An instance that begins a transition under this delay stays in it until
+# release() (no test runs for an hour): the test, not the clock, decides
+# when an operation's wait ends.
+HELD = 3600
+SHORT = {"pending": 0.5, "stopping": 0.5}     # linked_sims' delays
+FINAL = {"pending": "running", "stopping": "stopped"}
+
+
+def hold(ec2, transition):
+    """Instances that begin TRANSITION ("pending" or "stopping") from now
+    on stay in it until release()."""
+    ec2.ctl("POST", "delays", {transition: HELD})
+
+
+def release(ec2, transition, prefix="dev04"):
+    """Ends the hold: later transitions take the short delay again, and
+    the instances held in TRANSITION finish it at once.  Returns their
+    ids."""
+    ec2.ctl("POST", "delays", {transition: SHORT[transition]})
+    held = sorted(i["id"] for i in instances(ec2, prefix)
+                  if i["state"] == transition)
+    for iid in held:
+        ec2.ctl("POST", "instances/" + iid, {"state": FINAL[transition]})
+    return held
+
+
 def run_jobs(oc, host, n=1, duration=600):
     oc.ctl("POST", "jobs", {"type": COMPOSER, "status": "RUNNING",
                             "host": host, "duration_s": duration,
@@ -478,7 +504,9 @@ def test_dry_run_breaking_a_rule_is_refused(make):
 # concurrency ------------------------------------------------------------------------
 
 def test_second_request_is_busy_and_clusters_run_in_parallel(make):
-    ec2, oc, d = make(["min_workers = 0"], clusters={"dev05": [
+    # dev04 never gives up its wait on its own while the test holds it.
+    ec2, oc, d = make(["min_workers = 0", "wait_retries = 1000"],
+                      clusters={"dev05": [
         "wait_interval = 200ms", "min_workers = 0"]},
         ec2_clusters=[{"prefix": "dev04", "admin": 1, "engage": 1, "db": 1,
                        "nfs": 1, "workers": 6, "workers_running": 2},
@@ -486,31 +514,54 @@ def test_second_request_is_busy_and_clusters_run_in_parallel(make):
                        "workers_running": 1}])
     wait_for(lambda: d.status("dev05", refresh=True)["opencast"][
         "reachable"], what="dev05 ready")
-    ec2.ctl("POST", "delays", {"pending": 3, "stopping": 0.3})
+    # dev04's new worker stays pending until released, so its operation
+    # is still waiting for it whatever dev05 does meanwhile.
+    hold(ec2, "pending")
     results = {}
     t1 = threading.Thread(target=lambda: results.update(
         a=d.ctl("dev04", "scale", "up")))
     t1.start()
-    wait_for(lambda: d.status("dev04")["operation"], what="op running")
-    p = d.ctl("dev04", "scale", "up")
-    assert p.returncode == 1
-    assert "dev04 is busy with \"scale up 1\"" in p.stderr
-    # Another cluster is not held up by dev04's operation.
-    p = d.ctl("dev05", "scale", "down")
-    assert p.returncode == 0, p.stderr
-    assert results.get("a") is None       # dev04 still waiting
-    t1.join(60)
+    try:
+        wait_for(lambda: workers(ec2, "pending"), what="dev04 worker held")
+        wait_for(lambda: d.status("dev04")["operation"], what="op running")
+        p = d.ctl("dev04", "scale", "up")
+        assert p.returncode == 1
+        assert "dev04 is busy with \"scale up 1\"" in p.stderr
+        # Another cluster is not held up by dev04's operation: it runs a
+        # whole operation while dev04's still waits.
+        p = d.ctl("dev05", "scale", "down", timeout=30)
+        assert p.returncode == 0, p.stderr
+        assert workers(ec2, "running", "dev05") == []
+        assert results.get("a") is None       # dev04 still waiting
+        op = d.status("dev04")["operation"]
+        assert op is not None and op["cmd"] == "scale up 1", op
+    finally:
+        held = release(ec2, "pending")
+        t1.join(60)
+    assert len(held) == 1
+    assert not t1.is_alive(), "dev04's scale up did not end once released"
     assert results["a"].returncode == 0, results["a"].stderr
     assert d.status("dev04")["operation"] is None
 
 
 def test_client_leaving_does_not_stop_the_operation(make):
-    ec2, oc, d = make()
+    ec2, oc, d = make(["wait_retries = 1000"])
+    # The Opencast nodes stay stopping until released, so the operation is
+    # still in progress when the client leaves.
+    hold(ec2, "stopping")
     s = socket.socket(socket.AF_UNIX)
-    s.connect(d.socket)
-    s.sendall(b'{"v":1,"id":1,"cmd":"stop","cluster":"dev04"}\n')
-    wait_for(lambda: d.status("dev04")["operation"], what="stop running")
-    s.close()
+    try:
+        s.connect(d.socket)
+        s.sendall(b'{"v":1,"id":1,"cmd":"stop","cluster":"dev04"}\n')
+        wait_for(lambda: d.status("dev04")["operation"], what="stop running")
+    finally:
+        s.close()
+    try:
+        wait_for(lambda: any(i["state"] == "stopping"
+                             for i in instances(ec2)), what="nodes held")
+        assert d.status("dev04")["operation"] is not None
+    finally:
+        release(ec2, "stopping")
     wait_for(lambda: all(i["state"] == "stopped" for i in instances(ec2)),
              timeout=60, what="cluster stopped")
     wait_for(lambda: d.status("dev04")["operation"] is None,
@@ -520,14 +571,34 @@ def test_client_leaving_does_not_stop_the_operation(make):
 
 
 def test_no_wait_returns_once_accepted(make):
-    ec2, oc, d = make()
-    ec2.ctl("POST", "delays", {"pending": 2})
-    p = d.ctl("--no-wait", "dev04", "scale", "up")
-    assert p.returncode == 0, p.stderr
-    assert workers(ec2, "pending") or len(workers(ec2, "running")) == 3
+    # The new worker stays pending until released, and the daemon does not
+    # give up waiting for it meanwhile: an ec2ctl that waited for the end
+    # of the operation could not return before release().
+    ec2, oc, d = make(["wait_retries = 1000"])
+    first = workers(ec2, "stopped")[0]
+    hold(ec2, "pending")
+    try:
+        try:
+            p = d.ctl("--no-wait", "dev04", "scale", "up", timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("ec2ctl --no-wait waited for the "
+                                 "operation to end") from None
+        assert p.returncode == 0, p.stderr
+        assert p.stdout == "accepted\n", p.stdout
+        # Returned while the operation is observably still in progress.
+        assert workers(ec2, "pending") == [first]
+        op = d.status("dev04")["operation"]
+        assert op is not None, "the operation ended before release"
+        assert op["cmd"] == "scale up 1" and op["step"] == "wait_running", op
+    finally:
+        held = release(ec2, "pending")
+    assert held == [first]
     wait_for(lambda: d.status("dev04")["operation"] is None, timeout=60,
              what="operation finished")
     assert len(workers(ec2, "running")) == 3
+    ev = d.request("events", "dev04")["result"]["events"]
+    msgs = [e["msg"] for e in ev if e["kind"] == "operation"]
+    assert msgs[-1].startswith("scale up 1 succeeded"), msgs
 
 
 # faults in the middle --------------------------------------------------------------
@@ -570,13 +641,23 @@ def test_opencast_failure_mid_stop_restores_maintenance(make):
 
 
 def test_operation_shows_in_status_and_events(make):
-    ec2, oc, d = make()
-    ec2.ctl("POST", "delays", {"pending": 2})
-    t = threading.Thread(target=lambda: d.ctl("dev04", "scale", "up"))
+    ec2, oc, d = make(["wait_retries = 1000"])
+    hold(ec2, "pending")
+    done = {}
+    t = threading.Thread(target=lambda: done.update(
+        p=d.ctl("dev04", "scale", "up")))
     t.start()
-    op = wait_for(lambda: d.status("dev04")["operation"], what="op")
-    assert op["cmd"] == "scale up 1" and op["step"] and op["started_at"]
-    t.join(60)
+    try:
+        op = wait_for(lambda: d.status("dev04")["operation"], what="op")
+        assert op["cmd"] == "scale up 1" and op["step"] and op["started_at"]
+        wait_for(lambda: workers(ec2, "pending"), what="worker held")
+        op = d.status("dev04")["operation"]
+        assert op["step"] == "wait_running", op
+    finally:
+        release(ec2, "pending")
+        t.join(60)
+    assert not t.is_alive()
+    assert done["p"].returncode == 0, done["p"].stderr
     ev = d.request("events", "dev04")["result"]["events"]
     msgs = [e["msg"] for e in ev if e["kind"] == "operation"]
     assert msgs[-2].startswith("scale up 1 started by uid 0")

@@ -1,0 +1,261 @@
+/*
+ * The daemon's core (see core.h): which clients and clusters exist, built
+ * from one configuration and released in the reverse order.
+ */
+#include "daemon/core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "common/utf8.h"
+#include "common/xalloc.h"
+#include "daemon/aws.h"
+#include "daemon/awscreds.h"
+#include "daemon/daemon.h"
+#include "daemon/ec2.h"
+#include "daemon/http.h"
+#include "daemon/model.h"
+#include "daemon/secrets.h"
+#include "daemon/zadara.h"
+
+static const char *
+env_get(const char *name)
+{
+	return getenv(name);
+}
+
+static int
+make_clients(struct daemon *d, char *err, size_t errlen)
+{
+	struct aws_creds_settings cs = { d->config->profile, env_get };
+	struct ec2_settings es = { 0 };
+	const char *region;
+	char url[512];
+
+	d->oc_user = secret_opencast_user(env_get);
+	d->oc_password = secret_opencast_password(env_get);
+	if (d->oc_user == NULL || d->oc_password == NULL) {
+		utf8_snprintf(err, errlen,
+		    "no Opencast user or password: give the "
+		    "credentials opencast-user and opencast-password, or "
+		    "OPENCAST_USER and OPENCAST_PASSWORD");
+		return -1;
+	}
+	d->http = http_client_new(d->loop);
+	{
+		char *token = secret_zadara_token(env_get);
+
+		if (token) {
+			struct zadara_settings zs = {
+				.base_url = d->config->zadara_url,
+				.token = token,
+			};
+
+			d->zadara = zadara_client_new(d->loop, d->http, &zs);
+			free_secret(token);
+		}
+	}
+	d->creds = aws_creds_provider_new(d->loop, d->http, &cs, err, errlen);
+	if (d->creds == NULL)
+		return -1;
+	region = aws_resolve_region(d->config->region,
+	    aws_creds_provider_region(d->creds), env_get);
+	if (region == NULL) {
+		utf8_snprintf(err, errlen, "no AWS region: set [aws] region, "
+		    "AWS_REGION or a profile region");
+		return -1;
+	}
+	if (aws_resolve_endpoint(d->config->endpoint, region, env_get, url,
+	    sizeof(url)) != 0) {
+		utf8_snprintf(err, errlen, "the EC2 endpoint URL is too long");
+		return -1;
+	}
+	es.region = region;
+	es.endpoint = url;
+	es.retry = aws_retry_policy_default(env_get);
+	d->ec2 = ec2_client_new(d->loop, d->http, d->creds, &es, err, errlen);
+	if (d->ec2 == NULL)
+		return -1;
+	log_info("EC2 endpoint %s, region %s, credentials from %s", url,
+	    region, aws_creds_provider_source(d->creds));
+	return 0;
+}
+
+/* Releases the clients (any of them may be missing). */
+static void
+free_clients(struct daemon *d)
+{
+	ec2_client_free(d->ec2);
+	zadara_client_free(d->zadara);
+	aws_creds_provider_free(d->creds);
+	http_client_free(d->http);
+	d->ec2 = NULL;
+	d->zadara = NULL;
+	d->creds = NULL;
+	d->http = NULL;
+	free(d->oc_user);
+	free_secret(d->oc_password);
+	d->oc_user = d->oc_password = NULL;
+}
+
+static void
+make_clusters(struct daemon *d)
+{
+	struct cluster **tail = &d->clusters;
+
+	for (size_t i = 0; i < d->config->nclusters; i++) {
+		*tail = cluster_new(d, &d->config->clusters[i]);
+		tail = &(*tail)->next;
+	}
+}
+
+void
+daemon_core_refresh_all(struct daemon *d)
+{
+	for (struct cluster *c = d->clusters; c; c = c->next)
+		cluster_refresh(c, NULL, NULL);
+}
+
+void
+daemon_notify_status(struct daemon *d)
+{
+	/* What systemd was told last, so that an unchanged line is not
+	 * sent again on every tick. */
+	static char last[256];
+	size_t n = 0, unread = 0, failing = 0, ops = 0;
+	int workers = 0, online = 0;
+	int64_t now = time_now_ms();
+	char text[256], extra[96], opstext[48];
+
+	if (d->stopping)
+		return;
+	extra[0] = opstext[0] = '\0';
+	for (struct cluster *c = d->clusters; c; c = c->next) {
+		struct model md;
+
+		n++;
+		if (c->op != NULL)
+			ops++;
+		if (c->instances == NULL) {
+			unread++;
+			continue;
+		}
+		model_build(&md, c->name, c->instances, NULL, NULL, now);
+		workers += md.workers;
+		online += md.workers_online;
+		model_release(&md);
+		if (c->failing)
+			failing++;
+	}
+	if (unread > 0 && failing > 0)
+		utf8_snprintf(extra, sizeof(extra),
+		    "; %zu not read yet, refresh "
+		    "failing on %zu", unread, failing);
+	else if (unread > 0)
+		utf8_snprintf(extra, sizeof(extra),
+		    "; %zu not read yet", unread);
+	else if (failing > 0)
+		utf8_snprintf(extra, sizeof(extra), "; refresh failing on %zu",
+		    failing);
+	if (ops > 0)
+		utf8_snprintf(opstext, sizeof(opstext),
+		    ", %zu operation%s running",
+		    ops, ops == 1 ? "" : "s");
+	utf8_snprintf(text, sizeof(text),
+	    "%zu cluster%s, %d/%d workers online%s%s",
+	    n, n == 1 ? "" : "s", online, workers, opstext, extra);
+	if (strcmp(text, last) == 0)
+		return;
+	utf8_snprintf(last, sizeof(last), "%s", text);
+	sd_notifyf(0, "STATUS=%s", text);
+}
+
+
+int
+daemon_core_init(struct daemon *d, uv_loop_t *loop, struct config *cfg,
+    char *err, size_t errlen)
+{
+	d->loop = loop;
+	d->config = cfg;
+	if (make_clients(d, err, errlen) != 0) {
+		free_clients(d);
+		d->config = NULL;
+		return -1;
+	}
+	make_clusters(d);
+	return 0;
+}
+
+int
+daemon_core_reload(struct daemon *d, struct config *nc, char *err,
+    size_t errlen)
+{
+	struct config *old = d->config;
+	struct cluster *list = NULL, **tail = &list, *c;
+	int64_t now = time_now_ms();
+
+	/* A cluster that runs an operation cannot go away under it. */
+	for (c = d->clusters; c; c = c->next) {
+		if (c->op && config_cluster(nc, c->name) == NULL) {
+			utf8_snprintf(err, errlen, "cluster %s would no longer "
+			    "be managed but an operation runs on it; reload "
+			    "again when it has ended", c->name);
+			return -1;
+		}
+	}
+	/* New and kept clusters in the new order; removed ones go. */
+	for (size_t i = 0; i < nc->nclusters; i++) {
+		c = cluster_find(d, nc->clusters[i].name);
+		if (c) {
+			struct cluster **pp = &d->clusters;
+
+			while (*pp != c)
+				pp = &(*pp)->next;
+			*pp = c->next;
+			cluster_reconfigure(c, &nc->clusters[i]);
+		} else {
+			c = cluster_new(d, &nc->clusters[i]);
+			clog(LOG_NOTICE, c->name, "now managed");
+		}
+		c->next = NULL;
+		*tail = c;
+		tail = &c->next;
+		events_add(&c->events, now, EVENT_CONFIG, LOG_INFO, NULL,
+		    "configuration reloaded");
+	}
+	while ((c = d->clusters)) {
+		d->clusters = c->next;
+		clog(LOG_NOTICE, c->name, "no longer managed");
+		cluster_free(c);
+	}
+	d->clusters = list;
+	d->config = nc;
+	log_set_level(nc->log_level);
+	if (strcmp(old->region, nc->region) != 0 ||
+	    strcmp(old->endpoint, nc->endpoint) != 0 ||
+	    strcmp(old->profile, nc->profile) != 0 ||
+	    strcmp(old->socket, nc->socket) != 0 ||
+	    strcmp(old->socket_group, nc->socket_group) != 0)
+		log_warnx("changes to [aws] and [daemon] socket settings take "
+		    "effect after a restart");
+	config_free(old);
+	return 0;
+}
+
+void
+daemon_core_release(struct daemon *d)
+{
+	struct cluster *c;
+
+	while ((c = d->clusters)) {
+		d->clusters = c->next;
+		cluster_free(c);
+	}
+	free_clients(d);
+	config_free(d->config);
+	d->config = NULL;
+}

@@ -1,0 +1,34 @@
+/*
+ * The daemon without its process: the upstream clients and the clusters of
+ * one configuration, built, reloaded and released in one place.  main.c
+ * adds the signals, systemd and the control socket around it; the control
+ * line fuzz target (tests/fuzz/fuzz_control.c) builds the same core.
+ */
+#ifndef EC2M_CORE_H
+#define EC2M_CORE_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+struct config;
+struct daemon;
+
+/* Builds the HTTP, credential, EC2 and Zadara clients and the clusters
+ * of cfg on loop.  On success d owns cfg; on failure everything built is
+ * released, cfg stays the caller's, and err says why. */
+int daemon_core_init(struct daemon *d, uv_loop_t *loop, struct config *cfg,
+    char *err, size_t errlen);
+/* Refreshes every cluster at once (start-up and reload). */
+void daemon_core_refresh_all(struct daemon *d);
+/* Applies a new configuration all or nothing: on success d owns nc and
+ * the old one is gone; a reload that would remove a cluster with an
+ * operation in progress is refused (-1, err says why, nc stays the
+ * caller's). */
+int daemon_core_reload(struct daemon *d, struct config *nc, char *err,
+    size_t errlen);
+/* Frees the clusters, the clients, the secrets and the configuration.
+ * libuv handles close through the loop: run it afterwards. */
+void daemon_core_release(struct daemon *d);
+
+#endif

@@ -739,24 +739,33 @@ def test_systemd_analyze_security(installed):
 
 @pytest.mark.skipif(not os.access(ANALYZE, os.X_OK),
                     reason="no systemd-analyze")
-def test_systemd_analyze_verify(installed):
+def test_systemd_analyze_verify(installed, tmp_path):
     """`systemd-analyze verify` of the installed units.  The service names
     /usr/sbin/ec2-managerd, which verify insists is executable, so the
     DESTDIR's /usr/sbin is bind-mounted over the real one in a private
-    mount namespace."""
+    mount namespace.  Where no such namespace can be made (unshare -m needs
+    CAP_SYS_ADMIN), copies of the units are verified in which only that
+    path is changed to the DESTDIR's binary.  Only a missing
+    systemd-analyze skips this test: anything verify reports fails it."""
     meson, build, dest, files = installed
-    if not unshare_works():
-        pytest.skip("cannot make a private mount namespace here, and "
-                    "verify needs /usr/sbin/ec2-managerd to exist")
     units = in_dest(dest, "/usr/lib/systemd/system")
-    argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-            'mount --bind "$0" /usr/sbin && exec "$@"',
-            str(in_dest(dest, "/usr/sbin")), ANALYZE, "verify", "--man=no",
-            str(units / "ec2-managerd.service"),
-            str(units / "ec2-managerd.socket")]
+    names = ("ec2-managerd.service", "ec2-managerd.socket")
+    if unshare_works():
+        argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" /usr/sbin && exec "$@"',
+                str(in_dest(dest, "/usr/sbin")), ANALYZE, "verify",
+                "--man=no", *(str(units / n) for n in names)]
+    else:
+        copies = tmp_path / "units"
+        copies.mkdir()
+        daemon = str(in_dest(dest, "/usr/sbin/ec2-managerd"))
+        for n in names:
+            text = (units / n).read_text()
+            (copies / n).write_text(text.replace("/usr/sbin/ec2-managerd",
+                                                 daemon))
+        argv = [ANALYZE, "verify", "--man=no",
+                *(str(copies / n) for n in names)]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    if p.returncode != 0 and "ec2-managerd" not in p.stderr:
-        pytest.skip("systemd-analyze verify cannot run here: " + p.stderr)
     # Unknown keys and bad values are only warnings: any output fails.
     assert p.returncode == 0 and p.stderr == "" and p.stdout == "", \
         p.stdout + p.stderr

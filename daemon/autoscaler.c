@@ -21,6 +21,7 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/xrand.h"
+#include "daemon/cluster.h"
 #include "daemon/daemon.h"
 #include "daemon/looptimer.h"
 #include "daemon/model.h"
@@ -34,6 +35,16 @@ struct autoscale_eval {
 	autoscale_done_fn *cb;
 	void	*arg;
 	json_t	*decision;	/* owned, once decided */
+};
+
+/* A cluster's autoscaler (c->autoscaler), owned by this file. */
+struct autoscaler {
+	struct looptimer *timer;
+	bool	 paused;		/* persisted */
+	int64_t	 last_action_ms;	/* persisted */
+	json_t	*last_decision;		/* {ts, ran, action, ...} */
+	struct autoscale_eval *evaluating;	/* in flight, or NULL */
+	bool	 stopped;		/* autoscaler_stop(): no more ticks */
 };
 
 static void on_tick(void *arg);
@@ -124,7 +135,7 @@ save_state(struct cluster *c)
 	char err[512];
 
 	if (autoscaler_state_save(c->d->config->state_dir, c->name,
-	    c->autoscale_paused, c->last_action_ms, err, sizeof(err)) != 0)
+	    c->autoscaler->paused, c->autoscaler->last_action_ms, err, sizeof(err)) != 0)
 		clog(LOG_ERR, c->name, "autoscale state not saved: %s", err);
 }
 
@@ -135,7 +146,7 @@ schedule_tick(struct cluster *c)
 {
 	double f = 0.9 + 0.2 * xrand01(&c->d->rng);
 
-	looptimer_start(c->autoscale_timer,
+	looptimer_start(c->autoscaler->timer,
 	    (uint64_t)((double)c->cfg->autoscale_interval_ms * f), on_tick);
 }
 
@@ -144,12 +155,13 @@ autoscaler_attach(struct cluster *c)
 {
 	char err[512];
 
-	c->autoscale_timer = looptimer_new(c->d->loop, c);
+	c->autoscaler = xcalloc(1, sizeof(*c->autoscaler));
+	c->autoscaler->timer = looptimer_new(c->d->loop, c);
 	if (autoscaler_state_load(c->d->config->state_dir, c->name,
-	    &c->autoscale_paused, &c->last_action_ms, err, sizeof(err)) != 0)
+	    &c->autoscaler->paused, &c->autoscaler->last_action_ms, err, sizeof(err)) != 0)
 		clog(LOG_ERR, c->name, "autoscale state not read, using "
 		    "defaults: %s", err);
-	if (c->autoscale_paused)
+	if (c->autoscaler->paused)
 		clog(LOG_NOTICE, c->name, "autoscaling is paused");
 	/* The first tick comes one interval after start-up. */
 	schedule_tick(c);
@@ -162,17 +174,44 @@ eval_free(struct autoscale_eval *ev)
 	free(ev);
 }
 
+/* Drops the evaluation in flight, if any: its read is withdrawn and
+ * whoever asked for it is answered with why (SPEC §7: a request waiting
+ * on a cluster is always answered). */
+static void
+drop_evaluation(struct cluster *c, const char *why)
+{
+	struct autoscale_eval *ev = c->autoscaler->evaluating;
+
+	if (ev == NULL)
+		return;
+	c->autoscaler->evaluating = NULL;
+	cluster_refresh_cancel(c, ev);
+	clog(LOG_INFO, c->name, "autoscale evaluation dropped: %s", why);
+	if (ev->cb)
+		ev->cb(ev->arg, c, false, NULL, why);
+	eval_free(ev);
+}
+
+void
+autoscaler_stop(struct cluster *c)
+{
+	if (c->autoscaler == NULL || c->autoscaler->stopped)
+		return;
+	c->autoscaler->stopped = true;
+	looptimer_stop(c->autoscaler->timer);
+	drop_evaluation(c, "the daemon is shutting down");
+}
+
 void
 autoscaler_detach(struct cluster *c)
 {
-	if (c->evaluating) {
-		cluster_refresh_cancel(c, c->evaluating);
-		eval_free(c->evaluating);
-		c->evaluating = NULL;
-	}
-	looptimer_free(c->autoscale_timer);
-	json_decref(c->last_decision);
-	c->last_decision = NULL;
+	if (c->autoscaler == NULL)
+		return;
+	drop_evaluation(c, "the cluster is no longer managed");
+	looptimer_free(c->autoscaler->timer);
+	json_decref(c->autoscaler->last_decision);
+	free(c->autoscaler);
+	c->autoscaler = NULL;
 }
 
 /* Evaluation. */
@@ -201,8 +240,8 @@ record(struct cluster *c, json_t *decision)
 	clog(LOG_DEBUG, c->name, "autoscale decision: %s", inputs);
 	free(inputs);
 	time_format_iso8601(now, ts);
-	json_decref(c->last_decision);
-	c->last_decision = json_pack("{s:s, s:b, s:o, s:o, s:o, s:b}", "ts",
+	json_decref(c->autoscaler->last_decision);
+	c->autoscaler->last_decision = json_pack("{s:s, s:b, s:o, s:o, s:o, s:b}", "ts",
 	    ts, "ran", ran, "action", json_text(action ? action : "none"),
 	    "count", json_incref(json_object_get(decision, "count") ?
 	    json_object_get(decision, "count") : json_integer(0)),
@@ -214,7 +253,7 @@ eval_end(struct autoscale_eval *ev, bool ran, const char *why_not)
 {
 	struct cluster *c = ev->c;
 
-	c->evaluating = NULL;
+	c->autoscaler->evaluating = NULL;
 	if (ev->cb)
 		ev->cb(ev->arg, c, ran, ev->decision, why_not);
 	eval_free(ev);
@@ -239,9 +278,25 @@ switch_off_reason(struct cluster *c)
 
 	cluster_model(c, &md, time_now_ms());
 	r = model_autoscale_off_reason(&md, c->cfg->autoscale,
-	    c->autoscale_paused);
+	    c->autoscaler->paused);
 	model_release(&md);
 	return r;
+}
+
+/* The decision was to act, but the action could not start: the record
+ * says so, as a warning, rather than claiming the scale. */
+static void
+not_carried_out(json_t *decision, const char *why)
+{
+	const char *reason = json_string_value(json_object_get(decision,
+	    "reason"));
+	char *r = utf8_asprintf("%s; not carried out: %s", reason ? reason :
+	    "", why);
+
+	json_object_set_new(decision, "reason", json_text(r));
+	json_object_set_new(decision, "carried_out", json_false());
+	json_object_set_new(decision, "warning", json_true());
+	free(r);
 }
 
 /* Called when the evaluation's read of the cluster has ended. */
@@ -259,6 +314,10 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 
 	(void)ok;
 	(void)error;
+	if (c->d->stopping) {
+		eval_end(ev, false, "the daemon is shutting down");
+		return;
+	}
 	cluster_model(c, &md, now);
 	w = xcalloc(md.n ? md.n : 1, sizeof(*w));
 	for (size_t i = 0; i < md.n; i++) {
@@ -277,7 +336,7 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 	policy_settings_from_config(&ps, c->cfg);
 	in.now_ms = now;
 	in.disabled_reason = model_autoscale_off_reason(&md, c->cfg->autoscale,
-	    c->autoscale_paused);
+	    c->autoscaler->paused);
 	in.admin_running = md.admin &&
 	    md.admin->inst->state == EC2_STATE_RUNNING;
 	in.opencast_reachable = c->oc_ok;
@@ -286,10 +345,9 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 	in.queued_high_load_jobs = md.queued_high_load_jobs;
 	in.workers = w;
 	in.nworkers = nw;
-	in.last_action_ms = c->last_action_ms;
+	in.last_action_ms = c->autoscaler->last_action_ms;
 	policy_decide(&ps, &in, &dec);
 	ev->decision = policy_decision_json(&ps, &in, &dec);
-	record(c, ev->decision);
 
 	if (dec.ran && dec.action != POLICY_NONE) {
 		struct op_params p = { 0 };
@@ -308,13 +366,16 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 			p.ids = ids;
 			p.nids = (size_t)dec.count;
 		}
-		if (operation_start(c, &p, NULL, on_action_done, NULL) == 0 &&
-		    !ev->dry_run) {
-			c->last_action_ms = now;
+		if (operation_start(c, &p, NULL, on_action_done, NULL) != 0)
+			not_carried_out(ev->decision, c->op ? "another operation "
+			    "is in progress" : "the daemon is shutting down");
+		else if (!ev->dry_run) {
+			c->autoscaler->last_action_ms = now;
 			save_state(c);
 		}
 		free(ids);
 	}
+	record(c, ev->decision);
 	policy_decision_release(&dec);
 	free(w);
 	model_release(&md);
@@ -330,7 +391,12 @@ autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
 	const char *off;
 	char why[512];
 
-	if (c->op || c->evaluating) {
+	if (c->d->stopping || c->autoscaler->stopped) {
+		if (cb)
+			cb(arg, c, false, NULL, "the daemon is shutting down");
+		return;
+	}
+	if (c->op || c->autoscaler->evaluating) {
 		utf8_snprintf(why, sizeof(why), c->op ? "an operation is in "
 		    "progress on %s" : "an evaluation of %s is in progress",
 		    c->name);
@@ -354,7 +420,7 @@ autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
 		eval_end(ev, false, why);
 		return;
 	}
-	c->evaluating = ev;
+	c->autoscaler->evaluating = ev;
 	cluster_refresh(c, on_eval_refreshed, ev);
 }
 
@@ -364,7 +430,7 @@ on_tick(void *arg)
 {
 	struct cluster *c = arg;
 
-	if (c->d->stopping)
+	if (c->d->stopping || c->autoscaler->stopped)
 		return;
 	schedule_tick(c);
 	autoscaler_evaluate(c, false, NULL, NULL);
@@ -374,12 +440,12 @@ int
 autoscaler_set_paused(struct cluster *c, bool paused, char *err,
     size_t errlen)
 {
-	bool old = c->autoscale_paused;
+	bool old = c->autoscaler->paused;
 
-	c->autoscale_paused = paused;
+	c->autoscaler->paused = paused;
 	if (autoscaler_state_save(c->d->config->state_dir, c->name, paused,
-	    c->last_action_ms, err, errlen) != 0) {
-		c->autoscale_paused = old;
+	    c->autoscaler->last_action_ms, err, errlen) != 0) {
+		c->autoscaler->paused = old;
 		return -1;
 	}
 	events_add(&c->events, time_now_ms(), EVENT_DECISION, LOG_NOTICE,
@@ -393,12 +459,12 @@ json_t *
 autoscaler_status_json(struct cluster *c)
 {
 	const char *reason = switch_off_reason(c);
-	uint64_t due = looptimer_due_in(c->autoscale_timer);
+	uint64_t due = looptimer_due_in(c->autoscaler->timer);
 
 	return json_pack("{s:b, s:o, s:b, s:O, s:o}", "enabled",
 	    reason == NULL, "reason", reason ? json_text(reason) :
-	    json_null(), "paused", c->autoscale_paused, "last_decision",
-	    c->last_decision ? c->last_decision : json_null(), "next_tick_s",
-	    looptimer_active(c->autoscale_timer) ?
+	    json_null(), "paused", c->autoscaler->paused, "last_decision",
+	    c->autoscaler->last_decision ? c->autoscaler->last_decision : json_null(), "next_tick_s",
+	    looptimer_active(c->autoscaler->timer) ?
 	    json_integer((json_int_t)((due + 999) / 1000)) : json_null());
 }

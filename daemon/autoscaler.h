@@ -16,8 +16,14 @@
 
 struct cluster;
 
-/* Called from cluster_new/cluster_free. */
+/* Gives c its autoscaler (core.c, after cluster_new): reads the state
+ * file and arms the first tick one interval later. */
 void autoscaler_attach(struct cluster *c);
+/* Shutdown: no more ticks, and the evaluation in flight is dropped, its
+ * asker answered.  Idempotent. */
+void autoscaler_stop(struct cluster *c);
+/* Takes c's autoscaler away (before cluster_free): an evaluation in
+ * flight is dropped and its asker answered "no longer managed". */
 void autoscaler_detach(struct cluster *c);
 
 /* Told when an evaluation ends.  ran: the policy ran (whatever it
@@ -25,7 +31,11 @@ void autoscaler_detach(struct cluster *c);
 typedef void autoscale_done_fn(void *arg, struct cluster *c, bool ran,
     json_t *decision, const char *why_not);
 
-/* Evaluates now.  dry_run: an action is only a dry run. */
+/* Evaluates now.  dry_run: an action is only a dry run.  cb is called
+ * exactly once: at once when the evaluation cannot start (switched off,
+ * busy, shutting down), else when it has decided, or with ran false when
+ * it is dropped (shutdown, the cluster removed).  An action that could not
+ * start (another operation, shutdown) is recorded as not carried out. */
 void autoscaler_evaluate(struct cluster *c, bool dry_run,
     autoscale_done_fn *cb, void *arg);
 /* Pauses or resumes autoscaling and persists it.  Returns 0, or -1 with

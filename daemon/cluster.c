@@ -6,8 +6,11 @@
  * parallel.  Results replace the previous ones only when they are complete;
  * a failure keeps the old EC2 data (marked not ok) and makes the Opencast
  * numbers unknown, so nothing downstream mistakes missing data for idle
- * workers.  Status JSON is built here from the model (model.c).
+ * workers.  Status's refresh part is built here (status.c puts status
+ * together).
  */
+#include "daemon/cluster.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,19 +22,44 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/xrand.h"
-#include "daemon/autoscaler.h"
 #include "daemon/daemon.h"
 #include "daemon/ec2.h"
 #include "daemon/looptimer.h"
 #include "daemon/model.h"
 #include "daemon/opencast.h"
-#include "daemon/operation.h"
 #include "daemon/zadara.h"
 
+/* Someone waiting for a refresh: told the outcome of the parts it asked
+ * for, whatever else the refresh it joined reads. */
 struct cluster_waiter {
 	cluster_refresh_fn *cb;
 	void	*arg;
+	unsigned parts;
 	struct cluster_waiter *next;
+};
+
+/* A cluster's refresh machinery, private to this file. */
+struct cluster_refresh {
+	struct looptimer *refresh_timer;
+	/* The refresh in flight: the REFRESH_* parts it reads. */
+	unsigned	 refreshing;
+	struct ec2_call	*ec2_call;
+	struct oc_call	*oc_me_call;
+	struct oc_call	*oc_hosts_call;
+	struct oc_call	*oc_jobs_call;
+	struct oc_hosts	*new_hosts;
+	struct oc_jobs	*new_jobs;
+	char		*new_oc_error;
+	int		 oc_pending;
+	struct cluster_waiter *waiters;
+	/* Asked for while one ran, and not covered by it. */
+	unsigned	 next_parts;
+	struct cluster_waiter *next_waiters;
+	struct zadara_call *zadara_call;
+	/* The admin URL of c->oc. */
+	char		*oc_url;
+	bool		 oc_verified;	/* me.json accepted our credentials */
+	char		*map_note;	/* the last mapping report logged */
 };
 
 static void on_refresh_timer(void *arg);
@@ -52,9 +80,9 @@ cluster_new(struct daemon *d, const struct cluster_config *cfg)
 	c->d = d;
 	c->name = xstrdup(cfg->name);
 	c->cfg = cfg;
+	c->rf = xcalloc(1, sizeof(*c->rf));
 	events_init(&c->events, EVENTS_DEFAULT_CAPACITY);
-	c->refresh_timer = looptimer_new(d->loop, c);
-	autoscaler_attach(c);
+	c->rf->refresh_timer = looptimer_new(d->loop, c);
 	return c;
 }
 
@@ -73,7 +101,7 @@ schedule_refresh(struct cluster *c)
 	/* +-10% so that clusters with one interval do not move in step. */
 	double f = 0.9 + 0.2 * xrand01(&c->d->rng);
 
-	looptimer_start(c->refresh_timer,
+	looptimer_start(c->rf->refresh_timer,
 	    (uint64_t)((double)c->cfg->refresh_interval_ms * f),
 	    on_refresh_timer);
 }
@@ -86,44 +114,53 @@ cluster_reconfigure(struct cluster *c, const struct cluster_config *cfg)
 	c->cfg = cfg;
 	if (url_changed) {
 		/* The next refresh makes a client for the new URL. */
-		free(c->oc_url);
-		c->oc_url = NULL;
+		free(c->rf->oc_url);
+		c->rf->oc_url = NULL;
 	}
 }
 
 static void
 oc_results_drop(struct cluster *c)
 {
-	oc_hosts_free(c->new_hosts);
-	oc_jobs_free(c->new_jobs);
-	c->new_hosts = NULL;
-	c->new_jobs = NULL;
-	free(c->new_oc_error);
-	c->new_oc_error = NULL;
+	oc_hosts_free(c->rf->new_hosts);
+	oc_jobs_free(c->rf->new_jobs);
+	c->rf->new_hosts = NULL;
+	c->rf->new_jobs = NULL;
+	free(c->rf->new_oc_error);
+	c->rf->new_oc_error = NULL;
 }
 
 static void refresh_begin(struct cluster *c);
 
+/* The outcome of the given parts of the refresh that just ended: true
+ * when they were read; else err says what failed. */
+static bool
+parts_outcome(const struct cluster *c, unsigned parts, char *err,
+    size_t errlen)
+{
+	err[0] = '\0';
+	if (!c->ec2_ok && (parts & REFRESH_EC2))
+		utf8_snprintf(err, errlen, "EC2: %s", c->ec2_error);
+	else if (!c->oc_ok && (parts & REFRESH_OPENCAST))
+		utf8_snprintf(err, errlen, "Opencast: %s", c->oc_error);
+	return err[0] == '\0';
+}
+
 /* Ends the refresh in flight: records failures and recoveries of full
- * refreshes, tells the waiters, starts a queued refresh or arms the timer. */
+ * refreshes, tells each waiter the outcome of the parts it asked for,
+ * starts a queued refresh or arms the timer. */
 static void
 refresh_finish(struct cluster *c)
 {
-	struct cluster_waiter *w = c->waiters;
+	struct cluster_waiter *w = c->rf->waiters;
 	int64_t now = time_now_ms();
-	unsigned parts = c->refreshing;
-	bool ok = (!(parts & REFRESH_EC2) || c->ec2_ok) &&
-	    (!(parts & REFRESH_OPENCAST) || c->oc_ok);
+	unsigned parts = c->rf->refreshing;
 	char err[1200];
+	bool ok = parts_outcome(c, parts, err, sizeof(err));
 
-	c->refreshing = 0;
-	c->waiters = NULL;
+	c->rf->refreshing = 0;
+	c->rf->waiters = NULL;
 	c->updated_ms = now;
-	err[0] = '\0';
-	if (!c->ec2_ok && (parts & REFRESH_EC2))
-		utf8_snprintf(err, sizeof(err), "EC2: %s", c->ec2_error);
-	else if (!c->oc_ok && (parts & REFRESH_OPENCAST))
-		utf8_snprintf(err, sizeof(err), "Opencast: %s", c->oc_error);
 	if (parts == REFRESH_ALL) {
 		if (!ok) {
 			events_add(&c->events, now, EVENT_REFRESH, LOG_WARNING,
@@ -136,12 +173,12 @@ refresh_finish(struct cluster *c)
 		}
 		c->failing = !ok;
 	}
-	if (c->next_parts) {
+	if (c->rf->next_parts) {
 		/* Asked for while this one ran, and not covered by it. */
-		c->refreshing = c->next_parts;
-		c->waiters = c->next_waiters;
-		c->next_parts = 0;
-		c->next_waiters = NULL;
+		c->rf->refreshing = c->rf->next_parts;
+		c->rf->waiters = c->rf->next_waiters;
+		c->rf->next_parts = 0;
+		c->rf->next_waiters = NULL;
 		refresh_begin(c);
 	} else if (!c->d->stopping && parts == REFRESH_ALL) {
 		schedule_refresh(c);
@@ -149,8 +186,11 @@ refresh_finish(struct cluster *c)
 	while (w) {
 		struct cluster_waiter *next = w->next;
 
-		if (w->cb)
-			w->cb(w->arg, c, ok, ok ? NULL : err);
+		if (w->cb) {
+			bool wok = parts_outcome(c, w->parts, err, sizeof(err));
+
+			w->cb(w->arg, c, wok, wok ? NULL : err);
+		}
 		free(w);
 		w = next;
 	}
@@ -234,12 +274,12 @@ note_mapping(struct cluster *c)
 		    unmapped - MAP_NOTE_NAMES);
 	if (sb.len >= 2)
 		sb.buf[sb.len -= 2] = '\0';
-	if (strcmp(strbuf_str(&sb), c->map_note ? c->map_note : "") != 0) {
+	if (strcmp(strbuf_str(&sb), c->rf->map_note ? c->rf->map_note : "") != 0) {
 		if (sb.len)
 			clog(level, c->name, "%s", sb.buf);
-		else if (c->map_note)
+		else if (c->rf->map_note)
 			clog(LOG_INFO, c->name, "every Opencast node is mapped");
-		set_str(&c->map_note, sb.len ? sb.buf : NULL);
+		set_str(&c->rf->map_note, sb.len ? sb.buf : NULL);
 	}
 	free(used);
 	model_release(&md);
@@ -249,18 +289,18 @@ note_mapping(struct cluster *c)
 static void
 oc_part_done(struct cluster *c)
 {
-	if (--c->oc_pending > 0)
+	if (--c->rf->oc_pending > 0)
 		return;
-	if (c->new_oc_error) {
-		opencast_failed(c, "%s", c->new_oc_error);
+	if (c->rf->new_oc_error) {
+		opencast_failed(c, "%s", c->rf->new_oc_error);
 		oc_results_drop(c);
 	} else {
 		oc_hosts_free(c->hosts);
 		oc_jobs_free(c->jobs);
-		c->hosts = c->new_hosts;
-		c->jobs = c->new_jobs;
-		c->new_hosts = NULL;
-		c->new_jobs = NULL;
+		c->hosts = c->rf->new_hosts;
+		c->jobs = c->rf->new_jobs;
+		c->rf->new_hosts = NULL;
+		c->rf->new_jobs = NULL;
 		c->oc_ok = true;
 		c->oc_at_ms = time_now_ms();
 		set_str(&c->oc_error, NULL);
@@ -272,10 +312,10 @@ oc_part_done(struct cluster *c)
 static void
 oc_note_error(struct cluster *c, const struct oc_error *err)
 {
-	if (c->new_oc_error == NULL)
-		c->new_oc_error = xstrdup(err->message);
+	if (c->rf->new_oc_error == NULL)
+		c->rf->new_oc_error = xstrdup(err->message);
 	if (err->kind == OC_ERR_AUTH)
-		c->oc_verified = false;
+		c->rf->oc_verified = false;
 }
 
 /* Called by the Opencast client with hosts.json. */
@@ -284,11 +324,11 @@ on_oc_hosts(void *arg, struct oc_hosts *hosts, const struct oc_error *err)
 {
 	struct cluster *c = arg;
 
-	c->oc_hosts_call = NULL;
+	c->rf->oc_hosts_call = NULL;
 	if (err)
 		oc_note_error(c, err);
 	else
-		c->new_hosts = hosts;
+		c->rf->new_hosts = hosts;
 	oc_part_done(c);
 }
 
@@ -298,11 +338,11 @@ on_oc_jobs(void *arg, struct oc_jobs *jobs, const struct oc_error *err)
 {
 	struct cluster *c = arg;
 
-	c->oc_jobs_call = NULL;
+	c->rf->oc_jobs_call = NULL;
 	if (err)
 		oc_note_error(c, err);
 	else
-		c->new_jobs = jobs;
+		c->rf->new_jobs = jobs;
 	oc_part_done(c);
 }
 
@@ -314,9 +354,9 @@ read_opencast(struct cluster *c)
 		c->cfg->n_high_load_services,
 	};
 
-	c->oc_pending = 2;
-	c->oc_hosts_call = oc_get_hosts(c->oc, on_oc_hosts, c);
-	c->oc_jobs_call = oc_get_jobs(c->oc,
+	c->rf->oc_pending = 2;
+	c->rf->oc_hosts_call = oc_get_hosts(c->oc, on_oc_hosts, c);
+	c->rf->oc_jobs_call = oc_get_jobs(c->oc,
 	    c->cfg->job_source == JOB_SOURCE_STATISTICS ? OC_JOBS_STATISTICS :
 	    OC_JOBS_ACTIVE, &set, on_oc_jobs, c);
 }
@@ -327,16 +367,16 @@ on_oc_me(void *arg, const struct oc_error *err)
 {
 	struct cluster *c = arg;
 
-	c->oc_me_call = NULL;
+	c->rf->oc_me_call = NULL;
 	if (err) {
 		opencast_failed(c, "%s", err->message);
 		refresh_finish(c);
 		return;
 	}
-	if (!c->oc_verified)
+	if (!c->rf->oc_verified)
 		clog(LOG_INFO, c->name, "Opencast at %s accepted the "
-		    "credentials", c->oc_url);
-	c->oc_verified = true;
+		    "credentials", c->rf->oc_url);
+	c->rf->oc_verified = true;
 	read_opencast(c);
 }
 
@@ -377,7 +417,7 @@ start_opencast(struct cluster *c)
 		refresh_finish(c);
 		return;
 	}
-	if (c->oc == NULL || c->oc_url == NULL || strcmp(url, c->oc_url) != 0) {
+	if (c->oc == NULL || c->rf->oc_url == NULL || strcmp(url, c->rf->oc_url) != 0) {
 		struct oc_settings s = {
 			.base_url = url, .user = c->d->oc_user,
 			.password = c->d->oc_password,
@@ -386,15 +426,15 @@ start_opencast(struct cluster *c)
 
 		oc_client_free(c->oc);
 		c->oc = oc_client_new(c->d->loop, c->d->http, &s);
-		set_str(&c->oc_url, url);
-		c->oc_verified = false;
+		set_str(&c->rf->oc_url, url);
+		c->rf->oc_verified = false;
 		clog(LOG_INFO, c->name, "Opencast admin at %s", url);
 	}
 	free(url);
-	if (c->oc_verified)
+	if (c->rf->oc_verified)
 		read_opencast(c);
 	else
-		c->oc_me_call = oc_check_me(c->oc, on_oc_me, c);
+		c->rf->oc_me_call = oc_check_me(c->oc, on_oc_me, c);
 }
 
 /* Called by the EC2 client with the cluster's instances. */
@@ -405,12 +445,12 @@ on_described(void *arg, struct ec2_instance_list *list,
 	struct cluster *c = arg;
 	char buf[1024];
 
-	c->ec2_call = NULL;
+	c->rf->ec2_call = NULL;
 	if (err) {
 		c->ec2_ok = false;
 		set_str(&c->ec2_error, aws_error_format(err, buf, sizeof(buf)));
 		/* Without fresh instances Opencast's view cannot be joined. */
-		if (c->refreshing & REFRESH_OPENCAST)
+		if (c->rf->refreshing & REFRESH_OPENCAST)
 			opencast_failed(c, "not read: EC2 failed");
 		refresh_finish(c);
 		return;
@@ -420,22 +460,22 @@ on_described(void *arg, struct ec2_instance_list *list,
 	c->ec2_ok = true;
 	c->ec2_at_ms = time_now_ms();
 	set_str(&c->ec2_error, NULL);
-	if (c->refreshing & REFRESH_OPENCAST)
+	if (c->rf->refreshing & REFRESH_OPENCAST)
 		start_opencast(c);
 	else
 		refresh_finish(c);
 }
 
-/* Starts the parts in c->refreshing. */
+/* Starts the parts in c->rf->refreshing. */
 static void
 refresh_begin(struct cluster *c)
 {
-	if (c->refreshing == REFRESH_ALL) {
-		looptimer_stop(c->refresh_timer);
+	if (c->rf->refreshing == REFRESH_ALL) {
+		looptimer_stop(c->rf->refresh_timer);
 		read_zadara(c);
 	}
-	if (c->refreshing & REFRESH_EC2) {
-		c->ec2_call = ec2_describe_prefix(c->d->ec2, c->name,
+	if (c->rf->refreshing & REFRESH_EC2) {
+		c->rf->ec2_call = ec2_describe_prefix(c->d->ec2, c->name,
 		    on_described, c);
 	} else if (c->instances == NULL) {
 		opencast_failed(c, "not read: no EC2 data yet");
@@ -453,21 +493,22 @@ cluster_refresh_parts(struct cluster *c, unsigned parts,
 
 	w->cb = cb;
 	w->arg = arg;
-	if (c->refreshing && (parts & ~c->refreshing) == 0) {
+	w->parts = parts;
+	if (c->rf->refreshing && (parts & ~c->rf->refreshing) == 0) {
 		/* The refresh in flight reads all that is asked. */
-		w->next = c->waiters;
-		c->waiters = w;
+		w->next = c->rf->waiters;
+		c->rf->waiters = w;
 		return;
 	}
-	if (c->refreshing) {
-		w->next = c->next_waiters;
-		c->next_waiters = w;
-		c->next_parts |= parts;
+	if (c->rf->refreshing) {
+		w->next = c->rf->next_waiters;
+		c->rf->next_waiters = w;
+		c->rf->next_parts |= parts;
 		return;
 	}
-	w->next = c->waiters;
-	c->waiters = w;
-	c->refreshing = parts;
+	w->next = c->rf->waiters;
+	c->rf->waiters = w;
+	c->rf->refreshing = parts;
 	refresh_begin(c);
 }
 
@@ -495,8 +536,8 @@ waiters_drop(struct cluster_waiter **list, void *arg)
 void
 cluster_refresh_cancel(struct cluster *c, void *arg)
 {
-	waiters_drop(&c->waiters, arg);
-	waiters_drop(&c->next_waiters, arg);
+	waiters_drop(&c->rf->waiters, arg);
+	waiters_drop(&c->rf->next_waiters, arg);
 }
 
 /* Called by the Zadara client with the array's state. */
@@ -506,7 +547,7 @@ on_zadara_state(void *arg, const struct zadara_vpsa *vpsa,
 {
 	struct cluster *c = arg;
 
-	c->zadara_call = NULL;
+	c->rf->zadara_call = NULL;
 	if (vpsa)
 		set_str(&c->zadara_status, vpsa->status);
 	set_str(&c->zadara_error, err ? err->message : NULL);
@@ -517,9 +558,9 @@ static void
 read_zadara(struct cluster *c)
 {
 	if (c->cfg->zadara_vpsa[0] == '\0' || c->d->zadara == NULL ||
-	    c->zadara_call || c->op)
+	    c->rf->zadara_call || c->op)
 		return;
-	c->zadara_call = zadara_get_state(c->d->zadara, c->cfg->zadara_vpsa,
+	c->rf->zadara_call = zadara_get_state(c->d->zadara, c->cfg->zadara_vpsa,
 	    on_zadara_state, c);
 }
 
@@ -537,18 +578,15 @@ cluster_free(struct cluster *c)
 
 	if (c == NULL)
 		return;
-	/* Before the waiters below are told: an evaluation in flight must
-	 * not run on a cluster that is going away. */
-	autoscaler_detach(c);
-	ec2_call_cancel(c->ec2_call);
-	zadara_call_cancel(c->zadara_call);
-	oc_call_cancel(c->oc_me_call);
-	oc_call_cancel(c->oc_hosts_call);
-	oc_call_cancel(c->oc_jobs_call);
+	ec2_call_cancel(c->rf->ec2_call);
+	zadara_call_cancel(c->rf->zadara_call);
+	oc_call_cancel(c->rf->oc_me_call);
+	oc_call_cancel(c->rf->oc_hosts_call);
+	oc_call_cancel(c->rf->oc_jobs_call);
 	oc_results_drop(c);
 	for (int list = 0; list < 2; list++) {
-		struct cluster_waiter **head = list ? &c->next_waiters :
-		    &c->waiters;
+		struct cluster_waiter **head = list ? &c->rf->next_waiters :
+		    &c->rf->waiters;
 
 		while ((w = *head)) {
 			*head = w->next;
@@ -558,7 +596,7 @@ cluster_free(struct cluster *c)
 			free(w);
 		}
 	}
-	looptimer_free(c->refresh_timer);
+	looptimer_free(c->rf->refresh_timer);
 	oc_client_free(c->oc);
 	ec2_instance_list_free(c->instances);
 	oc_hosts_free(c->hosts);
@@ -566,11 +604,12 @@ cluster_free(struct cluster *c)
 	events_release(&c->events);
 	free(c->ec2_error);
 	free(c->oc_error);
-	free(c->oc_url);
-	free(c->map_note);
+	free(c->rf->oc_url);
+	free(c->rf->map_note);
 	free(c->zadara_status);
 	free(c->zadara_error);
 	free(c->name);
+	free(c->rf);
 	free(c);
 }
 
@@ -595,46 +634,19 @@ cluster_model(struct cluster *c, struct model *md, int64_t now_ms)
 	    c->oc_ok ? c->hosts : NULL, c->oc_ok ? c->jobs : NULL, now_ms);
 }
 
-json_t *
-cluster_status_json(struct cluster *c, int64_t now_ms)
+void
+cluster_status_parts(struct cluster *c, json_t *o)
 {
-	struct model md;
-	json_t *o;
-
-	cluster_model(c, &md, now_ms);
-	o = model_status_json(&md, c->name);
-	json_object_set_new(o, "autoscale", autoscaler_status_json(c));
 	json_object_set_new(o, "ec2", json_pack("{s:b, s:o}", "ok",
 	    c->ec2_ok, "error", c->instances || c->ec2_error ?
 	    json_text_or_null(c->ec2_error) : json_text("not read yet")));
 	json_object_set_new(o, "opencast", json_pack("{s:b, s:o}",
 	    "reachable", c->oc_ok, "error", c->oc_ok ? json_null() :
 	    json_text(c->oc_error ? c->oc_error : "not read yet")));
-	json_object_set_new(o, "operation", operation_status_json(c->op));
 	json_object_set_new(o, "zadara", c->cfg->zadara_vpsa[0] ?
 	    json_pack("{s:o, s:o, s:o}", "vpsa", json_text(c->cfg->zadara_vpsa),
 	    "status", json_text_or_null(c->zadara_status),
 	    "error", json_text_or_null(c->d->zadara ? c->zadara_error :
 	    "no Zadara account token")) : json_null());
 	json_object_set_new(o, "updated_at", time_or_null(c->updated_ms));
-	model_release(&md);
-	return o;
-}
-
-json_t *
-cluster_summary_json(struct cluster *c, int64_t now_ms)
-{
-	struct model md;
-	json_t *o;
-
-	cluster_model(c, &md, now_ms);
-	o = json_pack("{s:s, s:i, s:i, s:i, s:o, s:o, s:b, s:b, s:o}",
-	    "cluster", c->name, "instances_online", md.instances_online,
-	    "workers", md.workers, "workers_online", md.workers_online,
-	    "autoscale", autoscaler_status_json(c), "operation",
-	    operation_status_json(c->op),
-	    "ec2_ok", c->ec2_ok, "opencast_reachable", c->oc_ok,
-	    "updated_at", time_or_null(c->updated_ms));
-	model_release(&md);
-	return o;
 }

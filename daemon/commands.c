@@ -13,10 +13,12 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/utf8.h"
-#include "daemon/control.h"
 #include "daemon/autoscaler.h"
+#include "daemon/cluster.h"
+#include "daemon/control.h"
 #include "daemon/daemon.h"
 #include "daemon/operation.h"
+#include "daemon/status.h"
 
 typedef void cmd_fn(struct daemon *d, struct ctl_req *r, struct cluster *c);
 
@@ -70,7 +72,7 @@ cmd_clusters(struct daemon *d, struct ctl_req *r, struct cluster *c)
 		return;
 	arr = json_array();
 	for (struct cluster *x = d->clusters; x; x = x->next)
-		json_array_append_new(arr, cluster_summary_json(x, now));
+		json_array_append_new(arr, status_summary_json(x, now));
 	ctl_req_ok(r, json_pack("{s:o}", "clusters", arr));
 }
 
@@ -84,7 +86,7 @@ on_status_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 		ctl_req_error(r, PROTO_ERR_UPSTREAM, "refresh of %s failed: %s",
 		    c->name, error);
 	else
-		ctl_req_ok(r, cluster_status_json(c, time_now_ms()));
+		ctl_req_ok(r, status_cluster_json(c, time_now_ms()));
 }
 
 static void
@@ -98,7 +100,7 @@ cmd_status(struct daemon *d, struct ctl_req *r, struct cluster *c)
 	if (refresh)
 		cluster_refresh(c, on_status_refreshed, r);
 	else
-		ctl_req_ok(r, cluster_status_json(c, time_now_ms()));
+		ctl_req_ok(r, status_cluster_json(c, time_now_ms()));
 }
 
 static void

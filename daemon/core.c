@@ -14,11 +14,13 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/aws.h"
+#include "daemon/autoscaler.h"
 #include "daemon/awscreds.h"
+#include "daemon/cluster.h"
 #include "daemon/daemon.h"
 #include "daemon/ec2.h"
 #include "daemon/http.h"
-#include "daemon/model.h"
+#include "daemon/operation.h"
 #include "daemon/secrets.h"
 #include "daemon/zadara.h"
 
@@ -102,13 +104,33 @@ free_clients(struct daemon *d)
 	d->oc_user = d->oc_password = NULL;
 }
 
+/* A cluster and what hangs off it, made and freed in one place. */
+static struct cluster *
+new_cluster(struct daemon *d, const struct cluster_config *cfg)
+{
+	struct cluster *c = cluster_new(d, cfg);
+
+	autoscaler_attach(c);
+	return c;
+}
+
+/* Teardown order: the operation, the autoscaler, the cluster. */
+static void
+free_cluster(struct cluster *c)
+{
+	if (c->op)
+		operation_abort(c->op, "the daemon is exiting");
+	autoscaler_detach(c);
+	cluster_free(c);
+}
+
 static void
 make_clusters(struct daemon *d)
 {
 	struct cluster **tail = &d->clusters;
 
 	for (size_t i = 0; i < d->config->nclusters; i++) {
-		*tail = cluster_new(d, &d->config->clusters[i]);
+		*tail = new_cluster(d, &d->config->clusters[i]);
 		tail = &(*tail)->next;
 	}
 }
@@ -119,61 +141,6 @@ daemon_core_refresh_all(struct daemon *d)
 	for (struct cluster *c = d->clusters; c; c = c->next)
 		cluster_refresh(c, NULL, NULL);
 }
-
-void
-daemon_notify_status(struct daemon *d)
-{
-	/* What systemd was told last, so that an unchanged line is not
-	 * sent again on every tick. */
-	static char last[256];
-	size_t n = 0, unread = 0, failing = 0, ops = 0;
-	int workers = 0, online = 0;
-	int64_t now = time_now_ms();
-	char text[256], extra[96], opstext[48];
-
-	if (d->stopping)
-		return;
-	extra[0] = opstext[0] = '\0';
-	for (struct cluster *c = d->clusters; c; c = c->next) {
-		struct model md;
-
-		n++;
-		if (c->op != NULL)
-			ops++;
-		if (c->instances == NULL) {
-			unread++;
-			continue;
-		}
-		model_build(&md, c->name, c->instances, NULL, NULL, now);
-		workers += md.workers;
-		online += md.workers_online;
-		model_release(&md);
-		if (c->failing)
-			failing++;
-	}
-	if (unread > 0 && failing > 0)
-		utf8_snprintf(extra, sizeof(extra),
-		    "; %zu not read yet, refresh "
-		    "failing on %zu", unread, failing);
-	else if (unread > 0)
-		utf8_snprintf(extra, sizeof(extra),
-		    "; %zu not read yet", unread);
-	else if (failing > 0)
-		utf8_snprintf(extra, sizeof(extra), "; refresh failing on %zu",
-		    failing);
-	if (ops > 0)
-		utf8_snprintf(opstext, sizeof(opstext),
-		    ", %zu operation%s running",
-		    ops, ops == 1 ? "" : "s");
-	utf8_snprintf(text, sizeof(text),
-	    "%zu cluster%s, %d/%d workers online%s%s",
-	    n, n == 1 ? "" : "s", online, workers, opstext, extra);
-	if (strcmp(text, last) == 0)
-		return;
-	utf8_snprintf(last, sizeof(last), "%s", text);
-	sd_notifyf(0, "STATUS=%s", text);
-}
-
 
 int
 daemon_core_init(struct daemon *d, uv_loop_t *loop, struct config *cfg,
@@ -218,7 +185,7 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 			*pp = c->next;
 			cluster_reconfigure(c, &nc->clusters[i]);
 		} else {
-			c = cluster_new(d, &nc->clusters[i]);
+			c = new_cluster(d, &nc->clusters[i]);
 			clog(LOG_NOTICE, c->name, "now managed");
 		}
 		c->next = NULL;
@@ -230,7 +197,7 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 	while ((c = d->clusters)) {
 		d->clusters = c->next;
 		clog(LOG_NOTICE, c->name, "no longer managed");
-		cluster_free(c);
+		free_cluster(c);
 	}
 	d->clusters = list;
 	d->config = nc;
@@ -253,9 +220,33 @@ daemon_core_release(struct daemon *d)
 
 	while ((c = d->clusters)) {
 		d->clusters = c->next;
-		cluster_free(c);
+		free_cluster(c);
 	}
 	free_clients(d);
 	config_free(d->config);
 	d->config = NULL;
+}
+
+void
+daemon_core_stop(struct daemon *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	for (struct cluster *c = d->clusters; c; c = c->next) {
+		autoscaler_stop(c);
+		if (c->op)
+			operation_abort(c->op, "the daemon is shutting down");
+	}
+}
+
+size_t
+daemon_core_busy(const struct daemon *d)
+{
+	size_t n = 0;
+
+	for (const struct cluster *c = d->clusters; c; c = c->next)
+		if (c->op)
+			n++;
+	return n;
 }

@@ -27,8 +27,17 @@ void daemon_core_refresh_all(struct daemon *d);
  * caller's). */
 int daemon_core_reload(struct daemon *d, struct config *nc, char *err,
     size_t errlen);
-/* Frees the clusters, the clients, the secrets and the configuration.
- * libuv handles close through the loop: run it afterwards. */
+/* Shutdown begins (SIGTERM): no new operation or autoscale action from now
+ * on, the evaluations in flight are dropped (their askers answered), and
+ * the operations in flight are told to stop at a safe point (the nodes
+ * they put in maintenance are taken out again). */
+void daemon_core_stop(struct daemon *d);
+/* How many operations are still running. */
+size_t daemon_core_busy(const struct daemon *d);
+/* Frees the clusters, the clients, the secrets and the configuration, in
+ * the order operations (cancelled through their failure path if still
+ * running), autoscalers, clusters, clients.  libuv handles close through
+ * the loop: run it afterwards. */
 void daemon_core_release(struct daemon *d);
 
 #endif

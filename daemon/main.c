@@ -26,9 +26,10 @@
 #include "common/xalloc.h"
 #include "daemon/commands.h"
 #include "daemon/control.h"
+#include "daemon/cluster.h"
 #include "daemon/core.h"
 #include "daemon/daemon.h"
-#include "daemon/operation.h"
+#include "daemon/model.h"
 
 /* How often STATUS= is brought up to date at least; the watchdog may ask
  * for more. */
@@ -73,6 +74,63 @@ raise_fd_limit(void)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
+
+/* Brings systemd's STATUS= line up to date (clusters, workers online,
+ * ...) if it changed.  Cheap, and a no-op outside systemd. */
+static void
+daemon_notify_status(struct daemon *d)
+{
+	/* What systemd was told last, so that an unchanged line is not
+	 * sent again on every tick. */
+	static char last[256];
+	size_t n = 0, unread = 0, failing = 0, ops = 0;
+	int workers = 0, online = 0;
+	int64_t now = time_now_ms();
+	char text[256], extra[96], opstext[48];
+
+	if (d->stopping)
+		return;
+	extra[0] = opstext[0] = '\0';
+	for (struct cluster *c = d->clusters; c; c = c->next) {
+		struct model md;
+
+		n++;
+		if (c->op != NULL)
+			ops++;
+		if (c->instances == NULL) {
+			unread++;
+			continue;
+		}
+		model_build(&md, c->name, c->instances, NULL, NULL, now);
+		workers += md.workers;
+		online += md.workers_online;
+		model_release(&md);
+		if (c->failing)
+			failing++;
+	}
+	if (unread > 0 && failing > 0)
+		utf8_snprintf(extra, sizeof(extra),
+		    "; %zu not read yet, refresh "
+		    "failing on %zu", unread, failing);
+	else if (unread > 0)
+		utf8_snprintf(extra, sizeof(extra),
+		    "; %zu not read yet", unread);
+	else if (failing > 0)
+		utf8_snprintf(extra, sizeof(extra), "; refresh failing on %zu",
+		    failing);
+	if (ops > 0)
+		utf8_snprintf(opstext, sizeof(opstext),
+		    ", %zu operation%s running",
+		    ops, ops == 1 ? "" : "s");
+	utf8_snprintf(text, sizeof(text),
+	    "%zu cluster%s, %d/%d workers online%s%s",
+	    n, n == 1 ? "" : "s", online, workers, opstext, extra);
+	if (strcmp(text, last) == 0)
+		return;
+	utf8_snprintf(last, sizeof(last), "%s", text);
+	sd_notifyf(0, "STATUS=%s", text);
+}
+
 
 /* Called by libuv every half watchdog period, or every STATUS_INTERVAL_MS
  * if that is shorter.  That the timer fires at all proves the loop turns,
@@ -154,6 +212,10 @@ reload(struct daemon *d)
 	struct config *nc = NULL;
 	char err[1024];
 
+	if (d->stopping) {
+		log_notice("reload ignored: the daemon is shutting down");
+		return;
+	}
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)(uv_hrtime() / 1000));
 	if (config_load(d->config_path, &nc, err, sizeof(err)) != 0 ||
@@ -191,17 +253,14 @@ static void
 on_shutdown_poll(uv_timer_t *t)
 {
 	struct main_ctx *m = t->data;
-	size_t busy = 0;
+	size_t busy = daemon_core_busy(&m->d);
 
-	for (struct cluster *c = m->d.clusters; c; c = c->next)
-		if (c->op)
-			busy++;
 	if (busy && uv_now(m->d.loop) - m->shutdown_at < SHUTDOWN_GRACE_MS)
 		return;
 	if (busy)
 		log_err("%zu operation%s did not reach a safe point within "
-		    "%d s; exiting anyway", busy, busy == 1 ? "" : "s",
-		    SHUTDOWN_GRACE_MS / 1000);
+		    "%d s; ending %s now", busy, busy == 1 ? "" : "s",
+		    SHUTDOWN_GRACE_MS / 1000, busy == 1 ? "it" : "them");
 	uv_timer_stop(t);
 	finish_shutdown(m);
 }
@@ -213,19 +272,17 @@ shutdown_daemon(struct main_ctx *m)
 
 	if (d->stopping)
 		return;
-	d->stopping = true;
 	sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
 	log_info("shutting down");
 	/* The watchdog is still pinged while the rest winds down, but it no
 	 * longer keeps the loop alive; main() closes it at the end. */
 	if (m->notify_timer_on)
 		uv_unref((uv_handle_t *)&m->notify_timer);
-	/* No new clients; operations in flight stop at a safe point: the
-	 * nodes they put in maintenance are taken out again. */
+	/* No new clients, no new operation or evaluation; operations in
+	 * flight stop at a safe point: the nodes they put in maintenance are
+	 * taken out again. */
 	control_stop_listening(d->control);
-	for (struct cluster *c = d->clusters; c; c = c->next)
-		if (c->op)
-			operation_abort(c->op, "the daemon is shutting down");
+	daemon_core_stop(d);
 	m->shutdown_at = uv_now(d->loop);
 	uv_timer_start(&m->shutdown_timer, on_shutdown_poll, 0, 20);
 }

@@ -27,6 +27,7 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/control.h"
+#include "daemon/cluster.h"
 #include "daemon/daemon.h"
 #include "daemon/ec2.h"
 #include "daemon/looptimer.h"

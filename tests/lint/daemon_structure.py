@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The daemon's modules form layers (issue 13): the graph of which module
 includes which module's header has no cycle, so that each piece of state
-has one owner and teardown has one order.  A module is a base name in
-daemon/ (X.c with X.h).  A header without a .c of its own (daemon.h) may
+has one owner and teardown has one order.  A module is a family of files
+in daemon/ named alike before the first underscore (ec2.c, ec2.h,
+ec2_msg.c and ec2_msg.h are the module ec2; config_keys.c is config's).  A header without a .c of its own (daemon.h) may
 hold types only: functions declared there would belong to a module the
 graph cannot see.  Also: no daemon source file is over MAX_LINES, so that
 none grows back into a file that does everything.
@@ -27,8 +28,10 @@ def graph(directory="daemon"):
             continue
         with open(os.path.join(directory, name), encoding="utf-8") as f:
             text = f.read()
-        deps = edges.setdefault(base, set())
-        deps.update(m for m in INCLUDE.findall(text) if m != base)
+        module = base.split("_")[0]
+        deps = edges.setdefault(module, set())
+        deps.update(m.split("_")[0] for m in INCLUDE.findall(text)
+                    if m.split("_")[0] != module)
     return edges
 
 
@@ -64,7 +67,9 @@ def bare_headers(directory="daemon"):
     names = set(os.listdir(directory))
     for name in sorted(names):
         base, ext = os.path.splitext(name)
-        if ext != ".h" or base + ".c" in names:
+        if ext != ".h" or any(n.endswith(".c") and
+                              n.split("_")[0].split(".")[0] ==
+                              base.split("_")[0] for n in names):
             continue
         with open(os.path.join(directory, name), encoding="utf-8") as f:
             funcs = PROTOTYPE.findall(f.read())

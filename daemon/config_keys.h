@@ -1,0 +1,84 @@
+/*
+ * The settings themselves (internal to the configuration loader): the one
+ * table of keys with their types, limits and defaults, and the parsing,
+ * copying and freeing of one value.  config.c reads the files; this is
+ * what the values mean.
+ */
+#ifndef EC2M_CONFIG_KEYS_H
+#define EC2M_CONFIG_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/config.h"
+
+enum section {
+	SECT_NONE,		/* before the first header of a file */
+	SECT_DAEMON,
+	SECT_AWS,
+	SECT_OPENCAST,
+	SECT_ZADARA,
+	SECT_DEFAULTS,
+	SECT_CLUSTER,		/* keys: [defaults] and [cluster NAME] */
+};
+
+enum key_type {
+	KT_INT,			/* int */
+	KT_DURATION,		/* int64_t milliseconds */
+	KT_STRING,		/* char *, any text */
+	KT_PATH,		/* char *, an absolute path */
+	KT_URL,			/* char *, http(s)://..., maybe "" */
+	KT_ADMIN_URL,		/* char *, config_admin_url()'s template */
+	KT_LIST,		/* char ** and a size_t count: words */
+	KT_JOB_SOURCE,		/* enum job_source */
+	KT_BILLING,		/* enum billing */
+	KT_BOOL,		/* bool */
+	KT_LOG_LEVEL,		/* int, a syslog level */
+};
+
+/*
+ * One row per key.  Keys of SECT_CLUSTER live in struct cluster_config (of
+ * [defaults] and of each [cluster NAME]); the others in struct config.  A
+ * max of 0 means no upper limit; for KT_PATH, max limits the length, and
+ * for KT_URL a min above 0 makes the value required.  The default is
+ * written as in the file and goes through the same parser as the file's
+ * values.
+ */
+struct key {
+	enum section	 section;
+	const char	*name;
+	enum key_type	 type;
+	size_t		 offset;
+	size_t		 count_offset;	/* KT_LIST: of the count */
+	int64_t		 min, max;
+	const char	*range;		/* why min..max was missed */
+	const char	*dflt;
+};
+
+/* The sections besides [cluster NAME], by name; NULL-terminated. */
+struct config_section_name {
+	const char	*name;
+	enum section	 section;
+};
+extern const struct config_section_name config_section_names[];
+
+/* Every key; CONFIG_NKEYS of them. */
+#define CONFIG_NKEYS 28
+extern const struct key config_keys[CONFIG_NKEYS];
+
+/* The key called name in section (SECT_CLUSTER for [defaults] and
+ * [cluster NAME]), or NULL. */
+const struct key *config_key_find(enum section section, const char *name);
+/* Parses s as k's value into the struct at base (a struct config or a
+ * struct cluster_config); -1 with why when s is not a valid value. */
+int config_key_set(const struct key *k, void *base, const char *s,
+    char *why, size_t whylen);
+/* Copies k's value from the struct at src to the one at dst. */
+void config_key_copy(const struct key *k, void *dst, const void *src);
+/* Frees k's value in the struct at base. */
+void config_key_free(const struct key *k, void *base);
+/* Frees n words made by the list parser. */
+void config_free_list(char **list, size_t n);
+
+#endif

@@ -28,27 +28,32 @@ linebuf_pending(const struct linebuf *lb)
 bool
 linebuf_append(struct linebuf *lb, const char *data, size_t len)
 {
+	const char *nl;
+	size_t at;
+
 	if (lb->overflow)
 		return false;
-	/* Drop consumed lines before growing. */
+	/* Drop consumed lines before growing; what is left is the unread
+	 * rest, usually part of one line. */
 	if (lb->start > 0) {
 		memmove(lb->buf, lb->buf + lb->start, lb->len - lb->start);
 		lb->len -= lb->start;
+		lb->scan -= lb->start;
+		lb->tail = lb->tail > lb->start ? lb->tail - lb->start : 0;
 		lb->start = 0;
 	}
 	lb->buf = xgrow(lb->buf, &lb->cap, lb->len + len + 1, 1);
-	memcpy(lb->buf + lb->len, data, len);
+	at = lb->len;
+	memcpy(lb->buf + at, data, len);
 	lb->len += len;
-	/* An unfinished line (after the last newline) must stay short. */
-	{
-		char *nl = memrchr(lb->buf, '\n', lb->len);
-		size_t tail = nl ? lb->len - (size_t)(nl - lb->buf) - 1 :
-		    lb->len;
-
-		if (tail >= lb->max_line) {
-			lb->overflow = true;
-			return false;
-		}
+	/* An unfinished line (after the last newline) must stay short;
+	 * only the new bytes can hold that newline. */
+	nl = len > 0 ? memrchr(lb->buf + at, '\n', len) : NULL;
+	if (nl != NULL)
+		lb->tail = (size_t)(nl - lb->buf) + 1;
+	if (lb->len - lb->tail >= lb->max_line) {
+		lb->overflow = true;
+		return false;
 	}
 	return true;
 }
@@ -61,11 +66,17 @@ linebuf_next(struct linebuf *lb, size_t *len)
 
 	if (lb->overflow || lb->start >= lb->len)
 		return NULL;
-	nl = memchr(line, '\n', lb->len - lb->start);
-	if (nl == NULL)
+	if (lb->scan < lb->start)
+		lb->scan = lb->start;
+	nl = memchr(lb->buf + lb->scan, '\n', lb->len - lb->scan);
+	if (nl == NULL) {
+		/* Searched once; the next search starts at the new bytes. */
+		lb->scan = lb->len;
 		return NULL;
+	}
 	n = (size_t)(nl - line);
 	lb->start += n + 1;
+	lb->scan = lb->start;
 	if (n + 1 > lb->max_line) {
 		lb->overflow = true;
 		return NULL;

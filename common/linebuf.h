@@ -1,7 +1,13 @@
 /*
  * Newline framing for the control protocol: bytes go in as they arrive,
- * complete lines come out.  A line longer than the limit is reported once
- * and the connection is expected to be closed after the error reply.
+ * complete lines come out.  Each side sets the limit for what it reads:
+ * the daemon reads requests (PROTO_MAX_REQUEST), ec2ctl reads replies
+ * (PROTO_MAX_REPLY, many megabytes).  A line longer than the limit is
+ * reported once and the connection is expected to be closed after that.
+ *
+ * Every byte is looked at a bounded number of times, however the line
+ * arrives, so a reply of many megabytes read in small pieces costs time
+ * in proportion to its length.
  */
 #ifndef EC2M_LINEBUF_H
 #define EC2M_LINEBUF_H
@@ -14,6 +20,8 @@ struct linebuf {
 	size_t	 len;		/* bytes held */
 	size_t	 cap;
 	size_t	 start;		/* where the next line starts */
+	size_t	 scan;		/* no newline in [start, scan) */
+	size_t	 tail;		/* where the unfinished last line starts */
 	size_t	 max_line;	/* newline included */
 	bool	 overflow;	/* a line exceeded max_line */
 };

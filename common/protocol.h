@@ -24,8 +24,14 @@
 #include <jansson.h>
 
 #define PROTO_VERSION		1
-/* A message, its newline included, is at most this long. */
-#define PROTO_MAX_LINE		(64 * 1024)
+/* Limits per direction, newline included (SPEC §3): a request is at most
+ * 64 KiB; a reply or event is as long as its content needs (a
+ * 2,500-instance status is about 400 KB), and ec2ctl reads lines of up to
+ * 64 MiB. */
+#define PROTO_MAX_REQUEST	(64 * 1024)
+#define PROTO_MAX_REPLY		(64 * 1024 * 1024)
+/* The older name of the request limit. */
+#define PROTO_MAX_LINE		PROTO_MAX_REQUEST
 #define PROTO_DEFAULT_SOCKET	"/run/ec2-manager/ctl.sock"
 #define PROTO_SOCKET_ENV	"EC2CTL_SOCKET"
 #define PROTO_MAX_CLUSTER_NAME	64

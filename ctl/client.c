@@ -4,6 +4,10 @@
  * sending give up after a timeout while waiting for a reply may last as
  * long as the operation does; a daemon that goes away ends the wait at
  * once.  Messages name the socket, since that is what an operator checks.
+ * Deadlines are kept on CLOCK_MONOTONIC, so setting the clock (by hand,
+ * NTP stepping it) neither cuts a wait short nor stretches it.  Replies
+ * may be long (a large cluster's status is hundreds of kilobytes): lines
+ * of up to PROTO_MAX_REPLY bytes are read.
  */
 #include "ctl/ec2ctl.h"
 
@@ -13,9 +17,18 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "common/timeutil.h"
+/* Milliseconds on CLOCK_MONOTONIC: for deadlines, never for display. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* What the errno of a failed connect() means to the user. */
 static int
@@ -39,7 +52,7 @@ remaining(int64_t deadline_ms)
 
 	if (deadline_ms < 0)
 		return -1;
-	left = deadline_ms - time_now_ms();
+	left = deadline_ms - mono_ms();
 	return left < 0 ? 0 : left > 86400000 ? 86400000 : (int)left;
 }
 
@@ -75,13 +88,13 @@ client_connect(struct ctl_conn *c, const char *path, int timeout_ms,
     char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int64_t deadline = time_now_ms() + timeout_ms;
+	int64_t deadline = mono_ms() + timeout_ms;
 	socklen_t elen;
 	int e, r;
 
 	c->path = path;
 	c->fd = -1;
-	linebuf_init(&c->lb, PROTO_MAX_LINE);
+	linebuf_init(&c->lb, PROTO_MAX_REPLY);
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "cannot connect to %s: the path is too "
 		    "long", path);
@@ -151,7 +164,7 @@ int
 client_send(struct ctl_conn *c, const char *line, int timeout_ms, char *err,
     size_t errlen)
 {
-	int64_t deadline = time_now_ms() + timeout_ms;
+	int64_t deadline = mono_ms() + timeout_ms;
 	size_t len = strlen(line), off = 0;
 
 	while (off < len) {
@@ -181,7 +194,7 @@ client_send(struct ctl_conn *c, const char *line, int timeout_ms, char *err,
 static int
 fill(struct ctl_conn *c, char *err, size_t errlen)
 {
-	char buf[16384];
+	char buf[65536];
 	ssize_t n;
 
 	n = recv(c->fd, buf, sizeof(buf), 0);
@@ -194,7 +207,7 @@ fill(struct ctl_conn *c, char *err, size_t errlen)
 		return gone(c, 0, err, errlen);
 	if (!linebuf_append(&c->lb, buf, (size_t)n)) {
 		snprintf(err, errlen, "invalid reply from the daemon: a line "
-		    "longer than %d bytes", PROTO_MAX_LINE);
+		    "longer than %d bytes", PROTO_MAX_REPLY);
 		return CTL_EXIT_FAILED;
 	}
 	return 0;
@@ -204,7 +217,7 @@ int
 client_read_line(struct ctl_conn *c, int timeout_ms, const char **line,
     size_t *len, char *err, size_t errlen)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : time_now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 
 	for (;;) {
 		int r;
@@ -214,7 +227,7 @@ client_read_line(struct ctl_conn *c, int timeout_ms, const char **line,
 			return 0;
 		if (c->lb.overflow) {
 			snprintf(err, errlen, "invalid reply from the daemon: "
-			    "a line longer than %d bytes", PROTO_MAX_LINE);
+			    "a line longer than %d bytes", PROTO_MAX_REPLY);
 			return CTL_EXIT_FAILED;
 		}
 		r = wait_for(c, POLLIN, deadline, err, errlen);
@@ -234,7 +247,7 @@ client_read_line(struct ctl_conn *c, int timeout_ms, const char **line,
 int
 client_pause(struct ctl_conn *c, int timeout_ms, char *err, size_t errlen)
 {
-	int64_t deadline = time_now_ms() + timeout_ms;
+	int64_t deadline = mono_ms() + timeout_ms;
 
 	for (;;) {
 		int r = wait_for(c, POLLIN, deadline, err, errlen);

@@ -43,6 +43,7 @@ struct ctl_request {
 	json_t	*args;		/* owned; the request's "args" object */
 	enum ctl_format format;	/* status only */
 	bool	 watch;		/* status --watch */
+	bool	 all;		/* status --all: every instance in the table */
 };
 
 /* Everything the command line asks for. */
@@ -122,7 +123,12 @@ extern const struct ctl_output output_json;
 /* Ends an open progress line so that other output starts on its own line. */
 void output_end_live(struct ctl_display *d);
 /* Renderers, each writing to fp. */
-void output_status_table(FILE *fp, json_t *status);
+/* Clusters of more than OUTPUT_TABLE_MAX_ROWS instances are summarised
+ * (counts per role and state, then the instances that are not workers and
+ * the first workers between states, in maintenance or held) unless all is
+ * true. */
+#define OUTPUT_TABLE_MAX_ROWS	40
+void output_status_table(FILE *fp, json_t *status, bool all);
 void output_status_json(FILE *fp, json_t *status, bool pretty);
 void output_clusters(FILE *fp, json_t *result);
 void output_events(FILE *fp, json_t *result);

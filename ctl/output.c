@@ -266,18 +266,46 @@ status_health(struct strbuf *sb, json_t *o, const char *okkey,
 	}
 }
 
-void
-output_status_table(FILE *fp, json_t *st)
+/* The columns of the instance table. */
+static const char *const inst_heads[] = { "NAME", "ID", "ROLE", "STATE",
+    "MAINT", "JOBS", "UPTIME", "HELD", "HOST" };
+static const char *const inst_keys[] = { "name", "id", "role", "state",
+    "maintenance", "running_jobs", "uptime_s", "held", "mh_host" };
+#define INST_COLS	(sizeof(inst_heads) / sizeof(*inst_heads))
+
+static void
+table_add_heads(struct table *t, const char *const *heads)
 {
-	static const char *const heads[] = { "NAME", "ID", "ROLE", "STATE",
-	    "MAINT", "JOBS", "UPTIME", "HELD", "HOST" };
-	static const char *const keys[] = { "name", "id", "role", "state",
-	    "maintenance", "running_jobs", "uptime_s", "held", "mh_host" };
-	struct table t = { .ncols = sizeof(heads) / sizeof(*heads) };
+	char *row[16];
+
+	for (size_t i = 0; i < t->ncols; i++)
+		row[i] = xstrdup(heads[i]);
+	table_add(t, row);
+}
+
+static void
+table_add_instance(struct table *t, json_t *inst)
+{
+	char *row[INST_COLS], up[32];
+
+	for (size_t c = 0; c < INST_COLS; c++) {
+		json_t *v = json_object_get(inst, inst_keys[c]);
+
+		if (strcmp(inst_keys[c], "uptime_s") == 0) {
+			output_uptime(up, sizeof(up), v);
+			row[c] = xstrdup(up);
+		} else {
+			row[c] = value_text(v);
+		}
+	}
+	table_add(t, row);
+}
+
+/* The header lines above the instances. */
+static void
+status_header(FILE *fp, json_t *st)
+{
 	struct strbuf sb = STRBUF_INIT;
-	json_t *instances = json_object_get(st, "instances"), *inst;
-	char *row[sizeof(heads) / sizeof(*heads)];
-	size_t i;
 
 	put_member(&sb, st, "cluster");
 	header_line(fp, "Cluster", &sb);
@@ -310,30 +338,198 @@ output_status_table(FILE *fp, json_t *st)
 	put_member(&sb, st, "updated_at");
 	header_line(fp, "Updated", &sb);
 	strbuf_release(&sb);
+}
 
+/* The instances of one role, counted for the summary table. */
+struct role_sum {
+	char	*role;
+	long	 total, running, pending, stopping, stopped, other;
+	long	 maint, held, jobs;
+	bool	 jobs_known;
+};
+
+enum { SUM_TOTAL, SUM_RUNNING, SUM_PENDING, SUM_STOPPING, SUM_STOPPED,
+    SUM_OTHER, SUM_MAINT, SUM_HELD, SUM_NCOUNTS };
+
+static void
+role_sum_add(struct role_sum *r, json_t *inst)
+{
+	const char *state = str_member(inst, "state");
+	json_t *jobs = json_object_get(inst, "running_jobs");
+
+	r->total++;
+	if (state == NULL)
+		r->other++;
+	else if (strcmp(state, "running") == 0)
+		r->running++;
+	else if (strcmp(state, "pending") == 0)
+		r->pending++;
+	else if (strcmp(state, "stopping") == 0)
+		r->stopping++;
+	else if (strcmp(state, "stopped") == 0)
+		r->stopped++;
+	else
+		r->other++;
+	if (json_is_true(json_object_get(inst, "maintenance")))
+		r->maint++;
+	if (json_is_true(json_object_get(inst, "held")))
+		r->held++;
+	if (json_is_integer(jobs) && json_integer_value(jobs) >= 0) {
+		r->jobs += (long)json_integer_value(jobs);
+		r->jobs_known = true;
+	}
+}
+
+static void
+role_sum_row(struct table *t, const struct role_sum *r, const char *name)
+{
+	long v[] = { r->total, r->running, r->pending, r->stopping,
+	    r->stopped, r->other, r->maint, r->held };
+	char *row[SUM_NCOUNTS + 2];
+	struct strbuf sb = STRBUF_INIT;
+
+	put_clean(&sb, name);
+	row[0] = strbuf_detach(&sb, NULL);
+	for (size_t i = 0; i < SUM_NCOUNTS; i++)
+		row[i + 1] = xasprintf("%ld", v[i]);
+	row[SUM_NCOUNTS + 1] = r->jobs_known ? xasprintf("%ld", r->jobs) :
+	    xstrdup("-");
+	table_add(t, row);
+}
+
+/* A worker an operator wants to see in a summarised table: one between
+ * states, in maintenance, or held by an operation. */
+static bool
+worker_notable(json_t *inst)
+{
+	const char *state = str_member(inst, "state");
+
+	return state == NULL || (strcmp(state, "running") != 0 &&
+	    strcmp(state, "stopped") != 0) ||
+	    json_is_true(json_object_get(inst, "maintenance")) ||
+	    json_is_true(json_object_get(inst, "held"));
+}
+
+static bool
+is_worker(json_t *inst)
+{
+	const char *role = str_member(inst, "role");
+
+	return role != NULL && strcmp(role, "worker") == 0;
+}
+
+/*
+ * A cluster too large to list: one row of counts per role (in the order
+ * the roles first appear), then the instances that are not workers and
+ * the first workers that are between states, in maintenance or held, at
+ * most OUTPUT_TABLE_MAX_ROWS rows in all.
+ */
+static void
+status_summary(FILE *fp, json_t *instances)
+{
+	static const char *const sum_heads[] = { "ROLE", "INSTANCES",
+	    "RUNNING", "PENDING", "STOPPING", "STOPPED", "OTHER", "MAINT",
+	    "HELD", "JOBS" };
+	struct table t = { .ncols = sizeof(sum_heads) / sizeof(*sum_heads) };
+	struct role_sum *sums = NULL, all = { 0 };
+	size_t nsums = 0, cap = 0, i, listed = 0, others = 0, notable = 0;
+	size_t notable_listed = 0;
+	json_t *inst;
+
+	json_array_foreach(instances, i, inst) {
+		const char *role = str_member(inst, "role");
+		size_t k;
+
+		if (role == NULL)
+			role = "-";
+		for (k = 0; k < nsums; k++)
+			if (strcmp(sums[k].role, role) == 0)
+				break;
+		if (k == nsums) {
+			sums = xgrow(sums, &cap, nsums + 1, sizeof(*sums));
+			memset(&sums[k], 0, sizeof(*sums));
+			sums[k].role = xstrdup(role);
+			nsums++;
+		}
+		role_sum_add(&sums[k], inst);
+		role_sum_add(&all, inst);
+		if (!is_worker(inst))
+			others++;
+		else if (worker_notable(inst))
+			notable++;
+	}
+	table_add_heads(&t, sum_heads);
+	for (size_t k = 0; k < nsums; k++)
+		role_sum_row(&t, &sums[k], sums[k].role);
+	role_sum_row(&t, &all, "total");
+	table_print(fp, &t);
+	table_release(&t);
+	for (size_t k = 0; k < nsums; k++)
+		free(sums[k].role);
+	free(sums);
+
+	/* The instances worth a row of their own. */
+	t.ncols = INST_COLS;
+	table_add_heads(&t, inst_heads);
+	json_array_foreach(instances, i, inst) {
+		if (listed >= OUTPUT_TABLE_MAX_ROWS)
+			break;
+		if (!is_worker(inst)) {
+			table_add_instance(&t, inst);
+			listed++;
+		}
+	}
+	json_array_foreach(instances, i, inst) {
+		if (listed >= OUTPUT_TABLE_MAX_ROWS)
+			break;
+		if (is_worker(inst) && worker_notable(inst)) {
+			table_add_instance(&t, inst);
+			listed++;
+			notable_listed++;
+		}
+	}
+	fputc('\n', fp);
+	if (notable == 0)
+		fprintf(fp, "Every worker is running or stopped, none in "
+		    "maintenance or held.\n");
+	else if (notable_listed == notable)
+		fprintf(fp, "Workers between states, in maintenance or held: "
+		    "%zu.\n", notable);
+	else
+		fprintf(fp, "Workers between states, in maintenance or held: "
+		    "%zu, the first %zu listed.\n", notable, notable_listed);
+	if (listed > 0) {
+		fputc('\n', fp);
+		table_print(fp, &t);
+	}
+	table_release(&t);
+	if (listed < others + notable)
+		fprintf(fp, "(%zu more not listed)\n",
+		    others + notable - listed);
+	fprintf(fp, "%zu instances summarised; \"status --all\" lists every "
+	    "one.\n", json_array_size(instances));
+}
+
+void
+output_status_table(FILE *fp, json_t *st, bool all)
+{
+	struct table t = { .ncols = INST_COLS };
+	json_t *instances = json_object_get(st, "instances"), *inst;
+	size_t i;
+
+	status_header(fp, st);
 	fputc('\n', fp);
 	if (!json_is_array(instances) || json_array_size(instances) == 0) {
 		fprintf(fp, "No instances.\n");
 		return;
 	}
-	for (i = 0; i < t.ncols; i++)
-		row[i] = xstrdup(heads[i]);
-	table_add(&t, row);
-	json_array_foreach(instances, i, inst) {
-		char up[32];
-
-		for (size_t c = 0; c < t.ncols; c++) {
-			json_t *v = json_object_get(inst, keys[c]);
-
-			if (strcmp(keys[c], "uptime_s") == 0) {
-				output_uptime(up, sizeof(up), v);
-				row[c] = xstrdup(up);
-			} else {
-				row[c] = value_text(v);
-			}
-		}
-		table_add(&t, row);
+	if (!all && json_array_size(instances) > OUTPUT_TABLE_MAX_ROWS) {
+		status_summary(fp, instances);
+		return;
 	}
+	table_add_heads(&t, inst_heads);
+	json_array_foreach(instances, i, inst)
+		table_add_instance(&t, inst);
 	table_print(fp, &t);
 	table_release(&t);
 }
@@ -594,7 +790,7 @@ human_result(struct ctl_display *d, const struct ctl_request *r,
 			 * last one. */
 			if (r->watch && d->out_tty)
 				fputs("\033[H\033[2J", d->out);
-			output_status_table(d->out, result);
+			output_status_table(d->out, result, r->all);
 			if (r->watch && !d->out_tty)
 				fputc('\n', d->out);
 		}

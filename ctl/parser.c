@@ -29,6 +29,7 @@ enum arg_dest {
 	DEST_ARGS,		/* the member key of the request's "args" */
 	DEST_FORMAT,		/* struct ctl_request's format */
 	DEST_WATCH,		/* struct ctl_request's watch */
+	DEST_ALL,		/* struct ctl_request's all */
 };
 
 struct arg_spec {
@@ -46,7 +47,7 @@ struct arg_spec {
 	const char *def_word;	/* ARG_WORD */
 };
 
-#define CMD_MAX_OPTIONS	4
+#define CMD_MAX_OPTIONS	5
 
 struct cmd_syntax {
 	const char *synopsis;		/* the arguments, for --help */
@@ -67,7 +68,8 @@ static const char *const action_words[] = { "pause", "resume", NULL };
  */
 static const struct cmd_syntax syntaxes[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_STATUS] = {
-		.synopsis = "[-f json|table] [-j|--json] [--refresh] [--watch]",
+		.synopsis = "[-f json|table] [-j|--json] [--refresh] [--watch] "
+		    "[--all]",
 		.options = {
 			{ .type = ARG_WORD, .short_name = 'f',
 			  .long_name = "format", .dest = DEST_FORMAT,
@@ -80,6 +82,10 @@ static const struct cmd_syntax syntaxes[PROTO_CMD_COUNT] = {
 			  .def_count = 0 },
 			{ .type = ARG_FLAG, .long_name = "watch",
 			  .dest = DEST_WATCH },
+			/* The table lists every instance even of a large
+			 * cluster. */
+			{ .type = ARG_FLAG, .long_name = "all",
+			  .dest = DEST_ALL },
 		},
 	},
 	[PROTO_CMD_START] = {
@@ -276,6 +282,8 @@ set_arg(const struct arg_spec *a, const char *cmd, const char *value,
 	case ARG_FLAG:
 		if (a->dest == DEST_WATCH)
 			r->watch = true;
+		else if (a->dest == DEST_ALL)
+			r->all = true;
 		else if (a->dest == DEST_FORMAT)
 			r->format = CTL_FORMAT_JSON;
 		else

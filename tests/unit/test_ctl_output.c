@@ -156,7 +156,7 @@ test_status_table(void **state)
 	(void)state;
 	assert_non_null(st);
 	capture_open(&c);
-	output_status_table(c.fp, st);
+	output_status_table(c.fp, st, false);
 	text = capture_close(&c);
 
 	assert_string_equal(line_starting(text, "Cluster:", line,
@@ -229,7 +229,7 @@ test_status_table_nulls(void **state)
 	(void)state;
 	assert_non_null(st);
 	capture_open(&c);
-	output_status_table(c.fp, st);
+	output_status_table(c.fp, st, false);
 	text = capture_close(&c);
 	assert_null(strstr(text, "null"));
 	assert_string_equal(line_starting(text, "Workers:", line,
@@ -255,7 +255,7 @@ test_status_table_nulls(void **state)
 	/* Not even an object: every field is unknown. */
 	st = json_loads("{\"instances\":[]}", 0, NULL);
 	capture_open(&c);
-	output_status_table(c.fp, st);
+	output_status_table(c.fp, st, false);
 	text = capture_close(&c);
 	assert_non_null(strstr(text, "Cluster:    -\n"));
 	assert_non_null(strstr(text, "No instances.\n"));
@@ -304,11 +304,138 @@ test_control_characters(void **state)
 
 	(void)state;
 	capture_open(&c);
-	output_status_table(c.fp, st);
+	output_status_table(c.fp, st, false);
 	text = capture_close(&c);
 	assert_null(strchr(text, '\033'));
 	assert_null(strchr(text, '\r'));
 	assert_non_null(strstr(text, "evil?[2J"));
+	capture_free(&c);
+	json_decref(st);
+}
+
+/* A status of a large cluster: admin, engage, db, then n workers of which
+ * every tenth is stopped, worker 7 is pending, workers 3 and 5 are in
+ * maintenance, worker 9 is held; every running worker has one job. */
+static json_t *
+large_status(size_t n)
+{
+	json_t *st = json_loads(status_json, 0, NULL);
+	json_t *arr = json_array();
+	static const char *const support[] = { "admin", "engage", "db" };
+
+	assert_non_null(st);
+	for (size_t i = 0; i < 3; i++)
+		json_array_append_new(arr, json_pack("{s:s+, s:s+, s:s, s:s, "
+		    "s:n, s:n, s:b, s:i, s:n}", "name", "big-", support[i],
+		    "id", "i-s", support[i], "role", support[i],
+		    "state", "running", "maintenance", "mh_host", "held", 0,
+		    "uptime_s", 60, "running_jobs"));
+	for (size_t i = 0; i < n; i++) {
+		char name[32], id[32];
+		const char *state = i % 10 == 0 ? "stopped" : i == 7 ?
+		    "pending" : "running";
+		bool running = strcmp(state, "running") == 0;
+
+		snprintf(name, sizeof(name), "big-worker%zu", i);
+		snprintf(id, sizeof(id), "i-w%zu", i);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, "
+		    "s:o, s:n, s:b, s:i, s:o}", "name", name, "id", id,
+		    "role", "worker", "state", state, "maintenance",
+		    running ? json_boolean(i == 3 || i == 5) : json_null(),
+		    "mh_host", "held", i == 9, "uptime_s", 60,
+		    "running_jobs", running ? json_integer(1) : json_null()));
+	}
+	json_object_set_new(st, "instances", arr);
+	return st;
+}
+
+static void
+test_status_table_large(void **state)
+{
+	static const char *const worker[] = { "worker", "2500", "2249", "1",
+	    "0", "250", "0", "2", "1", "2249", NULL };
+	static const char *const total[] = { "total", "2503", "2252", "1",
+	    "0", "250", "0", "2", "1", "2249", NULL };
+	static const char *const admin[] = { "admin", "1", "1", "0", "0",
+	    "0", "0", "0", "0", "-", NULL };
+	json_t *st = large_status(2500);
+	struct capture c;
+	const char *text;
+	size_t lines = 0;
+
+	(void)state;
+	capture_open(&c);
+	output_status_table(c.fp, st, false);
+	text = capture_close(&c);
+	for (const char *p = text; *p; p++)
+		lines += *p == '\n';
+	/* A screenful, not 2,503 rows. */
+	assert_true(lines < 40);
+	assert_row(text, "ROLE", (const char *const[]){ "ROLE", "INSTANCES",
+	    "RUNNING", "PENDING", "STOPPING", "STOPPED", "OTHER", "MAINT",
+	    "HELD", "JOBS", NULL });
+	assert_row(text, "worker ", worker);
+	assert_row(text, "total ", total);
+	assert_row(text, "admin ", admin);
+	/* The support nodes and the notable workers have rows of their
+	 * own; quiet workers do not. */
+	assert_non_null(strstr(text, "\nbig-admin "));
+	assert_non_null(strstr(text, "\nbig-db "));
+	assert_non_null(strstr(text, "\nbig-worker3 "));
+	assert_non_null(strstr(text, "\nbig-worker5 "));
+	assert_non_null(strstr(text, "\nbig-worker7 "));
+	assert_non_null(strstr(text, "\nbig-worker9 "));
+	assert_null(strstr(text, "\nbig-worker1 "));
+	assert_null(strstr(text, "\nbig-worker10 "));
+	assert_non_null(strstr(text, "in maintenance or held: 4.\n"));
+	assert_non_null(strstr(text, "2503 instances summarised"));
+	capture_free(&c);
+
+	/* --all lists every instance. */
+	capture_open(&c);
+	output_status_table(c.fp, st, true);
+	text = capture_close(&c);
+	lines = 0;
+	for (const char *p = text; *p; p++)
+		lines += *p == '\n';
+	assert_true(lines > 2503);
+	assert_non_null(strstr(text, "\nbig-worker2499 "));
+	capture_free(&c);
+	json_decref(st);
+
+	/* Up to OUTPUT_TABLE_MAX_ROWS instances are listed as ever. */
+	st = large_status(OUTPUT_TABLE_MAX_ROWS - 3);
+	capture_open(&c);
+	output_status_table(c.fp, st, false);
+	text = capture_close(&c);
+	assert_null(strstr(text, "summarised"));
+	assert_non_null(strstr(text, "\nbig-worker1 "));
+	capture_free(&c);
+	json_decref(st);
+}
+
+static void
+test_status_table_large_many_notable(void **state)
+{
+	json_t *st = large_status(500), *inst;
+	struct capture c;
+	const char *text;
+	size_t i, rows = 0;
+
+	(void)state;
+	/* Every worker is held: the list stops at OUTPUT_TABLE_MAX_ROWS. */
+	json_array_foreach(json_object_get(st, "instances"), i, inst)
+		json_object_set_new(inst, "held", json_true());
+	capture_open(&c);
+	output_status_table(c.fp, st, false);
+	text = capture_close(&c);
+	for (const char *p = strstr(text, "\nbig-"); p != NULL;
+	    p = strstr(p + 1, "\nbig-"))
+		rows++;
+	assert_int_equal(rows, OUTPUT_TABLE_MAX_ROWS);
+	assert_non_null(strstr(text, "in maintenance or held: 500, the "
+	    "first 37 listed.\n"));
+	assert_non_null(strstr(text, "(463 more not listed)\n"));
 	capture_free(&c);
 	json_decref(st);
 }
@@ -693,6 +820,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_table),
 		cmocka_unit_test(test_status_table_nulls),
+		cmocka_unit_test(test_status_table_large),
+		cmocka_unit_test(test_status_table_large_many_notable),
 		cmocka_unit_test(test_uptime),
 		cmocka_unit_test(test_control_characters),
 		cmocka_unit_test(test_status_json),

@@ -66,6 +66,8 @@ static const struct {
 	  "{\"refresh\":true}" },
 	{ { "dev04", "status", "--watch", NULL }, "status",
 	  "{\"refresh\":false}" },
+	{ { "dev04", "status", "--all", "--watch", NULL }, "status",
+	  "{\"refresh\":false}" },
 	{ { "dev04", "start", NULL }, "start", "{}" },
 	{ { "dev04", "start", "-w", "3", NULL }, "start", "{\"workers\":3}" },
 	{ { "dev04", "start", "-w0", NULL }, "start", "{\"workers\":0}" },
@@ -138,6 +140,7 @@ test_status_format_and_watch(void **state)
 	static char *table[] = { "dev04", "status", "--format=table", NULL };
 	static char *glued[] = { "dev04", "status", "-fjson", NULL };
 	static char *watch[] = { "dev04", "status", "--watch", NULL };
+	static char *all[] = { "dev04", "status", "--all", NULL };
 	static char *j[] = { "-j", "dev04", "status", NULL };
 	static char *jt[] = { "-j", "dev04", "status", "-f", "table", NULL };
 	static char *late[] = { "dev04", "status", "--json", NULL };
@@ -161,6 +164,14 @@ test_status_format_and_watch(void **state)
 	ctl_invocation_release(&inv);
 	assert_int_equal(parse(watch, &inv, err, sizeof(err)), 0);
 	assert_true(inv.reqs[0].watch);
+	ctl_invocation_release(&inv);
+	/* --all is for the table only: it is not sent. */
+	assert_int_equal(parse(all, &inv, err, sizeof(err)), 0);
+	assert_true(inv.reqs[0].all);
+	assert_false(inv.reqs[0].watch);
+	ctl_invocation_release(&inv);
+	assert_int_equal(parse(plain, &inv, err, sizeof(err)), 0);
+	assert_false(inv.reqs[0].all);
 	ctl_invocation_release(&inv);
 	/* -j means JSON, whatever -f says. */
 	assert_int_equal(parse(j, &inv, err, sizeof(err)), 0);

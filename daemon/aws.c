@@ -37,6 +37,7 @@ aws_err_kind_name(enum aws_err_kind kind)
 	case AWS_ERR_PARSE:		return "parse";
 	case AWS_ERR_CREDENTIALS:	return "credentials";
 	case AWS_ERR_CONFIG:		return "config";
+	case AWS_ERR_CANCELLED:		return "cancelled";
 	}
 	return "unknown";
 }

@@ -16,6 +16,7 @@ enum aws_err_kind {
 	AWS_ERR_PARSE,		/* an answer we cannot read */
 	AWS_ERR_CREDENTIALS,	/* no usable credentials */
 	AWS_ERR_CONFIG,		/* no region, bad endpoint, ... */
+	AWS_ERR_CANCELLED,	/* the daemon tore down with the call in flight */
 };
 
 struct aws_error {

@@ -43,6 +43,7 @@ oc_err_kind_name(enum oc_err_kind kind)
 	case OC_ERR_HTTP:	 return "http";
 	case OC_ERR_PARSE:	 return "parse";
 	case OC_ERR_NOT_FOUND:	 return "not_found";
+	case OC_ERR_CANCELLED:	 return "cancelled";
 	}
 	return "unknown";
 }

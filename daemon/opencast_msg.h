@@ -21,6 +21,7 @@ enum oc_err_kind {
 	OC_ERR_HTTP,		/* an unexpected HTTP status */
 	OC_ERR_PARSE,		/* an answer we cannot read */
 	OC_ERR_NOT_FOUND,	/* 404 (maintenance on an unknown host) */
+	OC_ERR_CANCELLED,	/* the daemon tore down with the call in flight */
 };
 
 struct oc_error {

@@ -43,6 +43,7 @@ zadara_err_kind_name(enum zadara_err_kind kind)
 	case ZADARA_ERR_FAILED:		return "failed";
 	case ZADARA_ERR_TIMEOUT:	return "timeout";
 	case ZADARA_ERR_CONFIG:		return "config";
+	case ZADARA_ERR_CANCELLED:	return "cancelled";
 	}
 	return "unknown";
 }

@@ -22,6 +22,7 @@ enum zadara_err_kind {
 	ZADARA_ERR_FAILED,	/* the VPSA is in state `failed` */
 	ZADARA_ERR_TIMEOUT,	/* gave up waiting for a state */
 	ZADARA_ERR_CONFIG,	/* no usable token or VPSA id */
+	ZADARA_ERR_CANCELLED,	/* the daemon tore down with the call in flight */
 };
 
 struct zadara_error {

@@ -9,10 +9,18 @@ packages=(
 	scdoc systemd bash-completion util-linux
 )
 
+# The compiler and runtime of the libFuzzer build (scripts/fuzz).
+fuzz_packages=(clang-14 libclang-rt-14-dev)
+
 # Installs the packages that are missing (as root, with apt-get).
 install_missing() {
+	install_packages "${packages[@]}"
+}
+
+# Installs those of the given packages that are missing.
+install_packages() {
 	local missing=() p
-	for p in "${packages[@]}"; do
+	for p in "$@"; do
 		dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null |
 			grep -q '^ii' || missing+=("$p")
 	done

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import ctl_request, wait_for
+from conftest import EC2CTL, clean_env, ctl_request, wait_for
 
 COMPOSER = "org.opencastproject.composer"
 
@@ -459,12 +459,37 @@ def test_stop_with_busy_workers(make):
 
 
 def test_stop_waits_for_jobs_to_finish(make):
-    ec2, oc, d = make()
+    ec2, oc, d = make(["wait_retries = 1000"])
     w = workers(ec2, "running")[0]
-    run_jobs(oc, host_of(ec2, oc, w)["base_url"], duration=1)
-    p = d.ctl("dev04", "stop")
-    assert p.returncode == 0, p.stderr
-    assert "still runs 1 job" in p.stderr
+    # The job runs until the test ends it, once the stop has reported it.
+    run_jobs(oc, host_of(ec2, oc, w)["base_url"])
+    proc = subprocess.Popen([EC2CTL, "--socket", d.socket, "dev04", "stop"],
+                            env=clean_env(d.home), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    err = []
+
+    def read_stderr():
+        for line in proc.stderr:
+            err.append(line)
+    reader = threading.Thread(target=read_stderr)
+    reader.start()
+    try:
+        wait_for(lambda: any("still runs 1 job" in l for l in err),
+                 what="the stop reporting the busy worker")
+        assert [i["state"] for i in instances(ec2) if i["id"] == w] == [
+            "running"]
+    finally:
+        oc.ctl("DELETE", "jobs")
+        try:
+            proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            reader.join(10)
+            proc.stdout.close()
+            proc.stderr.close()
+    assert proc.returncode == 0, "".join(err)
     assert all(i["state"] == "stopped" for i in instances(ec2))
 
 
@@ -650,9 +675,10 @@ def test_operation_shows_in_status_and_events(make):
     try:
         op = wait_for(lambda: d.status("dev04")["operation"], what="op")
         assert op["cmd"] == "scale up 1" and op["step"] and op["started_at"]
-        wait_for(lambda: workers(ec2, "pending"), what="worker held")
-        op = d.status("dev04")["operation"]
-        assert op["step"] == "wait_running", op
+        # Held there: the operation waits for the worker to run.
+        wait_for(lambda: (d.status("dev04")["operation"] or {}).get("step")
+                 == "wait_running", what="waiting for the held worker")
+        assert len(workers(ec2, "pending")) == 1
     finally:
         release(ec2, "pending")
         t.join(60)

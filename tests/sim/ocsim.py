@@ -173,10 +173,18 @@ Control API (JSON, no authentication, never logged, never faulted)
   DELETE /_sim/hosts?base_url=X disablehost -> 204 (404 if unknown)
   POST   /_sim/jobs             job spec -> {"ids": [...]}
   DELETE /_sim/jobs             forget every job -> 204
+  POST   /_sim/jobs/finish      {"host": base_url (optional)}: the RUNNING and
+                                DISPATCHING jobs (of that host) finish now,
+                                as if their work were done -> {"ids": [...]}
   POST   /_sim/settings         any subset of the settings -> all settings
   POST   /_sim/faults           {"path": P, "kind": K, "count": 1,
-                                "seconds": 1} -> {"faults": [...]}
-  DELETE /_sim/faults           drop pending faults -> 204
+                                "seconds": 1, "for_s": S} -> {"faults": [...]}
+  DELETE /_sim/faults           drop pending faults -> 204 (requests already
+                                held stay held until released)
+  GET    /_sim/held             {"held": N, "total": M}: requests waiting in a
+                                "hold" fault now, and ever held
+  POST   /_sim/release          answer every held request now ->
+                                {"released": N}
   GET    /_sim/requests         [{"ts", "method", "path", "query", "status",
                                 "user", "body"}] oldest first, the last 10000
                                 non-control requests; status null = dropped;
@@ -219,6 +227,15 @@ in order.  Kinds:
   "latency"    sleep "seconds" (default 1), then answer normally
   "malformed"  200 application/json with a truncated JSON body
   "drop"       close the connection without any response
+  "hold"       keep the request waiting, unanswered, until POST /_sim/release
+               (or at most "seconds", default 60, when no "seconds" is
+               given), then answer it normally: a server that is slow for as
+               long as the test decides.  A client that gives up meanwhile
+               just finds its connection answered late or not at all.
+With "for_s" a fault is not counted but applies to every matching request
+during the next for_s seconds from the moment it is queued (an outage of
+that length: "503" with for_s 3 is Opencast answering 503 for 3 s and then
+normally again); "count" is then not allowed.
 """
 import argparse
 import base64
@@ -319,12 +336,12 @@ SETTING_TYPES = {"single_object": bool, "empty_string": bool,
                  "dispatch": bool, "payload_bytes": int,
                  "nonce_validity_s": float, "registration_delay_s": float,
                  "dispatching_s": float}
-FAULT_KINDS = ("401", "5xx", "503", "latency", "malformed", "drop")
+FAULT_KINDS = ("401", "5xx", "503", "latency", "malformed", "drop", "hold")
 HOST_KEYS = {"base_url", "role", "address", "node_name", "memory", "cores",
              "max_load", "services", "online", "maintenance", "active"}
 JOB_KEYS = {"type", "load", "duration_s", "operation", "args", "count",
             "status", "host"}
-FAULT_KEYS = {"path", "kind", "count", "seconds"}
+FAULT_KEYS = {"path", "kind", "count", "seconds", "for_s"}
 
 
 def log(fmt, *args):
@@ -612,6 +629,10 @@ def check_fault(spec):
            "count must be an integer >= 1")
     expect(is_number(spec.get("seconds", 1)) and spec.get("seconds", 1) >= 0,
            "seconds must be a number >= 0")
+    if "for_s" in spec:
+        expect(is_number(spec["for_s"]) and spec["for_s"] > 0,
+               "for_s must be a number > 0")
+        expect("count" not in spec, "give count or for_s, not both")
 
 
 def parse_json_body(body):
@@ -680,6 +701,10 @@ class Simulator:
         self.jobs = {}           # id -> Job, in creation order
         self.next_job_id = 1001
         self.faults = []
+        self.held = 0            # requests waiting in a "hold" fault
+        self.held_total = 0
+        self.release_gen = 0     # bumped by POST /_sim/release
+        self.release_cond = threading.Condition(self.lock)
         self.requests = deque(maxlen=REQUEST_LOG_MAX)
         self.counts = {}
         self.pending = {}        # linked mode: base_url -> registration time
@@ -693,6 +718,9 @@ class Simulator:
             "/_sim/settings": {"POST": self.ctl_post_settings},
             "/_sim/faults": {"POST": self.ctl_post_faults,
                              "DELETE": self.ctl_delete_faults},
+            "/_sim/held": {"GET": self.ctl_held},
+            "/_sim/release": {"POST": self.ctl_release},
+            "/_sim/jobs/finish": {"POST": self.ctl_finish_jobs},
             "/_sim/requests": {"GET": self.ctl_requests},
             "/_sim/requests/reset": {"POST": self.ctl_reset_requests},
             "/_sim/counts": {"GET": self.ctl_counts},
@@ -789,9 +817,12 @@ class Simulator:
     def ctl_post_faults(self, request):
         spec = parse_json_body(request.body)
         check_fault(spec)
+        default_s = 60 if spec["kind"] == "hold" else 1
         fault = {"path": spec["path"], "kind": spec["kind"],
                  "count": int(spec.get("count", 1)),
-                 "seconds": float(spec.get("seconds", 1))}
+                 "seconds": float(spec.get("seconds", default_s))}
+        if "for_s" in spec:
+            fault["until"] = time.time() + float(spec["for_s"])
         with self.lock:
             self.faults.append(fault)
             return json_response({"faults": [dict(f) for f in self.faults]})
@@ -800,6 +831,53 @@ class Simulator:
         with self.lock:
             self.faults.clear()
         return respond(204)
+
+    def ctl_held(self, request):
+        with self.lock:
+            return json_response({"held": self.held,
+                                  "total": self.held_total})
+
+    def ctl_release(self, request):
+        with self.release_cond:
+            n = self.held
+            self.release_gen += 1
+            self.release_cond.notify_all()
+        return json_response({"released": n})
+
+    def wait_release(self, seconds):
+        """Blocks a "hold" request until released or seconds pass."""
+        with self.release_cond:
+            gen = self.release_gen
+            self.held += 1
+            self.held_total += 1
+            try:
+                self.release_cond.wait_for(lambda: self.release_gen != gen,
+                                           timeout=seconds)
+            finally:
+                self.held -= 1
+
+    def ctl_finish_jobs(self, request):
+        spec = parse_json_body(request.body) or {}
+        expect(isinstance(spec, dict), "body must be an object")
+        check_keys(spec, {"host"}, "finish")
+        host = spec.get("host")
+        expect(host is None or isinstance(host, str),
+               "host must be a string")
+        with self.lock:
+            now = time.time()
+            self._advance(now)
+            ids = []
+            for job in self.jobs.values():
+                if job.status in ON_HOST and job.processing_host and \
+                        (host is None or job.processing_host == host):
+                    if job.started is None:
+                        job.started = now
+                    job.status = "FINISHED"
+                    job.version += 1
+                    job.completed = now
+                    job.run_time_ms = int((now - job.started) * 1000)
+                    ids.append(job.id)
+            return json_response({"ids": ids})
 
     def ctl_requests(self, request):
         with self.lock:
@@ -1092,8 +1170,13 @@ class Simulator:
         with self.lock:
             key = "%s %s" % (method, path)
             self.counts[key] = self.counts.get(key, 0) + 1
+            now = time.time()
+            self.faults = [f for f in self.faults
+                           if "until" not in f or f["until"] > now]
             for fault in self.faults:
                 if fault["path"] in ("*", path):
+                    if "until" in fault:
+                        return fault
                     fault["count"] -= 1
                     if fault["count"] == 0:
                         self.faults.remove(fault)
@@ -1387,6 +1470,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if kind == "latency":
             time.sleep(fault["seconds"])
+        if kind == "hold":
+            sim.wait_release(fault["seconds"])
         if kind == "401":
             response = sim.challenge()
         else:
@@ -1464,6 +1549,9 @@ def main(argv=None):
     sys.stdout.flush()
     log("listening on 127.0.0.1:%d", port)
     stop.wait()
+    with sim.release_cond:           # held requests end with the emulator
+        sim.release_gen += 1
+        sim.release_cond.notify_all()
     server.shutdown()
     server.server_close()
     return 0

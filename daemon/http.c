@@ -22,15 +22,30 @@ struct http_client {
 	uv_loop_t	*loop;
 	CURLM		*multi;
 	uv_timer_t	 timer;
-	struct http_call *calls;	/* in flight, doubly linked */
+	TAILQ_HEAD(, http_call) calls;	/* in flight */
 	size_t		 ncalls;
-	struct http_sock *socks;	/* watched sockets, doubly linked */
+	LIST_HEAD(, http_sock) socks;	/* watched sockets */
+	LIST_HEAD(, http_watch) watches;
 	bool		 in_info_loop;
+	bool		 shut;		/* http_client_shutdown() was called */
+};
+
+/* At most this many idle handles are kept per session. */
+#define SESSION_IDLE	4
+
+struct http_session {
+	CURL		*idle[SESSION_IDLE];
+	size_t		 nidle;
+	size_t		 busy;		/* handles lent to calls */
+	bool		 freed;		/* its owner let go */
 };
 
 struct http_call {
 	struct http_client *client;
 	CURL		*easy;
+	struct http_session *session;	/* lent easy from there */
+	bool		 reused;	/* easy served a call before */
+	bool		 refused;	/* the answer was 401 */
 	struct curl_slist *headers;
 	char		*body;		/* our copy of the request body */
 	struct strbuf	 resp;
@@ -39,7 +54,7 @@ struct http_call {
 	char		 errbuf[CURL_ERROR_SIZE];
 	http_done_fn	*done;
 	void		*arg;
-	struct http_call *prev, *next;
+	TAILQ_ENTRY(http_call) link;
 };
 
 /* A socket libcurl asked us to watch. */
@@ -47,7 +62,7 @@ struct http_sock {
 	uv_poll_t	 poll;
 	curl_socket_t	 fd;
 	struct http_client *client;
-	struct http_sock *prev, *next;
+	LIST_ENTRY(http_sock) link;
 };
 
 static void check_multi_info(struct http_client *c);
@@ -57,19 +72,57 @@ call_unlink(struct http_call *call)
 {
 	struct http_client *c = call->client;
 
-	if (call->prev)
-		call->prev->next = call->next;
-	else
-		c->calls = call->next;
-	if (call->next)
-		call->next->prev = call->prev;
+	TAILQ_REMOVE(&c->calls, call, link);
 	c->ncalls--;
 }
 
 static void
-call_free(struct http_call *call)
+session_release(struct http_session *s)
 {
-	curl_easy_cleanup(call->easy);
+	for (size_t i = 0; i < s->nidle; i++)
+		curl_easy_cleanup(s->idle[i]);
+	free(s);
+}
+
+/* Gives the call's easy handle back to its session when keep is set and
+ * the session wants it, else cleans it up. */
+static void
+easy_release(struct http_call *call, bool keep)
+{
+	struct http_session *s = call->session;
+	CURL *e = call->easy;
+
+	if (s == NULL) {
+		curl_easy_cleanup(e);
+		return;
+	}
+	s->busy--;
+	if (!keep && call->reused && call->refused) {
+		/* What the session remembers no longer works for the
+		 * server: its other handles would be refused as well. */
+		while (s->nidle > 0)
+			curl_easy_cleanup(s->idle[--s->nidle]);
+	}
+	if (keep && !s->freed && s->nidle < SESSION_IDLE) {
+		/* Nothing of the call may stay pointed to. */
+		curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+		s->idle[s->nidle++] = e;
+	} else {
+		curl_easy_cleanup(e);
+	}
+	if (s->freed && s->busy == 0)
+		session_release(s);
+}
+
+static void
+call_free(struct http_call *call, bool keep_easy)
+{
+	if (call->easy)
+		easy_release(call, keep_easy);
 	curl_slist_free_all(call->headers);
 	free(call->body);
 	strbuf_release(&call->resp);
@@ -100,14 +153,7 @@ on_sock_closed(uv_handle_t *h)
 static void
 sock_close(struct http_sock *s)
 {
-	struct http_client *c = s->client;
-
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		c->socks = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	LIST_REMOVE(s, link);
 	uv_poll_stop(&s->poll);
 	uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
@@ -156,10 +202,7 @@ curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 			return -1;
 		}
 		s->poll.data = s;
-		s->next = c->socks;
-		if (c->socks)
-			c->socks->prev = s;
-		c->socks = s;
+		LIST_INSERT_HEAD(&c->socks, s, link);
 		curl_multi_assign(c->multi, fd, s);
 	}
 	if (what & CURL_POLL_IN)
@@ -195,7 +238,9 @@ curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-static void
+/* Answers the call; returns true when its handle is worth keeping (a
+ * complete answer that did not refuse the credentials). */
+static bool
 complete(struct http_call *call, CURLcode code)
 {
 	struct http_response r;
@@ -207,6 +252,7 @@ complete(struct http_call *call, CURLcode code)
 	r.total_s = total;
 	r.ok = code == CURLE_OK;
 	r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+	r.reused = call->reused;
 	if (!r.ok) {
 		if (call->too_big)
 			utf8_snprintf(r.error, sizeof(r.error),
@@ -219,7 +265,9 @@ complete(struct http_call *call, CURLcode code)
 	}
 	r.body = strbuf_str(&call->resp);
 	r.body_len = call->resp.len;
+	call->refused = r.status == 401;
 	call->done(call->arg, &r);
+	return r.ok && !call->refused;
 }
 
 static void
@@ -243,8 +291,7 @@ check_multi_info(struct http_client *c)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &call);
 		curl_multi_remove_handle(c->multi, call->easy);
 		call_unlink(call);
-		complete(call, code);
-		call_free(call);
+		call_free(call, complete(call, code));
 	}
 	c->in_info_loop = false;
 }
@@ -255,6 +302,9 @@ http_client_new(uv_loop_t *loop)
 	struct http_client *c = xcalloc(1, sizeof(*c));
 
 	c->loop = loop;
+	TAILQ_INIT(&c->calls);
+	LIST_INIT(&c->socks);
+	LIST_INIT(&c->watches);
 	c->multi = curl_multi_init();
 	if (c->multi == NULL)
 		abort();
@@ -269,21 +319,42 @@ http_client_new(uv_loop_t *loop)
 	return c;
 }
 
+/* An easy handle for the call: an idle one of its session, or a new one.
+ * Every option a call sets is set again below, so a reused handle carries
+ * nothing of its last call but libcurl's own state (auth, connection). */
+static CURL *
+easy_take(struct http_call *call, struct http_session *s)
+{
+	if (s && s->nidle > 0) {
+		call->reused = true;
+		call->easy = s->idle[--s->nidle];
+	} else {
+		call->easy = curl_easy_init();
+	}
+	if (call->easy && s) {
+		call->session = s;
+		s->busy++;
+	}
+	return call->easy;
+}
+
 struct http_call *
 http_submit(struct http_client *c, const struct http_request *req,
     http_done_fn *done, void *arg)
 {
-	struct http_call *call = xcalloc(1, sizeof(*call));
+	struct http_call *call;
 	CURL *e;
 	bool has_body = strcmp(req->method, "POST") == 0 ||
 	    strcmp(req->method, "PUT") == 0;
 
+	if (c->shut)
+		return NULL;
+	call = xcalloc(1, sizeof(*call));
 	call->client = c;
 	call->done = done;
 	call->arg = arg;
 	call->max_body = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
-	call->easy = e = curl_easy_init();
-	if (e == NULL) {
+	if ((e = easy_take(call, req->session)) == NULL) {
 		free(call);
 		return NULL;
 	}
@@ -314,25 +385,27 @@ http_submit(struct http_client *c, const struct http_request *req,
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)req->body_len);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
-		if (strcmp(req->method, "POST") != 0)
-			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-	} else if (strcmp(req->method, "GET") != 0) {
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+	} else {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	}
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+	    strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "POST") == 0 ? NULL : req->method);
 	if (req->digest_user && req->digest_password) {
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_DIGEST);
 		curl_easy_setopt(e, CURLOPT_USERNAME, req->digest_user);
 		curl_easy_setopt(e, CURLOPT_PASSWORD, req->digest_password);
+	} else if (call->reused) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(e, CURLOPT_USERNAME, NULL);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, NULL);
 	}
 
-	call->next = c->calls;
-	if (c->calls)
-		c->calls->prev = call;
-	c->calls = call;
+	TAILQ_INSERT_TAIL(&c->calls, call, link);
 	c->ncalls++;
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
 		call_unlink(call);
-		call_free(call);
+		call_free(call, false);
 		return NULL;
 	}
 	return call;
@@ -345,13 +418,67 @@ http_cancel(struct http_call *call)
 		return;
 	curl_multi_remove_handle(call->client->multi, call->easy);
 	call_unlink(call);
-	call_free(call);
+	/* Cut off mid-exchange: its auth state may be half-way. */
+	call_free(call, false);
 }
 
 size_t
 http_active(const struct http_client *c)
 {
 	return c->ncalls;
+}
+
+bool
+http_watch_add(struct http_client *c, struct http_watch *w)
+{
+	if (c->shut)
+		return false;
+	LIST_INSERT_HEAD(&c->watches, w, link);
+	w->linked = true;
+	return true;
+}
+
+void
+http_watch_remove(struct http_watch *w)
+{
+	if (w == NULL || !w->linked)
+		return;
+	LIST_REMOVE(w, link);
+	w->linked = false;
+}
+
+void
+http_client_shutdown(struct http_client *c)
+{
+	struct http_watch *w;
+	struct http_call *call;
+
+	if (c == NULL || c->shut)
+		return;
+	c->shut = true;
+	/* Each watcher leaves the list before it is told, so that it may
+	 * go away while it answers its calls. */
+	while ((w = LIST_FIRST(&c->watches)) != NULL) {
+		LIST_REMOVE(w, link);
+		w->linked = false;
+		w->shutdown(w);
+	}
+	/* Calls made directly (no upstream client) get a cancelled answer;
+	 * their callbacks cannot start new ones any more. */
+	while ((call = TAILQ_FIRST(&c->calls)) != NULL) {
+		struct http_response r;
+
+		curl_multi_remove_handle(c->multi, call->easy);
+		call_unlink(call);
+		memset(&r, 0, sizeof(r));
+		r.cancelled = true;
+		r.reused = call->reused;
+		utf8_snprintf(r.error, sizeof(r.error),
+		    "cancelled: the daemon is shutting down");
+		r.body = strbuf_str(&call->resp);
+		call->done(call->arg, &r);
+		call_free(call, false);
+	}
 }
 
 static void
@@ -365,13 +492,28 @@ http_client_free(struct http_client *c)
 {
 	if (c == NULL)
 		return;
-	while (c->calls)
-		http_cancel(c->calls);
+	http_client_shutdown(c);
 	/* Closes cached connections; libcurl reports each socket removal
 	 * through curl_socket_cb, which closes its poll handle. */
 	curl_multi_cleanup(c->multi);
-	while (c->socks)	/* any it did not report */
-		sock_close(c->socks);
+	while (!LIST_EMPTY(&c->socks))	/* any it did not report */
+		sock_close(LIST_FIRST(&c->socks));
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, on_client_timer_closed);
+}
+
+struct http_session *
+http_session_new(void)
+{
+	return xcalloc(1, sizeof(struct http_session));
+}
+
+void
+http_session_free(struct http_session *s)
+{
+	if (s == NULL)
+		return;
+	s->freed = true;
+	if (s->busy == 0)
+		session_release(s);
 }

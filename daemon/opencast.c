@@ -17,28 +17,24 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
-#include "common/xrand.h"
-#include "daemon/aws.h"
 #include "daemon/http.h"
-#include "daemon/looptimer.h"
+#include "daemon/upstream.h"
 
 #define OC_MAX_BODY (256u << 20)
 
 struct oc_client {
-	uv_loop_t *loop;
-	struct http_client *http;
+	struct upstream up;
 	char	*base_url;	/* without a trailing slash */
 	char	*user;
 	char	*password;
 	long	 timeout_ms;
-	struct aws_retry_policy retry;
-	struct xrand rng;
-	struct oc_call *calls;
+	struct http_session *session;	/* keeps the digest nonce */
 };
 
 enum oc_call_kind { OC_CALL_ME, OC_CALL_HOSTS, OC_CALL_JOBS, OC_CALL_MAINT };
 
 struct oc_call {
+	struct upstream_call up;
 	struct oc_client *client;
 	enum oc_call_kind kind;
 	char	*path;		/* e.g. /services/hosts.json */
@@ -46,29 +42,34 @@ struct oc_call {
 	enum oc_job_source source;
 	char	**types;	/* high-load service types (jobs) */
 	size_t	 ntypes;
-	int	 attempts;
-	struct http_call *http;
-	struct looptimer *timer;
+	bool	 refused_again;	/* a remembered nonce was refused once */
 	union {
 		oc_done_fn *done;
 		oc_hosts_fn *hosts;
 		oc_jobs_fn *jobs;
 	} cb;
 	void	*arg;
-	struct oc_call *prev, *next;
 };
 
-static void call_send(struct oc_call *call);
+#define OC_CALL(u) UPSTREAM_OWNER(u, struct oc_call, up)
+
+static void on_answer(struct upstream_call *up, const struct http_response *r);
+static void on_cancel(struct upstream_call *up);
+static void on_release(struct upstream *u);
+static void call_send(struct upstream_call *up);
+
+static const struct upstream_ops oc_ops = {
+	on_answer, on_cancel, on_release,
+};
 
 struct oc_client *
 oc_client_new(uv_loop_t *loop, struct http_client *http,
     const struct oc_settings *s)
 {
 	struct oc_client *c = xcalloc(1, sizeof(*c));
+	struct upstream_retry retry = { 0 };
 	size_t n;
 
-	c->loop = loop;
-	c->http = http;
 	c->base_url = xstrdup(s->base_url);
 	n = strlen(c->base_url);
 	while (n > 0 && c->base_url[n - 1] == '/')
@@ -76,10 +77,11 @@ oc_client_new(uv_loop_t *loop, struct http_client *http,
 	c->user = xstrdup(s->user ? s->user : "");
 	c->password = xstrdup(s->password ? s->password : "");
 	c->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 10000;
-	c->retry.max_attempts = s->max_attempts > 0 ? s->max_attempts : 3;
-	c->retry.base_s = s->backoff_base_s > 0 ? s->backoff_base_s : 0.5;
-	c->retry.cap_s = 10;
-	xrand_seed(&c->rng, uv_hrtime() ^ (uintptr_t)c);
+	c->session = http_session_new();
+	retry.max_attempts = s->max_attempts > 0 ? s->max_attempts : 3;
+	retry.base_s = s->backoff_base_s > 0 ? s->backoff_base_s : 0.5;
+	retry.cap_s = 10;
+	upstream_init(&c->up, loop, http, &oc_ops, &retry);
 	return c;
 }
 
@@ -89,25 +91,37 @@ oc_client_url(const struct oc_client *c)
 	return c->base_url;
 }
 
+/* Called by the upstream layer once nobody holds the client and its last
+ * call has ended. */
+static void
+on_release(struct upstream *u)
+{
+	struct oc_client *c = UPSTREAM_OWNER(u, struct oc_client, up);
+
+	http_session_free(c->session);
+	free(c->base_url);
+	free(c->user);
+	free_secret(c->password);
+	free(c);
+}
+
+void
+oc_client_free(struct oc_client *c)
+{
+	if (c != NULL)
+		upstream_release(&c->up);
+}
 
 static void
 call_free(struct oc_call *call)
 {
-	struct oc_client *c = call->client;
-
-	if (call->prev)
-		call->prev->next = call->next;
-	else
-		c->calls = call->next;
-	if (call->next)
-		call->next->prev = call->prev;
-	http_cancel(call->http);
-	looptimer_free(call->timer);
 	for (size_t i = 0; i < call->ntypes; i++)
 		free(call->types[i]);
 	free(call->types);
 	free(call->path);
 	free(call->body);
+	/* May free the client: the last thing that touches it. */
+	upstream_call_end(&call->up);
 	free(call);
 }
 
@@ -116,7 +130,7 @@ static void
 call_finish(struct oc_call *call, void *result, struct oc_error *err)
 {
 	if (err)
-		err->attempts = call->attempts;
+		err->attempts = call->up.attempts;
 	switch (call->kind) {
 	case OC_CALL_ME:
 	case OC_CALL_MAINT:
@@ -132,29 +146,24 @@ call_finish(struct oc_call *call, void *result, struct oc_error *err)
 	call_free(call);
 }
 
-/* Called by the call's timer when it starts or a backoff ends. */
+/* Called by the upstream layer when the daemon tears down. */
 static void
-on_timer(void *arg)
+on_cancel(struct upstream_call *up)
 {
-	call_send(arg);
+	struct oc_call *call = OC_CALL(up);
+	struct oc_error err = { 0 };
+
+	oc_error_set(&err, OC_ERR_CANCELLED, "Opencast request to %s%s "
+	    "cancelled: the daemon is shutting down", call->client->base_url,
+	    call->path);
+	call_finish(call, NULL, &err);
 }
 
 static bool
-schedule_retry(struct oc_call *call, const struct oc_error *err)
+retryable(const struct oc_error *err)
 {
-	struct oc_client *c = call->client;
-	double delay;
-
-	if (call->attempts >= c->retry.max_attempts)
-		return false;
-	if (!(err->kind == OC_ERR_UNREACHABLE ||
-	    (err->kind == OC_ERR_HTTP && err->http_status >= 500)))
-		return false;
-	delay = aws_backoff_s(&c->retry, call->attempts, xrand01(&c->rng));
-	log_info("%s; retry %d of %d in %.2f s", err->message, call->attempts,
-	    c->retry.max_attempts - 1, delay);
-	looptimer_start(call->timer, (uint64_t)(delay * 1000), on_timer);
-	return true;
+	return err->kind == OC_ERR_UNREACHABLE ||
+	    (err->kind == OC_ERR_HTTP && err->http_status >= 500);
 }
 
 static int
@@ -216,21 +225,30 @@ add_url(struct oc_error *err, const char *base, const char *path)
 	error_context(err, "", "", "", url);
 }
 
-/* Called by the HTTP client when a try ends. */
+/* Called by the upstream layer when a try ends. */
 static void
-on_http_done(void *arg, const struct http_response *r)
+on_answer(struct upstream_call *up, const struct http_response *r)
 {
-	struct oc_call *call = arg;
+	struct oc_call *call = OC_CALL(up);
 	struct oc_client *c = call->client;
 	const char *method = call->body ? "POST" : "GET";
 	struct oc_error err = { 0 };
 	void *result = NULL;
 
-	call->http = NULL;
 	err.http_status = r->status;
 	if (!r->ok) {
 		oc_error_set(&err, OC_ERR_UNREACHABLE, "Opencast unreachable "
 		    "at %s: %s", c->base_url, r->error);
+	} else if (r->status == 401 && r->reused && !call->refused_again) {
+		/* A nonce the session kept was refused without stale=true
+		 * (libcurl renews stale ones itself): the session forgot
+		 * it; one more try starts with a fresh challenge. */
+		call->refused_again = true;
+		log_debug("Opencast %s%s: remembered nonce refused, asking "
+		    "for a new one", c->base_url, call->path);
+		call->up.attempts--;	/* the same try, once more */
+		call_send(&call->up);
+		return;
 	} else if (r->status == 401) {
 		oc_error_set(&err, OC_ERR_AUTH, "authentication failed for "
 		    "user \"%s\" at %s%s", c->user, c->base_url, call->path);
@@ -256,20 +274,23 @@ on_http_done(void *arg, const struct http_response *r)
 	} else if (err.kind == OC_ERR_AUTH) {
 		add_url(&err, c->base_url, call->path);
 	}
-	if (schedule_retry(call, &err))
+	if (retryable(&err) && upstream_retry(&call->up, err.message))
 		return;
 	call_finish(call, NULL, &err);
 }
 
+/* One try; runs on the call's timer. */
 static void
-call_send(struct oc_call *call)
+call_send(struct upstream_call *up)
 {
+	struct oc_call *call = OC_CALL(up);
 	struct oc_client *c = call->client;
 	struct http_request req = { 0 };
 	const char *headers[5];
 	size_t nh = 0;
 	char *url = xasprintf("%s%s", c->base_url, call->path);
 	struct oc_error err = { 0 };
+	int rc;
 
 	headers[nh++] = "X-Requested-Auth: Digest";
 	headers[nh++] = "X-Opencast-Matterhorn-Authorization: true";
@@ -288,12 +309,13 @@ call_send(struct oc_call *call)
 	req.max_body = OC_MAX_BODY;
 	req.digest_user = c->user;
 	req.digest_password = c->password;
-	call->attempts++;
+	req.session = c->session;
+	call->up.attempts++;
 	log_debug("Opencast %s %s: try %d", req.method, call->path,
-	    call->attempts);
-	call->http = http_submit(c->http, &req, on_http_done, call);
+	    call->up.attempts);
+	rc = upstream_submit(&call->up, &req);
 	free(url);
-	if (call->http == NULL) {
+	if (rc != 0) {
 		oc_error_set(&err, OC_ERR_UNREACHABLE, "cannot start a request "
 		    "to %s", c->base_url);
 		call_finish(call, NULL, &err);
@@ -310,14 +332,7 @@ call_start(struct oc_client *c, enum oc_call_kind kind, const char *path,
 	call->kind = kind;
 	call->path = xstrdup(path);
 	call->arg = arg;
-	call->timer = looptimer_new(c->loop, call);
-	call->next = c->calls;
-	if (c->calls)
-		c->calls->prev = call;
-	c->calls = call;
-	/* The first try goes out on the next loop turn, so callbacks never
-	 * run before the function that made the call has returned. */
-	looptimer_start(call->timer, 0, on_timer);
+	upstream_call_start(&c->up, &call->up, call_send);
 	return call;
 }
 
@@ -381,17 +396,4 @@ oc_call_cancel(struct oc_call *call)
 {
 	if (call)
 		call_free(call);
-}
-
-void
-oc_client_free(struct oc_client *c)
-{
-	if (c == NULL)
-		return;
-	while (c->calls)
-		call_free(c->calls);
-	free(c->base_url);
-	free(c->user);
-	free_secret(c->password);
-	free(c);
 }

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -19,54 +18,55 @@
 #include "common/timeutil.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
-#include "common/xrand.h"
 #include "daemon/awscreds.h"
 #include "daemon/http.h"
-#include "daemon/looptimer.h"
 #include "daemon/sigv4.h"
+#include "daemon/upstream.h"
 
 #define EC2_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
 #define EC2_MAX_BODY (64u << 20)
 
 struct ec2_client {
-	uv_loop_t *loop;
-	struct http_client *http;
+	struct upstream up;
 	struct aws_creds_provider *creds;
 	char	*region;
 	char	*url;
 	char	*host;		/* as in the Host header, for signing */
-	struct aws_retry_policy retry;
 	long	 timeout_ms;
 	long	 connect_timeout_ms;
 	int	 page_size;
 	struct aws_retry_quota quota;
-	struct xrand rng;
-	struct ec2_call *calls;
 	struct ec2_stats stats;
 };
 
 enum ec2_call_kind { CALL_DESCRIBE, CALL_START, CALL_STOP };
 
 struct ec2_call {
+	struct upstream_call up;	/* attempts: tries of the current page */
 	struct ec2_client *client;
 	enum ec2_call_kind kind;
 	const char *action;
 	struct aws_params params;
 	bool	 dry_run;
-	int	 attempts;	/* tries of the current page */
 	int	 quota_taken;
 	bool	 creds_retried;
 	struct ec2_instance_list *list;		/* describe: collected */
 	struct aws_creds_wait *wait;
-	struct http_call *http;
-	struct looptimer *timer;
 	ec2_describe_fn *describe_cb;
 	ec2_change_fn *change_cb;
 	void	*arg;
-	struct ec2_call *prev, *next;
 };
 
-static void call_send(struct ec2_call *call);
+#define EC2_CALL(u) UPSTREAM_OWNER(u, struct ec2_call, up)
+
+static void call_send(struct upstream_call *up);
+static void on_answer(struct upstream_call *up, const struct http_response *r);
+static void on_cancel(struct upstream_call *up);
+static void on_release(struct upstream *u);
+
+static const struct upstream_ops ec2_ops = {
+	on_answer, on_cancel, on_release,
+};
 
 static int
 host_of(const char *url, char **host, char *err, size_t errlen)
@@ -111,6 +111,7 @@ ec2_client_new(uv_loop_t *loop, struct http_client *http,
     char *err, size_t errlen)
 {
 	struct ec2_client *c = xcalloc(1, sizeof(*c));
+	struct upstream_retry retry = { 0 };
 
 	if (s->region == NULL || *s->region == '\0') {
 		utf8_snprintf(err, errlen, "no AWS region configured");
@@ -121,21 +122,18 @@ ec2_client_new(uv_loop_t *loop, struct http_client *http,
 		free(c);
 		return NULL;
 	}
-	c->loop = loop;
-	c->http = http;
 	c->creds = creds;
 	c->region = xstrdup(s->region);
 	c->url = xstrdup(s->endpoint);
-	c->retry = s->retry;
-	if (c->retry.max_attempts < 1)
-		c->retry.max_attempts = 1;
+	retry.max_attempts = s->retry.max_attempts;
+	retry.base_s = s->retry.base_s;
+	retry.cap_s = s->retry.cap_s;
 	c->timeout_ms = s->timeout_ms;
 	c->connect_timeout_ms = s->connect_timeout_ms;
 	c->page_size = s->page_size >= 5 && s->page_size <= 1000 ?
 	    s->page_size : 1000;
 	c->quota = (struct aws_retry_quota)AWS_RETRY_QUOTA_INIT;
-	xrand_seed(&c->rng, uv_hrtime() ^ ((uint64_t)getpid() << 32) ^
-	    (uintptr_t)c);
+	upstream_init(&c->up, loop, http, &ec2_ops, &retry);
 	return c;
 }
 
@@ -145,23 +143,27 @@ ec2_client_stats(const struct ec2_client *c)
 	return &c->stats;
 }
 
+/* Called by the upstream layer once nobody holds the client and its last
+ * call has ended. */
+static void
+on_release(struct upstream *u)
+{
+	struct ec2_client *c = UPSTREAM_OWNER(u, struct ec2_client, up);
+
+	free(c->region);
+	free(c->url);
+	free(c->host);
+	free(c);
+}
 
 static void
 call_free(struct ec2_call *call)
 {
-	struct ec2_client *c = call->client;
-
-	if (call->prev)
-		call->prev->next = call->next;
-	else
-		c->calls = call->next;
-	if (call->next)
-		call->next->prev = call->prev;
 	aws_creds_wait_cancel(call->wait);
-	http_cancel(call->http);
-	looptimer_free(call->timer);
 	aws_params_free(&call->params);
 	ec2_instance_list_free(call->list);
+	/* May free the client: the last thing that touches it. */
+	upstream_call_end(&call->up);
 	free(call);
 }
 
@@ -173,7 +175,7 @@ call_finish(struct ec2_call *call, struct ec2_state_changes *changes,
 	struct ec2_instance_list *list = NULL;
 
 	if (err) {
-		err->attempts = call->attempts;
+		err->attempts = call->up.attempts;
 		utf8_snprintf(err->action, sizeof(err->action),
 		    "%s", call->action);
 		c->stats.failures++;
@@ -189,11 +191,16 @@ call_finish(struct ec2_call *call, struct ec2_state_changes *changes,
 	call_free(call);
 }
 
-/* Called by the call's timer when it starts or a backoff ends. */
+/* Called by the upstream layer when the daemon tears down. */
 static void
-on_timer(void *arg)
+on_cancel(struct upstream_call *up)
 {
-	call_send(arg);
+	struct aws_error err;
+
+	aws_error_clear(&err);
+	aws_error_set(&err, AWS_ERR_CANCELLED, NULL,
+	    "cancelled: the daemon is shutting down");
+	call_finish(EC2_CALL(up), NULL, &err);
 }
 
 static bool
@@ -201,10 +208,9 @@ schedule_retry(struct ec2_call *call, const struct aws_error *err)
 {
 	struct ec2_client *c = call->client;
 	char buf[768];
-	double delay;
 	int taken;
 
-	if (!aws_error_retryable(err) || call->attempts >= c->retry.max_attempts)
+	if (!aws_error_retryable(err) || !upstream_can_retry(&call->up))
 		return false;
 	if ((taken = aws_retry_quota_acquire(&c->quota, err->timed_out)) == 0) {
 		log_warnx("EC2 %s: retry quota exhausted, not retrying",
@@ -212,13 +218,9 @@ schedule_retry(struct ec2_call *call, const struct aws_error *err)
 		return false;
 	}
 	call->quota_taken += taken;
-	delay = aws_backoff_s(&c->retry, call->attempts, xrand01(&c->rng));
-	log_info("%s; retry %d of %d in %.2f s",
-	    aws_error_format(err, buf, sizeof(buf)), call->attempts,
-	    c->retry.max_attempts - 1, delay);
 	c->stats.retries++;
-	looptimer_start(call->timer, (uint64_t)(delay * 1000), on_timer);
-	return true;
+	return upstream_retry(&call->up, aws_error_format(err, buf,
+	    sizeof(buf)));
 }
 
 static void
@@ -238,8 +240,8 @@ handle_success(struct ec2_call *call, const struct http_response *r)
 			/* Next page: the same parameters plus the token. */
 			aws_params_set(&call->params, "NextToken", next);
 			free(next);
-			call->attempts = 0;
-			call_send(call);
+			call->up.attempts = 0;
+			call_send(&call->up);
 			return;
 		}
 		call_finish(call, NULL, NULL);
@@ -256,15 +258,14 @@ handle_success(struct ec2_call *call, const struct http_response *r)
 	}
 }
 
-/* Called by the HTTP client when a try ends. */
+/* Called by the upstream layer when a try ends. */
 static void
-on_http_done(void *arg, const struct http_response *r)
+on_answer(struct upstream_call *up, const struct http_response *r)
 {
-	struct ec2_call *call = arg;
+	struct ec2_call *call = EC2_CALL(up);
 	struct ec2_client *c = call->client;
 	struct aws_error err;
 
-	call->http = NULL;
 	aws_error_clear(&err);
 	if (!r->ok) {
 		aws_error_set(&err, AWS_ERR_TRANSPORT, NULL, "%s (%s)",
@@ -287,7 +288,7 @@ on_http_done(void *arg, const struct http_response *r)
 			if (!call->creds_retried &&
 			    aws_creds_invalidate(c->creds)) {
 				call->creds_retried = true;
-				call_send(call);
+				call_send(&call->up);
 				return;
 			}
 		}
@@ -311,6 +312,7 @@ on_creds(void *arg, const struct aws_credentials *creds, const char *error)
 	const char *headers[5];
 	struct aws_error err;
 	size_t nh = 0;
+	int rc;
 
 	call->wait = NULL;
 	aws_error_clear(&err);
@@ -361,23 +363,25 @@ on_creds(void *arg, const struct aws_credentials *creds, const char *error)
 	req.timeout_ms = c->timeout_ms;
 	req.connect_timeout_ms = c->connect_timeout_ms;
 	req.max_body = EC2_MAX_BODY;
-	call->attempts++;
+	call->up.attempts++;
 	c->stats.requests++;
-	log_debug("EC2 %s: sending try %d", call->action, call->attempts);
-	call->http = http_submit(c->http, &req, on_http_done, call);
+	log_debug("EC2 %s: sending try %d", call->action, call->up.attempts);
+	rc = upstream_submit(&call->up, &req);
 	free(h_auth);
 	free_secret(h_token);
 	strbuf_release(&body);
-	if (call->http == NULL) {
+	if (rc != 0) {
 		aws_error_set(&err, AWS_ERR_TRANSPORT, NULL,
 		    "cannot start an HTTP request to %s", c->url);
 		call_finish(call, NULL, &err);
 	}
 }
 
+/* A try: credentials first (the wait may end before this returns). */
 static void
-call_send(struct ec2_call *call)
+call_send(struct upstream_call *up)
 {
+	struct ec2_call *call = EC2_CALL(up);
 	struct aws_creds_wait *w;
 
 	/* The callback may run (and even end the call) before this returns;
@@ -388,27 +392,13 @@ call_send(struct ec2_call *call)
 }
 
 static struct ec2_call *
-call_new(struct ec2_client *c, enum ec2_call_kind kind, void *arg)
+call_start(struct ec2_client *c, enum ec2_call_kind kind, void *arg)
 {
 	struct ec2_call *call = xcalloc(1, sizeof(*call));
 
 	call->client = c;
 	call->kind = kind;
 	call->arg = arg;
-	call->timer = looptimer_new(c->loop, call);
-	call->next = c->calls;
-	if (c->calls)
-		c->calls->prev = call;
-	c->calls = call;
-	return call;
-}
-
-/* Starts the call on the next loop turn, so that callbacks never run
- * before the function that made the call has returned. */
-static struct ec2_call *
-call_start(struct ec2_call *call)
-{
-	looptimer_start(call->timer, 0, on_timer);
 	return call;
 }
 
@@ -416,26 +406,29 @@ struct ec2_call *
 ec2_describe_prefix(struct ec2_client *c, const char *prefix,
     ec2_describe_fn *cb, void *arg)
 {
-	struct ec2_call *call = call_new(c, CALL_DESCRIBE, arg);
+	struct ec2_call *call = call_start(c, CALL_DESCRIBE, arg);
 
 	call->action = "DescribeInstances";
 	call->describe_cb = cb;
 	call->list = ec2_instance_list_new();
 	ec2_build_describe(&call->params, prefix, c->page_size, NULL);
-	return call_start(call);
+	upstream_call_start(&c->up, &call->up, call_send);
+	return call;
 }
 
 static struct ec2_call *
 start_stop(struct ec2_client *c, bool start, const char *const *ids,
     size_t n, bool dry_run, ec2_change_fn *cb, void *arg)
 {
-	struct ec2_call *call = call_new(c, start ? CALL_START : CALL_STOP, arg);
+	struct ec2_call *call = call_start(c, start ? CALL_START : CALL_STOP,
+	    arg);
 
 	call->action = start ? "StartInstances" : "StopInstances";
 	call->change_cb = cb;
 	call->dry_run = dry_run;
 	ec2_build_start_stop(&call->params, start, ids, n, dry_run);
-	return call_start(call);
+	upstream_call_start(&c->up, &call->up, call_send);
+	return call;
 }
 
 struct ec2_call *
@@ -462,12 +455,22 @@ ec2_call_cancel(struct ec2_call *call)
 void
 ec2_client_free(struct ec2_client *c)
 {
+	struct upstream_call *up;
+
 	if (c == NULL)
 		return;
-	while (c->calls)
-		call_free(c->calls);
-	free(c->region);
-	free(c->url);
-	free(c->host);
-	free(c);
+	/* The owner may free the credentials provider next (at teardown,
+	 * in this loop turn): a call waiting for credentials withdraws and
+	 * asks again from the loop, so that nothing of the client is left
+	 * with the provider. */
+	TAILQ_FOREACH(up, &c->up.calls, link) {
+		struct ec2_call *call = EC2_CALL(up);
+
+		if (call->wait) {
+			aws_creds_wait_cancel(call->wait);
+			call->wait = NULL;
+			upstream_call_later(up, 0);
+		}
+	}
+	upstream_release(&c->up);
 }

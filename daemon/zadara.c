@@ -25,39 +25,32 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/xrand.h"
-#include "daemon/aws.h"
 #include "daemon/http.h"
-#include "daemon/looptimer.h"
+#include "daemon/upstream.h"
 
 #define ZADARA_MAX_BODY (1u << 20)
 
 struct zadara_client {
-	uv_loop_t *loop;
-	struct http_client *http;
+	struct upstream up;
 	char	*base_url;	/* without a trailing slash */
 	char	*token;
 	long	 timeout_ms;
-	struct aws_retry_policy retry;
-	struct xrand rng;
-	struct zadara_call *calls;
 };
 
 enum zcall_kind { ZCALL_STATE, ZCALL_HIBERNATE, ZCALL_RESTORE, ZCALL_ENSURE };
 
 struct zadara_call {
+	struct upstream_call up;
 	struct zadara_client *client;
 	enum zcall_kind kind;
 	char	*id;		/* as the caller gave it */
 	char	*path;		/* what the call sends */
 	char	*state_path;	/* /api/vpsas/ID.json */
-	int	 attempts;
 	bool	 check_first;	/* next try reads the state first */
 	bool	 sent_get;	/* a state read is in flight */
 	bool	 in_cb;		/* a callback of the call runs */
 	bool	 cancelled;	/* ... and it cancelled the call */
 	struct zadara_error last;	/* an action's last failed try */
-	struct http_call *http;
-	struct looptimer *timer;
 	union {
 		zadara_vpsa_fn *vpsa;
 		zadara_action_fn *action;
@@ -77,36 +70,43 @@ struct zadara_call {
 	zadara_progress_fn *progress;
 	enum zadara_phase phase;
 	int	 polls;
+	bool	 read_once;	/* the first read has started */
 	uint64_t poll_sent;	/* loop time the last read was started */
 	struct zadara_vpsa vpsa;	/* as last read */
 	bool	 have_vpsa;
-
-	struct zadara_call *prev, *next;
 };
 
-static void call_send(struct zadara_call *call);
-static void on_http_done(void *arg, const struct http_response *r);
-static void ensure_poll(struct zadara_call *e);
+#define ZADARA_CALL(u) UPSTREAM_OWNER(u, struct zadara_call, up)
+
+static void call_send(struct upstream_call *up);
+static void on_answer(struct upstream_call *up, const struct http_response *r);
+static void on_cancel(struct upstream_call *up);
+static void on_release(struct upstream *u);
+static void ensure_end(struct zadara_call *e, enum zadara_outcome outcome,
+    const char *message, struct zadara_error *err);
+
+static const struct upstream_ops zadara_ops = {
+	on_answer, on_cancel, on_release,
+};
 
 struct zadara_client *
 zadara_client_new(uv_loop_t *loop, struct http_client *http,
     const struct zadara_settings *s)
 {
 	struct zadara_client *c = xcalloc(1, sizeof(*c));
+	struct upstream_retry retry = { 0 };
 	size_t n;
 
-	c->loop = loop;
-	c->http = http;
 	c->base_url = xstrdup(s->base_url ? s->base_url : "");
 	n = strlen(c->base_url);
 	while (n > 0 && c->base_url[n - 1] == '/')
 		c->base_url[--n] = '\0';
 	c->token = xstrdup(s->token ? s->token : "");
 	c->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 10000;
-	c->retry.max_attempts = s->max_attempts > 0 ? s->max_attempts : 3;
-	c->retry.base_s = s->backoff_base_s > 0 ? s->backoff_base_s : 0.5;
-	c->retry.cap_s = 10;
-	xrand_seed(&c->rng, uv_hrtime() ^ (uintptr_t)c);
+	retry.max_attempts = s->max_attempts > 0 ? s->max_attempts : 3;
+	retry.base_s = s->backoff_base_s > 0 ? s->backoff_base_s : 0.5;
+	retry.cap_s = 10;
+	upstream_init(&c->up, loop, http, &zadara_ops, &retry);
 	return c;
 }
 
@@ -116,28 +116,32 @@ zadara_client_url(const struct zadara_client *c)
 	return c->base_url;
 }
 
+/* Called by the upstream layer once nobody holds the client and its last
+ * call has ended. */
+static void
+on_release(struct upstream *u)
+{
+	struct zadara_client *c = UPSTREAM_OWNER(u, struct zadara_client, up);
+
+	free(c->base_url);
+	free_secret(c->token);
+	free(c);
+}
+
 static void
 call_free(struct zadara_call *call)
 {
-	struct zadara_client *c = call->client;
-
-	if (call->prev)
-		call->prev->next = call->next;
-	else
-		c->calls = call->next;
-	if (call->next)
-		call->next->prev = call->prev;
 	if (call->parent)
 		call->parent->sub = NULL;
 	if (call->sub) {
 		call->sub->parent = NULL;
 		call_free(call->sub);
 	}
-	http_cancel(call->http);
-	looptimer_free(call->timer);
 	free(call->id);
 	free(call->path);
 	free(call->state_path);
+	/* May free the client: the last thing that touches it. */
+	upstream_call_end(&call->up);
 	free(call);
 }
 
@@ -157,13 +161,8 @@ zadara_call_cancel(struct zadara_call *call)
 void
 zadara_client_free(struct zadara_client *c)
 {
-	if (c == NULL)
-		return;
-	while (c->calls)
-		call_free(c->calls);
-	free(c->base_url);
-	free_secret(c->token);
-	free(c);
+	if (c != NULL)
+		upstream_release(&c->up);
 }
 
 /* Masks the token wherever a message quotes it (a server could echo it). */
@@ -191,7 +190,7 @@ call_finish(struct zadara_call *call, const struct zadara_vpsa *vpsa,
     const char *text, struct zadara_error *err)
 {
 	if (err) {
-		err->attempts = call->attempts;
+		err->attempts = call->up.attempts;
 		scrub(call->client, err->message);
 	}
 	call->in_cb = true;
@@ -202,16 +201,19 @@ call_finish(struct zadara_call *call, const struct zadara_vpsa *vpsa,
 	call_free(call);
 }
 
-/* Called by the call's timer: a try, a retry or an ensure's poll. */
+/* Called by the upstream layer when the daemon tears down. */
 static void
-on_timer(void *arg)
+on_cancel(struct upstream_call *up)
 {
-	struct zadara_call *call = arg;
+	struct zadara_call *call = ZADARA_CALL(up);
+	struct zadara_error err = { 0 };
 
+	zadara_error_set(&err, ZADARA_ERR_CANCELLED, "Zadara request for VPSA "
+	    "%s cancelled: the daemon is shutting down", call->id);
 	if (call->kind == ZCALL_ENSURE)
-		ensure_poll(call);
+		ensure_end(call, ZADARA_ALREADY, NULL, &err);
 	else
-		call_send(call);
+		call_finish(call, NULL, NULL, &err);
 }
 
 static bool
@@ -224,21 +226,14 @@ retryable(const struct zadara_error *err)
 static bool
 schedule_retry(struct zadara_call *call, const struct zadara_error *err)
 {
-	struct zadara_client *c = call->client;
-	double delay;
-
-	if (call->attempts >= c->retry.max_attempts || !retryable(err))
+	if (!retryable(err) || !upstream_can_retry(&call->up))
 		return false;
 	if (call->kind != ZCALL_STATE) {
 		/* The action may have been carried out all the same. */
 		call->check_first = true;
 		call->last = *err;
 	}
-	delay = aws_backoff_s(&c->retry, call->attempts, xrand01(&c->rng));
-	log_info("%s; retry %d of %d in %.2f s", err->message, call->attempts,
-	    c->retry.max_attempts - 1, delay);
-	looptimer_start(call->timer, (uint64_t)(delay * 1000), on_timer);
-	return true;
+	return upstream_retry(&call->up, err->message);
 }
 
 static void
@@ -251,6 +246,7 @@ send_request(struct zadara_call *call, bool get)
 	char *auth = xasprintf("X-Token: %s", c->token);
 	char *url = xasprintf("%s%s", c->base_url, path);
 	struct zadara_error err = { 0 };
+	int rc;
 
 	headers[0] = auth;
 	headers[1] = "Content-Type: application/json";
@@ -265,11 +261,12 @@ send_request(struct zadara_call *call, bool get)
 	req.connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000;
 	req.max_body = ZADARA_MAX_BODY;
 	call->sent_get = get;
-	log_debug("Zadara %s %s: try %d", req.method, path, call->attempts);
-	call->http = http_submit(c->http, &req, on_http_done, call);
+	log_debug("Zadara %s %s: try %d", req.method, path,
+	    call->up.attempts);
+	rc = upstream_submit(&call->up, &req);
 	free_secret(auth);
 	free(url);
-	if (call->http == NULL) {
+	if (rc != 0) {
 		zadara_error_set(&err, ZADARA_ERR_UNREACHABLE, "cannot start a "
 		    "request to %s", c->base_url);
 		call_finish(call, NULL, NULL, &err);
@@ -279,8 +276,9 @@ send_request(struct zadara_call *call, bool get)
 /* Starts a try: the request itself, or a state read before an action is
  * sent again. */
 static void
-call_send(struct zadara_call *call)
+call_send(struct upstream_call *up)
 {
+	struct zadara_call *call = ZADARA_CALL(up);
 	struct zadara_client *c = call->client;
 	struct zadara_error err = { 0 };
 
@@ -293,7 +291,7 @@ call_send(struct zadara_call *call)
 	} else if (call->id[0] == '\0') {
 		zadara_error_set(&err, ZADARA_ERR_CONFIG, "no VPSA id");
 	} else {
-		call->attempts++;
+		call->up.attempts++;
 		send_request(call, call->kind == ZCALL_STATE ||
 		    call->check_first);
 		return;
@@ -387,11 +385,11 @@ prefix(struct zadara_error *err, const char *fmt, ...)
 	free(head);
 }
 
-/* Called by the HTTP client when a request ends. */
+/* Called by the upstream layer when a request ends. */
 static void
-on_http_done(void *arg, const struct http_response *r)
+on_answer(struct upstream_call *up, const struct http_response *r)
 {
-	struct zadara_call *call = arg;
+	struct zadara_call *call = ZADARA_CALL(up);
 	struct zadara_client *c = call->client;
 	const char *path = call->sent_get ? call->state_path : call->path;
 	const char *method = call->sent_get ? "GET" : "POST";
@@ -399,7 +397,6 @@ on_http_done(void *arg, const struct http_response *r)
 	struct zadara_vpsa vpsa;
 	char extra[260], text[256];
 
-	call->http = NULL;
 	err.http_status = r->status;
 	if (!r->ok) {
 		zadara_error_set(&err, ZADARA_ERR_UNREACHABLE, "Zadara "
@@ -455,8 +452,8 @@ on_http_done(void *arg, const struct http_response *r)
 }
 
 static struct zadara_call *
-call_new(struct zadara_client *c, enum zcall_kind kind, const char *id,
-    void *arg)
+call_start(struct zadara_client *c, enum zcall_kind kind, const char *id,
+    void *arg, upstream_fn *send)
 {
 	struct zadara_call *call = xcalloc(1, sizeof(*call));
 	char *esc = curl_easy_escape(NULL, id ? id : "", 0);
@@ -474,23 +471,7 @@ call_new(struct zadara_client *c, enum zcall_kind kind, const char *id,
 		call->path = xstrdup(call->state_path);
 	curl_free(esc);
 	call->arg = arg;
-	call->timer = looptimer_new(c->loop, call);
-	call->next = c->calls;
-	if (c->calls)
-		c->calls->prev = call;
-	c->calls = call;
-	return call;
-}
-
-static struct zadara_call *
-call_start(struct zadara_client *c, enum zcall_kind kind, const char *id,
-    void *arg)
-{
-	struct zadara_call *call = call_new(c, kind, id, arg);
-
-	/* The first try goes out on the next loop turn, so callbacks never
-	 * run before the function that made the call has returned. */
-	looptimer_start(call->timer, 0, on_timer);
+	upstream_call_start(&c->up, &call->up, send);
 	return call;
 }
 
@@ -498,7 +479,8 @@ struct zadara_call *
 zadara_get_state(struct zadara_client *c, const char *vpsa_id,
     zadara_vpsa_fn *cb, void *arg)
 {
-	struct zadara_call *call = call_start(c, ZCALL_STATE, vpsa_id, arg);
+	struct zadara_call *call = call_start(c, ZCALL_STATE, vpsa_id, arg,
+	    call_send);
 
 	call->cb.vpsa = cb;
 	return call;
@@ -509,7 +491,7 @@ zadara_hibernate(struct zadara_client *c, const char *vpsa_id,
     zadara_action_fn *cb, void *arg)
 {
 	struct zadara_call *call = call_start(c, ZCALL_HIBERNATE, vpsa_id,
-	    arg);
+	    arg, call_send);
 
 	call->cb.action = cb;
 	return call;
@@ -519,7 +501,8 @@ struct zadara_call *
 zadara_restore(struct zadara_client *c, const char *vpsa_id,
     zadara_action_fn *cb, void *arg)
 {
-	struct zadara_call *call = call_start(c, ZCALL_RESTORE, vpsa_id, arg);
+	struct zadara_call *call = call_start(c, ZCALL_RESTORE, vpsa_id, arg,
+	    call_send);
 
 	call->cb.action = cb;
 	return call;
@@ -603,11 +586,11 @@ schedule_poll(struct zadara_call *e)
 {
 	struct zadara_client *c = e->client;
 	double want = (double)e->wait.interval_ms *
-	    (0.9 + 0.2 * xrand01(&c->rng));
-	uint64_t spent = uv_now(c->loop) - e->poll_sent;
+	    (0.9 + 0.2 * xrand01(&c->up.rng));
+	uint64_t spent = uv_now(c->up.loop) - e->poll_sent;
 	uint64_t delay = want > (double)spent ? (uint64_t)want - spent : 0;
 
-	looptimer_start(e->timer, delay, on_timer);
+	upstream_call_later(&e->up, delay);
 }
 
 static void ensure_on_vpsa(void *arg, const struct zadara_vpsa *v,
@@ -615,19 +598,18 @@ static void ensure_on_vpsa(void *arg, const struct zadara_vpsa *v,
 static void ensure_on_action(void *arg, const char *response,
     const struct zadara_error *err);
 
+/* The ensure's timer: its first read, or a poll. */
 static void
-ensure_read(struct zadara_call *e)
+ensure_read(struct upstream_call *up)
 {
-	e->poll_sent = uv_now(e->client->loop);
+	struct zadara_call *e = ZADARA_CALL(up);
+
+	if (e->read_once)
+		e->polls++;
+	e->read_once = true;
+	e->poll_sent = uv_now(e->client->up.loop);
 	e->sub = zadara_get_state(e->client, e->id, ensure_on_vpsa, e);
 	e->sub->parent = e;
-}
-
-static void
-ensure_poll(struct zadara_call *e)
-{
-	e->polls++;
-	ensure_read(e);
 }
 
 /* Detaches the sub-call whose callback is running; it frees itself. */
@@ -772,7 +754,7 @@ ensure_on_action(void *arg, const char *response,
 	log_info("%s", msg);
 	if (!report(e, ZADARA_PHASE_ACTION, msg))
 		return;
-	e->poll_sent = uv_now(e->client->loop);
+	e->poll_sent = uv_now(e->client->up.loop);
 	schedule_poll(e);
 }
 
@@ -781,7 +763,8 @@ zadara_ensure(struct zadara_client *c, const char *vpsa_id,
     enum zadara_target target, const struct zadara_wait *w, bool dry_run,
     zadara_progress_fn *progress, zadara_ensure_fn *done, void *arg)
 {
-	struct zadara_call *e = call_new(c, ZCALL_ENSURE, vpsa_id, arg);
+	struct zadara_call *e = call_start(c, ZCALL_ENSURE, vpsa_id, arg,
+	    ensure_read);
 
 	e->cb.ensure = done;
 	e->target = target;
@@ -790,7 +773,5 @@ zadara_ensure(struct zadara_client *c, const char *vpsa_id,
 	e->dry_run = dry_run;
 	e->progress = progress;
 	e->phase = ZADARA_PHASE_SETTLE;
-	/* The read starts on the next loop turn, as every call does. */
-	ensure_read(e);
 	return e;
 }

@@ -8,6 +8,13 @@
  * restore that failed that way is only sent again after a fresh read shows
  * that the first one did not go through: two restores in a row can drive
  * an array to `failed` (reference §6).
+ *
+ * Every call is answered exactly once, by its callback, unless its owner
+ * cancels it (zadara_call_cancel()).  A call pins its client:
+ * zadara_client_free() only releases the owner's hold, and calls in flight
+ * go on and are answered as usual (see upstream.h).  When the daemon tears
+ * down (the HTTP client shuts down), calls still in flight are answered
+ * with ZADARA_ERR_CANCELLED.
  */
 #ifndef EC2M_ZADARA_H
 #define EC2M_ZADARA_H
@@ -30,14 +37,15 @@ struct zadara_settings {
 	double	 backoff_base_s;	/* 0: 0.5 s */
 };
 
-/* Copies what it needs from s (the token is wiped on free).  http must
- * outlive the client.  An empty token is accepted here; every call then
+/* Copies what it needs from s (the token is wiped when the client goes).
+ * http must outlive the client's last call.  An empty token is accepted here; every call then
  * fails with ZADARA_ERR_CONFIG. */
 struct zadara_client *zadara_client_new(uv_loop_t *loop,
     struct http_client *http, const struct zadara_settings *s);
-/* Cancels every call in flight (callbacks are not called).  Some memory is
- * released by libuv close callbacks: run the loop afterwards.  Not to be
- * called from one of the client's callbacks. */
+/* Releases the owner's hold.  Calls in flight are not ended: each is
+ * answered by its callback as usual, and the client goes with the last of
+ * them.  NULL is a no-op.  Some memory is released by libuv close
+ * callbacks: run the loop afterwards. */
 void zadara_client_free(struct zadara_client *c);
 const char *zadara_client_url(const struct zadara_client *c);
 
@@ -114,7 +122,10 @@ struct zadara_call *zadara_ensure(struct zadara_client *c,
     const struct zadara_wait *w, bool dry_run, zadara_progress_fn *progress,
     zadara_ensure_fn *done, void *arg);
 
-/* Abandons a call of any kind; its callbacks are not called (again). */
+/* The call's owner ends a call of any kind: its callbacks are not called
+ * (again), which is the owner's own answer to whoever waits on the call.
+ * From the call's own progress callback it ends when that returns; from
+ * its done callback it is a no-op.  NULL is a no-op. */
 void zadara_call_cancel(struct zadara_call *call);
 
 #endif

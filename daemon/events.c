@@ -43,6 +43,7 @@ event_kind_name(enum event_kind k)
 	case EVENT_DECISION:	return "decision";
 	case EVENT_OPERATION:	return "operation";
 	case EVENT_CONFIG:	return "config";
+	case EVENT_RECOVERED:	return "recovered";
 	}
 	return "event";
 }

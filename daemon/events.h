@@ -19,6 +19,7 @@ enum event_kind {
 	EVENT_DECISION,		/* an autoscale evaluation */
 	EVENT_OPERATION,	/* an operation started, stepped or ended */
 	EVENT_CONFIG,		/* configuration applied */
+	EVENT_RECOVERED,	/* what a start found of an unclean end */
 };
 
 struct event {

@@ -5,7 +5,16 @@
  * not to the connection that asked for it: it runs to its end if the
  * client leaves, and its outcome goes to the cluster's event history and
  * the log.  Whatever way it ends other than success, every node it put in
- * maintenance and did not stop is taken out of maintenance again.
+ * maintenance and did not stop is taken out of maintenance again, retried
+ * with backoff for up to 30 minutes while Opencast does not answer; what
+ * it puts in maintenance or is about to stop is written down first in
+ * state_dir (opjournal.h), so that the next start can undo it after a
+ * crash (operation_recover).
+ *
+ * The files: operation.c (life cycle, steps, ending), op_calls.c (calls
+ * and waits), op_wait.c (pure predicates), op_restore.c (maintenance
+ * switch, crash record, restore, recovery), op_cluster.c and op_scale.c
+ * (the machines); op_internal.h is what they share.
  */
 #ifndef EC2M_OPERATION_H
 #define EC2M_OPERATION_H
@@ -26,6 +35,7 @@ enum op_kind {
 	OP_SCALE_TO,
 	OP_MAINTENANCE_ON,
 	OP_MAINTENANCE_OFF,
+	OP_RECOVER,		/* internal: operation_recover() */
 };
 
 struct op_params {
@@ -45,17 +55,56 @@ struct op_params {
 typedef void op_done_fn(void *arg, struct cluster *c, bool ok,
     json_t *result, const char *error);
 
-/* Starts an operation on c.  req (may be NULL) receives progress events
- * and the final reply; done (may be NULL) is told the outcome.  When
- * another operation runs on c, req is answered `busy` (done is not
- * called) and -1 is returned. */
+/*
+ * Starts an operation on c.  req (may be NULL) receives progress events
+ * and the final reply; done (may be NULL) is told the outcome.
+ *
+ * Returns 0 when the operation was started: done is then called exactly
+ * once, from the loop (never before operation_start returns), when the
+ * operation's outcome is known, even if it ends through
+ * operation_cancel(); req is answered exactly once as well.
+ *
+ * Returns -1 when it was refused, without calling done: req (if any) has
+ * been answered `busy` with the reason, and a caller without req (the
+ * autoscaler) must report the refusal itself.  It is refused when
+ *   - the daemon is shutting down (c->d->stopping: after SIGTERM);
+ *   - another operation runs on c, or the restore of maintenance that a
+ *     failed one left behind still does (it owns the cluster until done);
+ *   - a crash record of an earlier run waits for its recovery: the
+ *     recovery is started then, and the cluster is busy until it is done.
+ */
 int operation_start(struct cluster *c, const struct op_params *p,
     struct ctl_req *req, op_done_fn *done, void *arg);
 
 /* Interrupts an operation (daemon shutdown): its calls are cancelled, the
- * nodes it put in maintenance are taken out again, then it ends with an
- * error and frees itself. */
+ * nodes it put in maintenance are taken out again (retried with backoff),
+ * then it ends with an error and frees itself.  Asynchronous: c->op stays
+ * set until then.  A restore in progress goes on. */
 void operation_abort(struct operation *op, const char *why);
+
+/*
+ * Ends an operation now, through its failure path, synchronously (the end
+ * of the shutdown grace, before clusters are freed): its calls are
+ * cancelled, its client answered and its outcome recorded (if that had not
+ * happened yet), done told; nodes still in maintenance because of it stay
+ * listed in its crash record, so that the next start takes them out.
+ * When it returns, the operation is freed, c->op is NULL and nothing of it
+ * is left on the loop (no timer, no call, no refresh waiter).
+ */
+void operation_cancel(struct operation *op, const char *why);
+
+/*
+ * Called once per cluster after its first successful refresh following
+ * start-up.  Reads the crash record of c in state_dir; when there is one,
+ * starts the recovery: the recorded nodes that still run and are still in
+ * maintenance are taken out of it (retried with backoff for up to 30
+ * minutes), no stop is repeated, a `recovered` event says what was found
+ * and done, and the record is removed.  The recovery holds c->op like an
+ * operation (status shows "recover").  A record that cannot be read is
+ * renamed to op-CLUSTER.json.bad and reported.  No-op when there is no
+ * record, while an operation runs, or once the daemon is stopping.
+ */
+void operation_recover(struct cluster *c);
 
 /* {"cmd", "step", "started_at"} for status. */
 json_t *operation_status_json(const struct operation *op);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 #include "common/utf8.h"
 
 void
@@ -175,6 +177,51 @@ aws_resolve_region(const char *configured, const char *profile_region,
 	if (profile_region && *profile_region)
 		return profile_region;
 	return NULL;
+}
+
+bool
+aws_region_valid(const char *region)
+{
+	size_t n = region ? strlen(region) : 0;
+
+	if (n == 0 || n > 63 || region[0] == '-' || region[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = region[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+int
+aws_endpoint_check(const char *url, char *err, size_t errlen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int rc = -1;
+
+	if (u == NULL) {
+		utf8_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    *host == '\0')
+		utf8_snprintf(err, errlen, "\"%s\" is not a URL with a host",
+		    url);
+	else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+		utf8_snprintf(err, errlen, "\"%s\" is not an http or https "
+		    "URL", url);
+	else
+		rc = 0;
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
 }
 
 int

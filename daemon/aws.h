@@ -78,10 +78,19 @@ int aws_retry_quota_acquire(struct aws_retry_quota *q, bool timeout);
  * succeeded at once. */
 void aws_retry_quota_release(struct aws_retry_quota *q, int taken);
 
-/* Resolves the region: configured, else AWS_REGION, else
- * AWS_DEFAULT_REGION, else profile_region.  NULL when none. */
+/* Resolves the region as the AWS CLI v2 does: configured ([aws] region,
+ * like aws --region), else AWS_REGION, else AWS_DEFAULT_REGION, else
+ * profile_region (aws_creds_provider_region()).  NULL when none. */
 const char *aws_resolve_region(const char *configured,
     const char *profile_region, const char *(*env_get)(const char *));
+
+/* True when region can be a region name: a host label of 1 to 63 letters,
+ * digits and '-', not starting or ending with '-' (botocore's check). */
+bool aws_region_valid(const char *region);
+
+/* Checks that url is an http or https URL with a host, as the EC2 client
+ * needs it.  Returns 0, or -1 with the reason in err. */
+int aws_endpoint_check(const char *url, char *err, size_t errlen);
 
 /* Resolves the EC2 endpoint URL into buf: configured, else
  * AWS_ENDPOINT_URL_EC2, else AWS_ENDPOINT_URL (both skipped when

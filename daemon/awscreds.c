@@ -1,7 +1,8 @@
 /*
- * The credential chain.  The pure parts (environment, shared files, IMDS
- * JSON, freshness) come first; the provider below them holds the chosen
- * source and, for the instance role, runs the IMDSv2 exchange on the loop:
+ * The credential chain.  The pure parts (environment, IMDS JSON,
+ * freshness) come first; the shared files and the choice of the source are
+ * in awscreds_files.c.  The provider below holds the chosen source and,
+ * for the instance role, runs the IMDSv2 exchange on the loop:
  * PUT a session token, GET the role name, GET the role's credentials.
  * Callers that ask while a fetch runs wait for it; only one runs at a time.
  */
@@ -13,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <ini.h>
 #include <jansson.h>
 
 #include "common/log.h"
@@ -24,7 +24,6 @@
 #include "daemon/http.h"
 
 #define MIN_MS (60 * 1000)
-#define IMDS_DEFAULT_ENDPOINT "http://169.254.169.254"
 #define IMDS_TOKEN_TTL_S 21600
 #define IMDS_TIMEOUT_MS 2000
 
@@ -42,128 +41,17 @@ aws_credentials_from_env(env_get_fn *env, struct aws_credentials *out)
 {
 	const char *ak = env("AWS_ACCESS_KEY_ID");
 	const char *sk = env("AWS_SECRET_ACCESS_KEY");
-	const char *tok = env("AWS_SESSION_TOKEN");
+	const char *tok = env("AWS_SECURITY_TOKEN");
 
 	if (!ak || !*ak || !sk || !*sk)
 		return false;
 	if (!tok || !*tok)
-		tok = env("AWS_SECURITY_TOKEN");
+		tok = env("AWS_SESSION_TOKEN");
 	aws_credentials_clear(out);
 	out->access_key_id = xstrdup(ak);
 	out->secret_access_key = xstrdup(sk);
 	out->session_token = tok && *tok ? xstrdup(tok) : NULL;
 	return true;
-}
-
-void
-aws_profile_clear(struct aws_profile *p)
-{
-	aws_credentials_clear(&p->creds);
-	free(p->region);
-	memset(p, 0, sizeof(*p));
-}
-
-struct profile_parse {
-	const char *name;
-	bool	 config_file;	/* sections are "profile NAME" there */
-	struct aws_profile *out;
-	bool	 found;
-	char	*ak, *sk, *tok;
-};
-
-/* The section that holds profile `name` in this kind of file. */
-static bool
-section_matches(const struct profile_parse *pp, const char *section)
-{
-	if (!pp->config_file || strcmp(pp->name, "default") == 0) {
-		if (strcmp(section, pp->name) == 0)
-			return true;
-	}
-	if (pp->config_file && strncmp(section, "profile ", 8) == 0) {
-		const char *n = section + 8;
-
-		while (*n == ' ')
-			n++;
-		return strcmp(n, pp->name) == 0;
-	}
-	return false;
-}
-
-/* Called by libinih for every key. */
-static int
-profile_ini_cb(void *user, const char *section, const char *key,
-    const char *value)
-{
-	struct profile_parse *pp = user;
-	char **slot = NULL;
-
-	if (!section_matches(pp, section))
-		return 1;
-	pp->found = true;
-	if (strcmp(key, "aws_access_key_id") == 0)
-		slot = &pp->ak;
-	else if (strcmp(key, "aws_secret_access_key") == 0)
-		slot = &pp->sk;
-	else if (strcmp(key, "aws_session_token") == 0 ||
-	    strcmp(key, "aws_security_token") == 0)
-		slot = &pp->tok;
-	else if (strcmp(key, "region") == 0 && pp->config_file &&
-	    pp->out->region == NULL && *value)
-		pp->out->region = xstrdup(value);
-	if (slot) {
-		free_secret(*slot);
-		*slot = xstrdup(value);
-	}
-	return 1;
-}
-
-static int
-profile_parse_file(const char *path, bool config_file, const char *name,
-    struct aws_profile *out, char *err, size_t errlen)
-{
-	struct profile_parse pp = { name, config_file, out, false, 0, 0, 0 };
-	FILE *f;
-	int line, rc = 0;
-
-	if (path == NULL || (f = fopen(path, "r")) == NULL)
-		return 0;	/* a missing file is no error */
-	line = ini_parse_file(f, profile_ini_cb, &pp);
-	fclose(f);
-	if (line != 0) {
-		utf8_snprintf(err, errlen, "%s:%d: cannot parse", path, line);
-		rc = -1;
-	} else if (pp.found) {
-		out->found = true;
-		/* The credentials file is read first and wins. */
-		if (pp.ak && *pp.ak && pp.sk && *pp.sk &&
-		    out->creds.access_key_id == NULL) {
-			out->creds.access_key_id = pp.ak;
-			out->creds.secret_access_key = pp.sk;
-			out->creds.session_token = pp.tok && *pp.tok ?
-			    pp.tok : NULL;
-			if (out->creds.session_token == NULL)
-				free(pp.tok);
-			pp.ak = pp.sk = pp.tok = NULL;
-		}
-	}
-	free(pp.ak);
-	free_secret(pp.sk);
-	free_secret(pp.tok);
-	return rc;
-}
-
-int
-aws_profile_load(const char *credentials_path, const char *config_path,
-    const char *name, struct aws_profile *out, char *err, size_t errlen)
-{
-	memset(out, 0, sizeof(*out));
-	if (profile_parse_file(credentials_path, false, name, out, err,
-	    errlen) != 0 ||
-	    profile_parse_file(config_path, true, name, out, err, errlen) != 0) {
-		aws_profile_clear(out);
-		return -1;
-	}
-	return 0;
 }
 
 int
@@ -255,6 +143,7 @@ struct aws_creds_provider {
 	uv_loop_t *loop;
 	struct http_client *http;
 	const char *source;
+	char	*describe;
 	char	*profile_region;
 	struct aws_credentials creds;
 
@@ -270,98 +159,60 @@ struct aws_creds_provider {
 	struct aws_creds_wait *waiters;
 };
 
-static const char *
-profile_name(const struct aws_creds_settings *s)
-{
-	const char *v;
-
-	if (s->profile && *s->profile)
-		return s->profile;
-	if ((v = s->env("AWS_DEFAULT_PROFILE")) && *v)
-		return v;
-	if ((v = s->env("AWS_PROFILE")) && *v)
-		return v;
-	return NULL;
-}
-
-static char *
-home_path(env_get_fn *env, const char *var, const char *rel)
-{
-	const char *v = env(var), *home;
-
-	if (v && *v)
-		return xstrdup(v);
-	home = env("HOME");
-	if (home == NULL || *home == '\0')
-		return NULL;
-	return xasprintf("%s/%s", home, rel);
-}
-
 struct aws_creds_provider *
 aws_creds_provider_new(uv_loop_t *loop, struct http_client *http,
     const struct aws_creds_settings *s, char *err, size_t errlen)
 {
-	struct aws_creds_provider *p = xcalloc(1, sizeof(*p));
-	const char *named = profile_name(s);
-	const char *name = named ? named : "default";
-	char *cred_path = home_path(s->env, "AWS_SHARED_CREDENTIALS_FILE",
-	    ".aws/credentials");
-	char *conf_path = home_path(s->env, "AWS_CONFIG_FILE", ".aws/config");
-	struct aws_profile prof;
-	const char *v;
-	int rc;
+	struct aws_creds_provider *p;
+	struct aws_resolution res;
+	char desc[512];
 
+	if (aws_resolve_credentials(s, &res, err, errlen) != 0) {
+		aws_resolution_clear(&res);
+		return NULL;
+	}
+	p = xcalloc(1, sizeof(*p));
 	p->loop = loop;
 	p->http = http;
-	rc = aws_profile_load(cred_path, conf_path, name, &prof, err, errlen);
-	free(cred_path);
-	free(conf_path);
-	if (rc != 0)
-		goto fail;
-	p->profile_region = prof.region;
-	prof.region = NULL;
-	if (named && !prof.found) {
-		utf8_snprintf(err, errlen,
-		    "AWS profile \"%s\" not found in the "
-		    "shared credentials or config file", named);
-		aws_profile_clear(&prof);
-		goto fail;
-	}
-	if (aws_credentials_from_env(s->env, &p->creds)) {
+	p->profile_region = res.region;
+	res.region = NULL;
+	aws_resolution_describe(&res, desc, sizeof(desc));
+	p->describe = xstrdup(desc);
+	switch (res.kind) {
+	case AWS_CREDS_ENV:
 		p->source = "environment";
-	} else if (prof.creds.access_key_id) {
-		p->creds = prof.creds;
-		memset(&prof.creds, 0, sizeof(prof.creds));
+		break;
+	case AWS_CREDS_CREDENTIALS_FILE:
+	case AWS_CREDS_CONFIG_FILE:
 		p->source = "shared-files";
-	} else if ((v = s->env("AWS_EC2_METADATA_DISABLED")) &&
-	    strcasecmp(v, "true") == 0) {
-		utf8_snprintf(err, errlen, "no AWS credentials: none in the "
-		    "environment, none for profile \"%s\" in the shared files, "
-		    "and IMDS is disabled", name);
-		aws_profile_clear(&prof);
-		goto fail;
-	} else {
-		v = s->env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-		p->imds = true;
-		p->imds_endpoint = xstrdup(v && *v ? v : IMDS_DEFAULT_ENDPOINT);
-		/* Trailing slashes would double up in the paths. */
-		for (size_t n = strlen(p->imds_endpoint);
-		    n > 0 && p->imds_endpoint[n - 1] == '/'; n--)
-			p->imds_endpoint[n - 1] = '\0';
+		break;
+	case AWS_CREDS_BOTO:
+		p->source = "boto-config";
+		break;
+	case AWS_CREDS_IMDS:
+	case AWS_CREDS_NONE:
 		p->source = "instance-role";
+		p->imds = true;
+		p->imds_endpoint = res.imds_endpoint;
+		res.imds_endpoint = NULL;
+		break;
 	}
-	aws_profile_clear(&prof);
+	p->creds = res.creds;
+	memset(&res.creds, 0, sizeof(res.creds));
+	aws_resolution_clear(&res);
 	return p;
-fail:
-	free(p->profile_region);
-	free(p);
-	return NULL;
 }
 
 const char *
 aws_creds_provider_source(const struct aws_creds_provider *p)
 {
 	return p->source;
+}
+
+const char *
+aws_creds_provider_describe(const struct aws_creds_provider *p)
+{
+	return p->describe;
 }
 
 const char *
@@ -605,6 +456,7 @@ aws_creds_provider_free(struct aws_creds_provider *p)
 		aws_creds_wait_cancel(p->waiters);
 	aws_credentials_clear(&p->creds);
 	free(p->profile_region);
+	free(p->describe);
 	free(p->imds_endpoint);
 	free_secret(p->imds_token);
 	free(p->role);

@@ -1,9 +1,9 @@
 /*
- * AWS credentials in the order the SDKs use: environment, the shared
- * credentials and config files for the selected profile, then the IMDSv2
- * instance role.  Static sources are read once when the provider is made;
- * instance-role credentials are fetched asynchronously and refreshed well
- * before they expire.  Secrets are never logged.
+ * AWS credentials in the order the AWS CLI v2 uses: the environment, the
+ * shared credentials and config files for the selected profile, then the
+ * IMDSv2 instance role.  Static sources are read once when the provider is
+ * made; instance-role credentials are fetched asynchronously and refreshed
+ * well before they expire.  Secrets are never logged.
  */
 #ifndef EC2M_AWSCREDS_H
 #define EC2M_AWSCREDS_H
@@ -29,24 +29,67 @@ struct aws_credentials {
 void aws_credentials_clear(struct aws_credentials *c);
 
 /* From AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (both needed) and
- * AWS_SESSION_TOKEN or the legacy AWS_SECURITY_TOKEN.  Returns true when
- * found. */
+ * AWS_SECURITY_TOKEN or AWS_SESSION_TOKEN, the first that is set (botocore's
+ * order).  Returns true when found. */
 bool aws_credentials_from_env(env_get_fn *env, struct aws_credentials *out);
+
+/*
+ * Reads an INI file the way Python's configparser reads it for botocore
+ * and the AWS CLI: "key = value" or "key: value" (the first '=' or ':'),
+ * keys lower-cased, values as written with no inline comments, lines
+ * starting with '#' or ';' ignored, indented continuation lines ignored
+ * (their values are never credentials), a key before any section, a line
+ * that is none of these, a section or key given twice, a NUL byte or
+ * invalid UTF-8 an error.  cb is called with key NULL for every section
+ * header, then for every key; it returns 0 to go on.  Returns 0, or -1
+ * with "path:line: reason" in err.
+ */
+typedef int aws_ini_fn(void *arg, const char *section, const char *key,
+    const char *value);
+int aws_ini_parse(const char *path, aws_ini_fn *cb, void *arg, char *err,
+    size_t errlen);
+
+/* The profile settings that matter to the daemon. */
+enum aws_profile_key {
+	AWS_PK_ACCESS_KEY_ID,
+	AWS_PK_SECRET_ACCESS_KEY,
+	AWS_PK_SECURITY_TOKEN,
+	AWS_PK_SESSION_TOKEN,
+	AWS_PK_REGION,
+	AWS_PK_ROLE_ARN,
+	AWS_PK_WEB_IDENTITY_TOKEN_FILE,
+	AWS_PK_SSO_ROLE_NAME,
+	AWS_PK_SSO_ACCOUNT_ID,
+	AWS_PK_CREDENTIAL_PROCESS,
+	AWS_PK_IMDS_ENDPOINT,		/* ec2_metadata_service_endpoint */
+	AWS_PK_IMDS_ENDPOINT_MODE,	/* ec2_metadata_service_endpoint_mode */
+	AWS_PK_COUNT
+};
+
+/* What one file says about a profile. */
+struct aws_profile_part {
+	bool	 found;			/* the file has a section for it */
+	char	*v[AWS_PK_COUNT];	/* NULL: not set; "" when set empty */
+};
 
 /* What a profile in the shared files holds. */
 struct aws_profile {
-	struct aws_credentials creds;	/* keys, when the profile has them */
-	char	*region;
+	struct aws_credentials creds;	/* complete keys: the credentials
+					   file's, else the config file's */
+	char	*region;		/* likewise; NULL when none */
 	bool	 found;			/* the profile exists in some file */
+	struct aws_profile_part cred;	/* the credentials file: [NAME] */
+	struct aws_profile_part conf;	/* the config file: [profile NAME],
+					   or [default] for "default" */
 };
 
 void aws_profile_clear(struct aws_profile *p);
 
-/* Reads profile `name` from the credentials file (sections "[name]") and
- * the config file ("[profile name]", or "[default]").  Keys in the
- * credentials file win over keys in the config file.  A missing file is
- * not an error.  Returns 0, or -1 with a "file:line: reason" in err when a
- * file cannot be parsed. */
+/* Reads profile `name` from the credentials file and the config file.  A
+ * setting in the credentials file wins over the same setting in the config
+ * file, as botocore merges them.  A missing file is not an error.  Returns
+ * 0, or -1 with a "file:line: reason" in err when a file cannot be read or
+ * parsed (botocore refuses such a file too). */
 int aws_profile_load(const char *credentials_path, const char *config_path,
     const char *name, struct aws_profile *out, char *err, size_t errlen);
 
@@ -68,24 +111,97 @@ enum aws_creds_freshness aws_creds_freshness(const struct aws_credentials *c,
     int64_t now_ms);
 
 struct aws_creds_settings {
-	const char *profile;	/* NULL: AWS_DEFAULT_PROFILE, AWS_PROFILE,
-				   else "default" */
+	const char *profile;	/* [aws] profile; NULL or "": none.  Named
+				   here it wins over AWS_PROFILE and
+				   AWS_DEFAULT_PROFILE and turns off the
+				   environment's keys, as aws --profile
+				   does. */
 	env_get_fn *env;	/* getenv in production */
 };
 
+/* Where credentials come from. */
+enum aws_creds_kind {
+	AWS_CREDS_NONE,
+	AWS_CREDS_ENV,			/* AWS_ACCESS_KEY_ID... */
+	AWS_CREDS_CREDENTIALS_FILE,	/* the profile in the credentials file */
+	AWS_CREDS_CONFIG_FILE,		/* the profile in the config file */
+	AWS_CREDS_BOTO,			/* a legacy boto config file */
+	AWS_CREDS_IMDS,			/* the instance role */
+};
+
+/*
+ * The outcome of resolving the profile, the credential source and the
+ * profile's region without any network, in the order of the AWS CLI v2
+ * (see ec2-manager.conf(5) for the table):
+ *
+ *   profile: [aws] profile, AWS_PROFILE, AWS_DEFAULT_PROFILE, "default";
+ *            a named profile must exist in the config or credentials file
+ *   keys:    the environment (not with [aws] profile), then the profile
+ *            (assume-role, web identity and SSO first: not supported, an
+ *            error), its credentials file section, credential_process
+ *            (not supported), its config file section, AWS_CREDENTIAL_FILE
+ *            (not supported), boto config files, container credentials
+ *            (not supported), then the instance role unless
+ *            AWS_EC2_METADATA_DISABLED=true
+ *   region:  the profile's region (the credentials file's, else the
+ *            config file's); aws_resolve_region() puts [aws] region,
+ *            AWS_REGION and AWS_DEFAULT_REGION before it
+ */
+struct aws_resolution {
+	char	*profile;		/* the profile used */
+	const char *profile_origin;	/* "[aws] profile", "AWS_PROFILE",
+					   "AWS_DEFAULT_PROFILE", or NULL
+					   for the default */
+	char	*credentials_file;	/* the paths looked at; NULL */
+	char	*config_file;		/* without HOME */
+	enum aws_creds_kind kind;
+	char	*keys_file;		/* the file static keys came from */
+	struct aws_credentials creds;	/* static keys */
+	char	*imds_endpoint;		/* AWS_CREDS_IMDS */
+	char	*region;		/* the profile's region, or NULL */
+	char	*region_file;		/* the file it is in */
+};
+
+/* Fills out as far as it gets.  Returns 0, or -1 with the reason in err
+ * (out->profile and the region are still set when the profile could be
+ * read). */
+int aws_resolve_credentials(const struct aws_creds_settings *s,
+    struct aws_resolution *out, char *err, size_t errlen);
+void aws_resolution_clear(struct aws_resolution *r);
+/* Where the keys come from, for people: "environment
+ * (AWS_ACCESS_KEY_ID)", "profile \"x\" from /path/credentials", "instance
+ * role (IMDS at http://169.254.169.254)".  Never a secret. */
+void aws_resolution_describe(const struct aws_resolution *r, char *buf,
+    size_t len);
+
+struct config;
+
+/*
+ * ec2-managerd --check-config for [aws]: resolves the profile, the
+ * credential source, the region and the endpoint exactly as start-up does,
+ * without any network (the instance role is accepted as start-up accepts
+ * it, and fetched at the first refresh).  Writes one line per setting to
+ * report ("AWS credentials: profile \"x\" from FILE"), never a secret.
+ * Returns 0, or -1 with every problem in err, one per line.
+ */
+int aws_check_config(const struct config *cfg, env_get_fn *env,
+    char *report, size_t reportlen, char *err, size_t errlen);
+
 struct aws_creds_provider;
 
-/* Resolves the source of credentials.  Returns NULL with err when none can
- * be had (or a named profile does not exist).  The provider makes HTTP
- * calls through http (for IMDS), on its loop. */
+/* Resolves the source of credentials (aws_resolve_credentials()).  Returns
+ * NULL with err when none can be had (or a named profile does not exist).
+ * The provider makes HTTP calls through http (for IMDS), on its loop. */
 struct aws_creds_provider *aws_creds_provider_new(uv_loop_t *loop,
     struct http_client *http, const struct aws_creds_settings *s,
     char *err, size_t errlen);
 void aws_creds_provider_free(struct aws_creds_provider *p);
 
-/* "environment", "shared-credentials-file", "config-file" or
- * "instance-role"; for the log, never secret. */
+/* "environment", "shared-files" (the credentials or config file),
+ * "boto-config" or "instance-role"; for the log, never secret. */
 const char *aws_creds_provider_source(const struct aws_creds_provider *p);
+/* The same in full: aws_resolution_describe(). */
+const char *aws_creds_provider_describe(const struct aws_creds_provider *p);
 /* The region of the selected profile, or NULL. */
 const char *aws_creds_provider_region(const struct aws_creds_provider *p);
 

@@ -48,6 +48,9 @@ test_env(void **state)
 	static const char *const legacy[] = { "AWS_ACCESS_KEY_ID", "AKID",
 	    "AWS_SECRET_ACCESS_KEY", "SECRET", "AWS_SECURITY_TOKEN", "OLD",
 	    NULL };
+	static const char *const both[] = { "AWS_ACCESS_KEY_ID", "AKID",
+	    "AWS_SECRET_ACCESS_KEY", "SECRET", "AWS_SESSION_TOKEN", "TOK",
+	    "AWS_SECURITY_TOKEN", "OLD", NULL };
 	static const char *const half[] = { "AWS_ACCESS_KEY_ID", "AKID", NULL };
 	struct aws_credentials c = { 0 };
 
@@ -59,6 +62,11 @@ test_env(void **state)
 	assert_string_equal(c.session_token, "TOK");
 	assert_int_equal(c.expiration_ms, 0);
 	fake_env = legacy;
+	assert_true(aws_credentials_from_env(env_get, &c));
+	assert_string_equal(c.session_token, "OLD");
+	aws_credentials_clear(&c);
+	/* Both: botocore takes AWS_SECURITY_TOKEN first. */
+	fake_env = both;
 	assert_true(aws_credentials_from_env(env_get, &c));
 	assert_string_equal(c.session_token, "OLD");
 	aws_credentials_clear(&c);
@@ -143,6 +151,103 @@ test_profiles(void **state)
 	free(conf);
 }
 
+/* Parses text as a file; returns 0 or -1 with the error's text after
+ * "PATH:" in err. */
+struct ini_seen {
+	char	 text[1024];
+};
+
+static int
+ini_collect(void *arg, const char *section, const char *key,
+    const char *value)
+{
+	struct ini_seen *seen = arg;
+	size_t n = strlen(seen->text);
+
+	if (key == NULL)
+		snprintf(seen->text + n, sizeof(seen->text) - n, "[%s]",
+		    section);
+	else
+		snprintf(seen->text + n, sizeof(seen->text) - n, "%s=%s;",
+		    key, value);
+	return 0;
+}
+
+static int
+ini_text(const char *text, size_t len, struct ini_seen *seen, char *err,
+    size_t errlen)
+{
+	char *path = strdup("/tmp/ec2m-test-XXXXXX");
+	int fd = mkstemp(path), rc;
+	char full[512];
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	memset(seen, 0, sizeof(*seen));
+	rc = aws_ini_parse(path, ini_collect, seen, full, sizeof(full));
+	if (rc != 0) {
+		assert_int_equal(strncmp(full, path, strlen(path)), 0);
+		snprintf(err, errlen, "%s", full + strlen(path) + 1);
+	}
+	unlink(path);
+	free(path);
+	return rc;
+}
+
+/* What Python's configparser (and so botocore) makes of a file. */
+static void
+test_ini_like_configparser(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;	/* sections and keys, or the error */
+	} cases[] = {
+		{ "[a]\nk = v\n", "[a]k=v;" },
+		{ "\xef\xbb\xbf[a]\r\nk=v\r\n", "[a]k=v;" },
+		/* ':' works too, the first delimiter counts, keys are
+		 * lower-cased, blanks trimmed. */
+		{ "[a]\n  Key : v=w:x  \n", "[a]key=v=w:x;" },
+		/* No inline comments: the value is what is written. */
+		{ "[a]\nk = v ; c # d\n", "[a]k=v ; c # d;" },
+		/* Full-line comments, also indented; empty values. */
+		{ "# c\n[a]\n ; c\nk =\n", "[a]k=;" },
+		/* Continuation lines belong to the key above. */
+		{ "[a]\ns3 =\n  k = v\nj = w\n", "[a]s3=;j=w;" },
+		/* Keys indented alike are keys of their own. */
+		{ "[a]\n  k = v\n  j = w\n", "[a]k=v;j=w;" },
+		/* An empty section, and brackets up to the last ']'. */
+		{ "[a]\n[b]c]\n", "[a][b]c]" },
+		{ "[a]\nk\n", "2: neither a [section] nor key = value" },
+		{ "k = v\n[a]\n", "1: a key before the first [section]" },
+		{ "[a]\n[b]\n[a]\n", "3: a section given twice" },
+		{ "[a]\nk = 1\nK = 2\n", "3: a key given twice in its section" },
+		{ "[a]\n= v\n", "2: a value without a key" },
+		{ "[a]\nk = \xff\n", "2: not valid UTF-8" },
+		{ "[a]\nk = a\0b\n", "2: a NUL byte" },
+	};
+	struct ini_seen seen;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const char *t = cases[i].text;
+		size_t len = strlen(t);
+
+		/* The NUL case: its length is up to the final newline. */
+		if (strstr(cases[i].want, "NUL") != NULL)
+			len = 12;
+		if (ini_text(t, len, &seen, err, sizeof(err)) == 0) {
+			if (strcmp(seen.text, cases[i].want) != 0)
+				fail_msg("case %zu: got \"%s\", want \"%s\"",
+				    i, seen.text, cases[i].want);
+		} else if (strcmp(err, cases[i].want) != 0) {
+			fail_msg("case %zu: error \"%s\", want \"%s\"", i,
+			    err, cases[i].want);
+		}
+	}
+}
+
 static void
 test_profile_syntax_error(void **state)
 {
@@ -153,11 +258,34 @@ test_profile_syntax_error(void **state)
 	(void)state;
 	assert_int_equal(aws_profile_load(bad, NULL, "default", &p, err,
 	    sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s:3: cannot parse", bad);
+	snprintf(want, sizeof(want), "%s:3: neither a [section] nor key = "
+	    "value", bad);
 	assert_string_equal(err, want);
 	assert_null(p.creds.access_key_id);
 	unlink(bad);
 	free(bad);
+}
+
+/* Values of any length, as session tokens are. */
+static void
+test_profile_long_values(void **state)
+{
+	char token[3001], text[4000], *cred;
+	struct aws_profile p;
+	char err[256];
+
+	(void)state;
+	memset(token, 'T', sizeof(token) - 1);
+	token[sizeof(token) - 1] = '\0';
+	snprintf(text, sizeof(text), "[default]\naws_access_key_id = A\n"
+	    "aws_secret_access_key = S\naws_session_token = %s\n", token);
+	cred = write_tmp(text);
+	assert_int_equal(aws_profile_load(cred, NULL, "default", &p, err,
+	    sizeof(err)), 0);
+	assert_string_equal(p.creds.session_token, token);
+	aws_profile_clear(&p);
+	unlink(cred);
+	free(cred);
 }
 
 static void
@@ -254,8 +382,8 @@ test_provider_sources(void **state)
 	/* A named profile that does not exist is an error. */
 	s.profile = "missing";
 	assert_null(aws_creds_provider_new(NULL, NULL, &s, err, sizeof(err)));
-	assert_string_equal(err, "AWS profile \"missing\" not found in the "
-	    "shared credentials or config file");
+	assert_non_null(strstr(err, "AWS profile \"missing\" (from [aws] "
+	    "profile) not found in the shared credentials file "));
 	s.profile = NULL;
 
 	/* Environment keys beat AWS_PROFILE. */
@@ -267,15 +395,313 @@ test_provider_sources(void **state)
 
 	fake_env = (const char *const *)env_none;
 	assert_null(aws_creds_provider_new(NULL, NULL, &s, err, sizeof(err)));
-	assert_non_null(strstr(err, "IMDS is disabled"));
+	assert_non_null(strstr(err, "AWS_EC2_METADATA_DISABLED=true"));
 
 	fake_env = (const char *const *)env_imds;
 	p = aws_creds_provider_new(NULL, NULL, &s, err, sizeof(err));
 	assert_non_null(p);
 	assert_string_equal(aws_creds_provider_source(p), "instance-role");
+	assert_string_equal(aws_creds_provider_describe(p), "instance role "
+	    "(instance metadata service at http://127.0.0.1:1)");
 	aws_creds_provider_free(p);
 	unlink(cred);
 	free(cred);
+}
+
+static const char res_credentials[] =
+    "[default]\n"
+    "aws_access_key_id = AKIDDEFAULT\n"
+    "aws_secret_access_key = SKDEFAULT\n"
+    "[x]\n"
+    "aws_access_key_id = AKIDX\n"
+    "aws_secret_access_key = SKX\n"
+    "region = ap-south-1\n"
+    "[half]\n"
+    "aws_access_key_id = AKIDHALF\n"
+    "[Upper]\n"
+    "AWS_ACCESS_KEY_ID = AKIDUPPER\n"
+    "Aws_Secret_Access_Key : SKUPPER\n"
+    "[profile x]\n"
+    "; not profile x in the credentials file\n"
+    "aws_access_key_id = AKIDWRONG\n"
+    "aws_secret_access_key = SKWRONG\n";
+
+static const char res_config[] =
+    "[default]\n"
+    "region = eu-west-1\n"
+    "[profile x]\n"
+    "region = eu-central-1\n"
+    "aws_access_key_id = AKIDXCONF\n"
+    "aws_secret_access_key = SKXCONF\n"
+    "[profile conf]\n"
+    "aws_access_key_id = AKIDCONF\n"
+    "aws_secret_access_key = SKCONF ; not a comment\n"
+    "region = us-east-2\n"
+    "[profile role]\n"
+    "role_arn = arn:aws:iam::123456789012:role/r\n"
+    "source_profile = default\n"
+    "[profile webid]\n"
+    "role_arn = arn:aws:iam::123456789012:role/r\n"
+    "web_identity_token_file = /tmp/token\n"
+    "[profile sso]\n"
+    "sso_account_id = 123456789012\n"
+    "[profile proc]\n"
+    "credential_process = /bin/true\n"
+    "[profile \"quoted name\"]\n"
+    "aws_access_key_id = AKIDQUOTED\n"
+    "aws_secret_access_key = SKQUOTED\n"
+    "[profile empty]\n"
+    "[profile v6]\n"
+    "ec2_metadata_service_endpoint_mode = IPv6\n"
+    "[profile badmode]\n"
+    "ec2_metadata_service_endpoint_mode = IPv5\n"
+    "[profile imdsurl]\n"
+    "ec2_metadata_service_endpoint = http://127.0.0.1:9/\n";
+
+static const char res_boto[] =
+    "[Boto]\n"
+    "debug = 0\n"
+    "[Credentials]\n"
+    "aws_access_key_id = AKIDBOTO\n"
+    "aws_secret_access_key = SKBOTO\n";
+
+#define ENV_MAX 16
+
+/* The AWS CLI v2's choices, row by row (ec2-manager.conf(5)).  The files
+ * above are AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE in every row;
+ * IMDS is off unless a row turns it on. */
+static const struct res_case {
+	const char *what;
+	const char *profile;		/* [aws] profile */
+	const char *env[ENV_MAX];	/* name, value, ... */
+	enum aws_creds_kind kind;	/* AWS_CREDS_NONE: an error */
+	const char *key;		/* the access key id, or the error */
+	const char *region;		/* the profile's region */
+	const char *used;		/* the profile used */
+} res_cases[] = {
+	{ "environment only",
+	  NULL, { "AWS_ACCESS_KEY_ID", "AKIDENV", "AWS_SECRET_ACCESS_KEY",
+	    "SKENV", "AWS_SHARED_CREDENTIALS_FILE", "/nonexistent",
+	    "AWS_CONFIG_FILE", "/nonexistent" },
+	  AWS_CREDS_ENV, "AKIDENV", NULL, "default" },
+	{ "the default profile",
+	  NULL, { NULL },
+	  AWS_CREDS_CREDENTIALS_FILE, "AKIDDEFAULT", "eu-west-1", "default" },
+	{ "a profile in the config file only",
+	  NULL, { "AWS_PROFILE", "conf" },
+	  AWS_CREDS_CONFIG_FILE, "AKIDCONF", "us-east-2", "conf" },
+	{ "a profile in the credentials file: its region wins",
+	  NULL, { "AWS_PROFILE", "x" },
+	  AWS_CREDS_CREDENTIALS_FILE, "AKIDX", "ap-south-1", "x" },
+	{ "[aws] profile wins over environment keys",
+	  "x", { "AWS_ACCESS_KEY_ID", "AKIDENV", "AWS_SECRET_ACCESS_KEY",
+	    "SKENV" },
+	  AWS_CREDS_CREDENTIALS_FILE, "AKIDX", "ap-south-1", "x" },
+	{ "[aws] profile wins over AWS_PROFILE",
+	  "conf", { "AWS_PROFILE", "x" },
+	  AWS_CREDS_CONFIG_FILE, "AKIDCONF", "us-east-2", "conf" },
+	{ "environment keys win over AWS_PROFILE",
+	  NULL, { "AWS_ACCESS_KEY_ID", "AKIDENV", "AWS_SECRET_ACCESS_KEY",
+	    "SKENV", "AWS_PROFILE", "x" },
+	  AWS_CREDS_ENV, "AKIDENV", "ap-south-1", "x" },
+	{ "AWS_PROFILE wins over AWS_DEFAULT_PROFILE",
+	  NULL, { "AWS_PROFILE", "x", "AWS_DEFAULT_PROFILE", "conf" },
+	  AWS_CREDS_CREDENTIALS_FILE, "AKIDX", "ap-south-1", "x" },
+	{ "AWS_DEFAULT_PROFILE alone",
+	  NULL, { "AWS_DEFAULT_PROFILE", "conf" },
+	  AWS_CREDS_CONFIG_FILE, "AKIDCONF", "us-east-2", "conf" },
+	{ "keys are case-insensitive, ':' separates too",
+	  NULL, { "AWS_PROFILE", "Upper" },
+	  AWS_CREDS_CREDENTIALS_FILE, "AKIDUPPER", NULL, "Upper" },
+	{ "a quoted profile name",
+	  NULL, { "AWS_PROFILE", "quoted name" },
+	  AWS_CREDS_CONFIG_FILE, "AKIDQUOTED", NULL, "quoted name" },
+	{ "a named profile that does not exist",
+	  NULL, { "AWS_PROFILE", "nosuch" },
+	  AWS_CREDS_NONE, "AWS profile \"nosuch\" (from AWS_PROFILE) not "
+	  "found", NULL, "nosuch" },
+	{ "\"default\" named but absent",
+	  "default", { "AWS_SHARED_CREDENTIALS_FILE", "/nonexistent",
+	    "AWS_CONFIG_FILE", "/nonexistent" },
+	  AWS_CREDS_NONE, "not found", NULL, "default" },
+	{ "an access key without its secret",
+	  NULL, { "AWS_PROFILE", "half" },
+	  AWS_CREDS_NONE, "profile \"half\" in ", NULL, "half" },
+	{ "an access key without its secret in the environment",
+	  NULL, { "AWS_ACCESS_KEY_ID", "AKIDENV" },
+	  AWS_CREDS_NONE, "AWS_SECRET_ACCESS_KEY is not", "eu-west-1",
+	  "default" },
+	{ "assume role",
+	  NULL, { "AWS_PROFILE", "role" },
+	  AWS_CREDS_NONE, "assumes a role (role_arn), which ec2-managerd "
+	  "does not support", NULL, "role" },
+	{ "web identity in the profile",
+	  NULL, { "AWS_PROFILE", "webid" },
+	  AWS_CREDS_NONE, "web identity", NULL, "webid" },
+	{ "web identity in the environment",
+	  NULL, { "AWS_WEB_IDENTITY_TOKEN_FILE", "/tmp/t" },
+	  AWS_CREDS_NONE, "web identity", "eu-west-1", "default" },
+	{ "...which [aws] profile turns off",
+	  "x", { "AWS_WEB_IDENTITY_TOKEN_FILE", "/tmp/t" },
+	  AWS_CREDS_CREDENTIALS_FILE, "AKIDX", "ap-south-1", "x" },
+	{ "SSO",
+	  NULL, { "AWS_PROFILE", "sso" },
+	  AWS_CREDS_NONE, "(SSO)", NULL, "sso" },
+	{ "credential_process",
+	  NULL, { "AWS_PROFILE", "proc" },
+	  AWS_CREDS_NONE, "credential_process", NULL, "proc" },
+	{ "a profile without keys, no instance role",
+	  NULL, { "AWS_PROFILE", "empty" },
+	  AWS_CREDS_NONE, "no AWS credentials: none in the environment, "
+	  "none for profile \"empty\" in ", NULL, "empty" },
+	{ "the old EC2 tools' file",
+	  NULL, { "AWS_PROFILE", "empty", "AWS_CREDENTIAL_FILE", "/x" },
+	  AWS_CREDS_NONE, "AWS_CREDENTIAL_FILE", NULL, "empty" },
+	{ "boto",
+	  NULL, { "AWS_PROFILE", "empty", "BOTO_CONFIG", "@BOTO" },
+	  AWS_CREDS_BOTO, "AKIDBOTO", NULL, "empty" },
+	{ "container credentials",
+	  NULL, { "AWS_PROFILE", "empty",
+	    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/x" },
+	  AWS_CREDS_NONE, "container credentials", NULL, "empty" },
+	{ "the instance role",
+	  NULL, { "AWS_PROFILE", "empty", "AWS_EC2_METADATA_DISABLED",
+	    "false" },
+	  AWS_CREDS_IMDS, "http://169.254.169.254", NULL, "empty" },
+	{ "the instance role over IPv6",
+	  NULL, { "AWS_PROFILE", "v6", "AWS_EC2_METADATA_DISABLED", "no" },
+	  AWS_CREDS_IMDS, "http://[fd00:ec2::254]", NULL, "v6" },
+	{ "the instance role at an address from the profile",
+	  NULL, { "AWS_PROFILE", "imdsurl", "AWS_EC2_METADATA_DISABLED",
+	    "no" },
+	  AWS_CREDS_IMDS, "http://127.0.0.1:9", NULL, "imdsurl" },
+	{ "...or from the environment",
+	  NULL, { "AWS_PROFILE", "imdsurl", "AWS_EC2_METADATA_DISABLED",
+	    "no", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://h:1" },
+	  AWS_CREDS_IMDS, "http://h:1", NULL, "imdsurl" },
+	{ "a bad endpoint mode",
+	  NULL, { "AWS_PROFILE", "badmode", "AWS_EC2_METADATA_DISABLED",
+	    "no" },
+	  AWS_CREDS_NONE, "\"IPv5\" is neither IPv4 nor IPv6", NULL,
+	  "badmode" },
+	{ "nothing at all",
+	  NULL, { "AWS_SHARED_CREDENTIALS_FILE", "/nonexistent",
+	    "AWS_CONFIG_FILE", "/nonexistent" },
+	  AWS_CREDS_NONE, "no AWS credentials", NULL, "default" },
+};
+
+static void
+test_resolution_order(void **state)
+{
+	char *cred = write_tmp(res_credentials), *conf = write_tmp(res_config);
+	char *boto = write_tmp(res_boto);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(res_cases) / sizeof(*res_cases); i++) {
+		const struct res_case *c = &res_cases[i];
+		const char *env[2 * ENV_MAX + 16];
+		struct aws_creds_settings s = { c->profile, env_get };
+		struct aws_resolution r;
+		size_t n = 0;
+		char err[512], desc[512];
+		int rc;
+
+		/* The row's variables come first and so win. */
+		for (size_t k = 0; k < ENV_MAX && c->env[k]; k += 2) {
+			env[n++] = c->env[k];
+			env[n++] = strcmp(c->env[k + 1], "@BOTO") == 0 ? boto :
+			    c->env[k + 1];
+		}
+		env[n++] = "AWS_SHARED_CREDENTIALS_FILE";
+		env[n++] = cred;
+		env[n++] = "AWS_CONFIG_FILE";
+		env[n++] = conf;
+		env[n++] = "HOME";
+		env[n++] = "/nonexistent";
+		env[n++] = "BOTO_CONFIG";
+		env[n++] = "";
+		env[n++] = "AWS_EC2_METADATA_DISABLED";
+		env[n++] = "true";
+		env[n] = NULL;
+		fake_env = env;
+		err[0] = '\0';
+		rc = aws_resolve_credentials(&s, &r, err, sizeof(err));
+		if (c->kind == AWS_CREDS_NONE) {
+			if (rc != -1 || strstr(err, c->key) == NULL)
+				fail_msg("%s: rc %d, error \"%s\", want \"%s\"",
+				    c->what, rc, err, c->key);
+		} else if (rc != 0) {
+			fail_msg("%s: error %s", c->what, err);
+		} else if (r.kind != c->kind) {
+			fail_msg("%s: kind %d, want %d", c->what, r.kind,
+			    c->kind);
+		} else if (c->kind == AWS_CREDS_IMDS) {
+			if (strcmp(r.imds_endpoint, c->key) != 0)
+				fail_msg("%s: IMDS at %s", c->what,
+				    r.imds_endpoint);
+		} else if (strcmp(r.creds.access_key_id, c->key) != 0) {
+			fail_msg("%s: key %s, want %s", c->what,
+			    r.creds.access_key_id, c->key);
+		}
+		if (strcmp(r.profile, c->used) != 0)
+			fail_msg("%s: profile %s, want %s", c->what, r.profile,
+			    c->used);
+		if ((c->region == NULL) != (r.region == NULL) ||
+		    (c->region && strcmp(c->region, r.region) != 0))
+			fail_msg("%s: region %s, want %s", c->what,
+			    r.region ? r.region : "none",
+			    c->region ? c->region : "none");
+		/* No secret is ever described. */
+		aws_resolution_describe(&r, desc, sizeof(desc));
+		assert_null(strstr(desc, "SK"));
+		assert_null(strstr(err, "SK"));
+		aws_resolution_clear(&r);
+	}
+	unlink(cred);
+	unlink(conf);
+	unlink(boto);
+	free(cred);
+	free(conf);
+	free(boto);
+}
+
+static void
+test_resolution_details(void **state)
+{
+	char *cred = write_tmp(res_credentials), *conf = write_tmp(res_config);
+	const char *env[] = { "AWS_PROFILE", "conf",
+	    "AWS_SHARED_CREDENTIALS_FILE", cred, "AWS_CONFIG_FILE", conf,
+	    "AWS_EC2_METADATA_DISABLED", "true", "BOTO_CONFIG", "", NULL };
+	const char *home[] = { "HOME", "/home/op", "AWS_SHARED_CREDENTIALS_FILE",
+	    "~/creds", NULL };
+	struct aws_creds_settings s = { NULL, env_get };
+	struct aws_resolution r;
+	char err[512], desc[512], want[512];
+
+	(void)state;
+	fake_env = env;
+	assert_int_equal(aws_resolve_credentials(&s, &r, err, sizeof(err)), 0);
+	/* The value is the whole rest of the line. */
+	assert_string_equal(r.creds.secret_access_key,
+	    "SKCONF ; not a comment");
+	assert_string_equal(r.profile_origin, "AWS_PROFILE");
+	assert_string_equal(r.region_file, conf);
+	aws_resolution_describe(&r, desc, sizeof(desc));
+	snprintf(want, sizeof(want), "profile \"conf\" from %s", conf);
+	assert_string_equal(desc, want);
+	aws_resolution_clear(&r);
+
+	/* "~/" in a path is HOME. */
+	fake_env = home;
+	assert_int_equal(aws_resolve_credentials(&s, &r, err, sizeof(err)), 0);
+	assert_string_equal(r.credentials_file, "/home/op/creds");
+	assert_string_equal(r.config_file, "/home/op/.aws/config");
+	assert_null(r.profile_origin);
+	aws_resolution_clear(&r);
+	unlink(cred);
+	unlink(conf);
+	free(cred);
+	free(conf);
 }
 
 int
@@ -284,10 +710,14 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_profiles),
+		cmocka_unit_test(test_ini_like_configparser),
 		cmocka_unit_test(test_profile_syntax_error),
+		cmocka_unit_test(test_profile_long_values),
 		cmocka_unit_test(test_imds_json),
 		cmocka_unit_test(test_freshness),
 		cmocka_unit_test(test_provider_sources),
+		cmocka_unit_test(test_resolution_order),
+		cmocka_unit_test(test_resolution_details),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -182,10 +182,13 @@ struct config;
  * without any network (the instance role is accepted as start-up accepts
  * it, and fetched at the first refresh).  Writes one line per setting to
  * report ("AWS credentials: profile \"x\" from FILE"), never a secret.
- * Returns 0, or -1 with every problem in err, one per line.
+ * Returns 0, or -1 with every problem in err, one per line (no newline at
+ * the end).
  */
 int aws_check_config(const struct config *cfg, env_get_fn *env,
     char *report, size_t reportlen, char *err, size_t errlen);
+/* getenv(3) as an env_get_fn. */
+const char *aws_getenv(const char *name);
 
 struct aws_creds_provider;
 

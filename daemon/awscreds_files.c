@@ -768,6 +768,9 @@ aws_check_config(const struct config *cfg, env_get_fn *env, char *report,
 		else
 			strbuf_printf(&rep, "EC2 endpoint: %s\n", url);
 	}
+	/* The problems one per line, without a newline at the end. */
+	if (errs.len > 0)
+		errs.buf[--errs.len] = '\0';
 	utf8_snprintf(report, reportlen, "%s", strbuf_str(&rep));
 	utf8_snprintf(err, errlen, "%s", strbuf_str(&errs));
 	rc = errs.len > 0 ? -1 : 0;
@@ -775,4 +778,10 @@ aws_check_config(const struct config *cfg, env_get_fn *env, char *report,
 	strbuf_release(&errs);
 	aws_resolution_clear(&res);
 	return rc;
+}
+
+const char *
+aws_getenv(const char *name)
+{
+	return getenv(name);
 }

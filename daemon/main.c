@@ -24,6 +24,7 @@
 #include "common/timeutil.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
+#include "daemon/awscreds.h"
 #include "daemon/commands.h"
 #include "daemon/control.h"
 #include "daemon/cluster.h"
@@ -355,10 +356,20 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
-		printf("configuration OK: %s, %zu cluster%s\n", path,
-		    cfg->nclusters, cfg->nclusters == 1 ? "" : "s");
+		char report[4096];
+
+		/* Profile, credential source, region and endpoint, as
+		 * start-up resolves them (awscreds.h). */
+		rc = aws_check_config(cfg, aws_getenv, report, sizeof(report),
+		    err, sizeof(err));
+		fputs(report, stdout);
+		if (rc != 0)
+			log_err("%s", err);
+		else
+			printf("configuration OK: %s, %zu cluster%s\n", path,
+			    cfg->nclusters, cfg->nclusters == 1 ? "" : "s");
 		config_free(cfg);
-		return 0;
+		return rc != 0;
 	}
 	log_set_level(cfg->log_level);
 	d->config_path = xstrdup(path);

@@ -280,3 +280,30 @@ def test_large_account_is_fully_paginated(ec2sim, probe):
                            sim=ec2sim, timeout=120)
     assert rc == 0 and out[0]["count"] == 2500
     assert ec2sim.ctl("GET", "counts")["DescribeInstances"]["calls"] == 25
+
+
+def test_freed_client_still_answers_its_calls(ec2sim, probe):
+    """Issue 13: the owner lets go of the client with a call in flight; the
+    call goes on (here through a retry) and is answered."""
+    ec2sim.ctl("POST", "faults", {"action": "DescribeInstances",
+                                  "kind": "throttle", "count": 1})
+    rc, out, err = probe.run("--free-client", "describe", "dev04",
+                             sim=ec2sim)
+    assert rc == 0, err
+    assert out[0]["ok"] and out[0]["count"] == 10
+    assert out[0]["retries"] == 1
+    rc, out, err = probe.run("--free-client", "describe", "dev04",
+                             env=imds_env(probe, ec2sim))
+    assert rc == 0, err
+    assert out[0]["source"] == "instance-role" and out[0]["count"] == 10
+
+
+def test_teardown_answers_calls_as_cancelled(ec2sim, probe):
+    ec2sim.ctl("POST", "faults", {"action": "DescribeInstances",
+                                  "kind": "latency", "seconds": 3})
+    rc, out, err = probe.run("--free-client", "--shutdown-after-ms", "300",
+                             "describe", "dev04", sim=ec2sim)
+    assert rc == 1, err
+    e = out[0]["error"]
+    assert e["kind"] == "cancelled" and e["attempts"] == 1
+    assert e["message"] == "cancelled: the daemon is shutting down"

@@ -2,10 +2,13 @@
 against the Opencast emulator, which demands digest auth and serves the
 real JSON shapes."""
 import http.server
+import json
+import subprocess
 import threading
 
 import pytest
 
+import conftest
 from conftest import OC_PASSWORD, OC_USER, clean_env
 
 ADMIN = "http://10.0.1.10:8080"
@@ -320,3 +323,94 @@ def test_large_active_jobs(ocsim_factory, oc_probe):
     rc, out, err = oc_probe.run(sim.url, "jobs", timeout=120)
     assert rc == 0, err
     assert out["jobs"] == 3000 and out["queued_high_load"] == 3000
+
+
+
+def probe_all(oc_probe, url, *args, background=False):
+    """Runs oc-probe; every output line.  With background, the Popen."""
+    env = clean_env(oc_probe.home, OPENCAST_USER=OC_USER,
+                    OPENCAST_PASSWORD=OC_PASSWORD)
+    cmd = [conftest.OC_PROBE, "--url", url, *args]
+    if background:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          timeout=60)
+    return (proc.returncode,
+            [json.loads(l) for l in proc.stdout.splitlines() if l],
+            proc.stderr)
+
+
+def test_one_round_trip_per_request(ocsim_factory, oc_probe):
+    """The client keeps its curl handle, and with it the digest nonce:
+    after the first challenge every request is answered at once."""
+    sim = ocsim_factory(cluster_seed())
+    rc, lines, err = probe_all(oc_probe, sim.url, "--repeat", "6", "hosts")
+    assert rc == 0, err
+    assert [l["ok"] for l in lines] == [True] * 6
+    statuses = [r["status"] for r in sim.ctl("GET", "requests")]
+    assert statuses == [401] + [200] * 6
+
+
+def test_stale_nonce_is_renewed_without_an_error(ocsim_factory, oc_probe):
+    sim = ocsim_factory(cluster_seed())
+    sim.ctl("POST", "settings", {"nonce_validity_s": 0.3})
+    rc, lines, err = probe_all(oc_probe, sim.url, "--repeat", "3",
+                               "--interval-ms", "600", "hosts")
+    assert rc == 0, err
+    assert [l["ok"] for l in lines] == [True] * 3
+    # A challenge; then for each expired nonce libcurl takes the stale
+    # challenge's new nonce and asks again.
+    statuses = [r["status"] for r in sim.ctl("GET", "requests")]
+    assert statuses == [401, 200, 401, 200, 401, 200]
+
+
+def test_refused_nonce_gets_a_fresh_challenge(ocsim_factory, oc_probe):
+    """A remembered nonce refused without stale=true (a server that
+    forgot it) costs one fresh challenge, not an error."""
+    sim = ocsim_factory(cluster_seed())
+    proc = probe_all(oc_probe, sim.url, "--repeat", "2", "--interval-ms",
+                     "1500", "hosts", background=True)
+    try:
+        conftest.wait_for(lambda: [r["status"] for r in
+                                   sim.ctl("GET", "requests")] == [401, 200],
+                          what="the first call")
+        sim.ctl("POST", "faults", {"path": "/services/hosts.json",
+                                   "kind": "401", "count": 1})
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    lines = [json.loads(l) for l in out.splitlines() if l]
+    assert [l["ok"] for l in lines] == [True, True]
+    statuses = [r["status"] for r in sim.ctl("GET", "requests")]
+    assert statuses == [401, 200, 401, 401, 200]
+
+
+def test_freed_client_still_answers_its_calls(ocsim_factory, oc_probe):
+    """Issue 13: the owner frees the client (a reload changed admin_url)
+    while a call is in flight; the call is answered by its callback."""
+    sim = ocsim_factory(cluster_seed())
+    sim.ctl("POST", "faults", {"path": "*", "kind": "latency",
+                               "seconds": 1})
+    rc, out, err = oc_probe.run(sim.url, "--free-client", "maintenance", W1,
+                                "on")
+    assert rc == 0 and out == {"ok": True}, err
+    assert host_state(sim, W1)["maintenance"] is True
+    # A retry after a 5xx runs on the freed client too.
+    sim.ctl("DELETE", "faults")
+    sim.ctl("POST", "faults", {"path": "*", "kind": "503", "count": 1})
+    rc, out, err = oc_probe.run(sim.url, "--free-client", "hosts")
+    assert rc == 0 and len(out["hosts"]) == 4, err
+    assert "retry 1 of 2" in err
+
+
+def test_teardown_answers_calls_as_cancelled(ocsim_factory, oc_probe):
+    sim = ocsim_factory(cluster_seed())
+    sim.ctl("POST", "faults", {"path": "*", "kind": "latency",
+                               "seconds": 5})
+    rc, out, err = oc_probe.run(sim.url, "--free-client",
+                                "--shutdown-after-ms", "300", "jobs")
+    assert rc == 1, err
+    assert out["error"]["kind"] == "cancelled"
+    assert "shutting down" in out["error"]["message"]

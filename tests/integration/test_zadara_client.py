@@ -482,3 +482,29 @@ def test_ensure_can_be_cancelled(zsim, zprobe, how):
     if how[0] == "--cancel-at-poll":
         assert out[-2]["progress"]["poll"] == 2
         assert len(requests(sim)) == 4     # read, restore, two polls
+
+
+def test_freed_client_still_answers_its_calls(zsim, zprobe):
+    """Issue 13: the owner lets go of the client while an ensure is in
+    flight; the ensure runs to its end and is answered."""
+    sim = zsim("hibernated")
+    rc, out, text = zprobe.run(sim.url, "--free-client", "ensure", VPSA,
+                               "up", *WAIT)
+    assert rc == 0, text
+    assert out[-1]["ok"] and out[-1]["outcome"] == "changed"
+    assert status_of(sim) == "created"
+
+
+@pytest.mark.parametrize("cmd", [["state", VPSA],
+                                 ["ensure", VPSA, "up", *WAIT]])
+def test_teardown_answers_calls_as_cancelled(zsim, zprobe, cmd):
+    sim = zsim("hibernated")
+    sim.ctl("POST", "faults", {"path": "*", "kind": "latency",
+                               "seconds": 5})
+    rc, out, text = zprobe.run(sim.url, "--free-client",
+                               "--shutdown-after-ms", "300", *cmd)
+    assert rc == 1, text
+    err = out[-1]["error"]
+    assert err["kind"] == "cancelled"
+    assert err["message"] == ("Zadara request for VPSA 1234 cancelled: "
+                              "the daemon is shutting down")

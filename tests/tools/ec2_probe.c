@@ -6,8 +6,14 @@
  * if the loop does not close cleanly.
  *
  *   ec2-probe [--region R] [--endpoint URL] [--profile P] [--page-size N]
- *             [--repeat N] [--interval-ms MS] [--timeout-ms MS] COMMAND ARGS
+ *             [--repeat N] [--interval-ms MS] [--timeout-ms MS]
+ *             [--free-client] [--shutdown-after-ms MS] COMMAND ARGS
  *   COMMAND: describe PREFIX | start [--dry-run] ID... | stop [--dry-run] ID...
+ *
+ * --free-client frees the client as soon as the first call has been made
+ * (that call must still be answered; no more rounds are made).
+ * --shutdown-after-ms shuts the HTTP client down (the daemon's teardown)
+ * that long after the start, which answers a call in flight as cancelled.
  *
  * Exit status: 0 every call succeeded, 1 a call failed, 2 usage, 3 set-up
  * (no credentials, bad endpoint), 4 the loop did not close cleanly.
@@ -31,9 +37,11 @@
 struct probe {
 	uv_loop_t	 loop;
 	uv_timer_t	 timer;
+	uv_timer_t	 shutdown;
 	struct http_client *http;
 	struct aws_creds_provider *creds;
-	struct ec2_client *ec2;
+	struct ec2_client *ec2;		/* NULL once freed */
+	const struct ec2_stats *stats;	/* valid while a call runs */
 	const char	*cmd;
 	char		**args;
 	int		 nargs;
@@ -85,7 +93,7 @@ static void next_round(struct probe *p);
 static void
 round_done(struct probe *p, json_t *result, const struct aws_error *err)
 {
-	const struct ec2_stats *st = ec2_client_stats(p->ec2);
+	const struct ec2_stats *st = p->stats;
 
 	if (err) {
 		p->failures++;
@@ -185,9 +193,18 @@ on_round(uv_timer_t *t)
 static void
 next_round(struct probe *p)
 {
-	if (p->done < p->repeat)
+	if (p->done < p->repeat && p->ec2 != NULL)
 		uv_timer_start(&p->timer, on_round,
 		    p->done ? (uint64_t)p->interval_ms : 0, 0);
+}
+
+/* Called by libuv for --shutdown-after-ms. */
+static void
+on_shutdown(uv_timer_t *t)
+{
+	struct probe *p = t->data;
+
+	http_client_shutdown(p->http);
 }
 
 static void
@@ -195,7 +212,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: ec2-probe [--region R] [--endpoint URL] "
 	    "[--profile P] [--page-size N] [--repeat N] [--interval-ms MS]\n"
-	    "                 [--timeout-ms MS]\n"
+	    "                 [--timeout-ms MS] [--free-client] "
+	    "[--shutdown-after-ms MS]\n"
 	    "                 describe PREFIX | start|stop [--dry-run] ID...\n");
 	exit(2);
 }
@@ -219,6 +237,8 @@ main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'n' },
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "free-client", no_argument, NULL, 'f' },
+		{ "shutdown-after-ms", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct probe p = { .repeat = 1 };
@@ -226,6 +246,8 @@ main(int argc, char **argv)
 	struct ec2_settings es = { 0 };
 	const char *region = NULL, *endpoint = NULL;
 	char err[512], url[512];
+	bool free_client = false;
+	long shutdown_after = -1;
 	int c, rc;
 
 	log_init("ec2-probe", getenv("EC2_PROBE_DEBUG") ? LOG_DEBUG : LOG_INFO);
@@ -238,6 +260,8 @@ main(int argc, char **argv)
 		case 'n': p.repeat = atoi(optarg); break;
 		case 'i': p.interval_ms = atoi(optarg); break;
 		case 't': es.timeout_ms = atol(optarg); break;
+		case 'f': free_client = true; break;
+		case 'S': shutdown_after = atol(optarg); break;
 		default: usage();
 		}
 	}
@@ -261,6 +285,8 @@ main(int argc, char **argv)
 	uv_loop_init(&p.loop);
 	uv_timer_init(&p.loop, &p.timer);
 	p.timer.data = &p;
+	uv_timer_init(&p.loop, &p.shutdown);
+	p.shutdown.data = &p;
 	p.http = http_client_new(&p.loop);
 	p.creds = aws_creds_provider_new(&p.loop, p.http, &cs, err,
 	    sizeof(err));
@@ -281,7 +307,18 @@ main(int argc, char **argv)
 		    "kind", "config", "message", err));
 		rc = 3;
 	} else {
-		next_round(&p);
+		p.stats = ec2_client_stats(p.ec2);
+		if (free_client) {
+			/* The call just made must be answered all the same. */
+			on_round(&p.timer);
+			ec2_client_free(p.ec2);
+			p.ec2 = NULL;
+		} else {
+			next_round(&p);
+		}
+		if (shutdown_after >= 0)
+			uv_timer_start(&p.shutdown, on_shutdown,
+			    (uint64_t)shutdown_after, 0);
 		uv_run(&p.loop, UV_RUN_DEFAULT);
 		rc = p.failures ? 1 : 0;
 	}
@@ -290,6 +327,7 @@ main(int argc, char **argv)
 	aws_creds_provider_free(p.creds);
 	http_client_free(p.http);
 	uv_close((uv_handle_t *)&p.timer, NULL);
+	uv_close((uv_handle_t *)&p.shutdown, NULL);
 	uv_run(&p.loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&p.loop) != 0) {
 		fprintf(stderr, "ec2-probe: handles left open at exit\n");

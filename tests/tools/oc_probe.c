@@ -7,7 +7,16 @@
  *
  *   oc-probe --url URL [--timeout-ms MS] [--attempts N]
  *            [--source active|statistics] [--high-load TYPE,TYPE...]
+ *            [--repeat N] [--interval-ms MS] [--free-client]
+ *            [--shutdown-after-ms MS]
  *            me | hosts | jobs | maintenance HOST_URL on|off
+ *
+ * --repeat makes the call N times in a row on one client (each after the
+ * last has been answered, --interval-ms apart).  --free-client frees the
+ * client as soon as the first call has been made: the call must still be
+ * answered.  --shutdown-after-ms shuts the HTTP client down (the daemon's
+ * teardown) that long after the start: calls in flight are answered as
+ * cancelled.
  *
  * Exit status: 0 success, 1 the call failed, 2 usage, 3 no credentials,
  * 4 the loop did not close cleanly.
@@ -28,6 +37,25 @@
 #include "daemon/secrets.h"
 
 static int status = 0;
+
+/* What --repeat and the teardown options need. */
+static struct {
+	uv_loop_t	*loop;
+	struct oc_client *oc;
+	struct http_client *http;
+	uv_timer_t	 timer;		/* the next round */
+	uv_timer_t	 shutdown;
+	const char	*cmd;
+	const char	*host;		/* maintenance */
+	bool		 on;
+	enum oc_job_source src;
+	struct oc_service_set set;
+	int		 repeat;
+	int		 done;
+	long		 interval_ms;
+} P;
+
+static void next_round(void);
 
 static const char *
 env_get(const char *name)
@@ -64,6 +92,7 @@ on_done(void *arg, const struct oc_error *err)
 		print_error(err);
 	else
 		print_json(json_pack("{s:b}", "ok", 1));
+	next_round();
 }
 
 static void
@@ -74,6 +103,7 @@ on_hosts(void *arg, struct oc_hosts *h, const struct oc_error *err)
 	(void)arg;
 	if (err) {
 		print_error(err);
+		next_round();
 		return;
 	}
 	arr = json_array();
@@ -87,6 +117,7 @@ on_hosts(void *arg, struct oc_hosts *h, const struct oc_error *err)
 		    "maintenance", h->v[i].maintenance));
 	print_json(json_pack("{s:b, s:o}", "ok", 1, "hosts", arr));
 	oc_hosts_free(h);
+	next_round();
 }
 
 static void
@@ -97,6 +128,7 @@ on_jobs(void *arg, struct oc_jobs *j, const struct oc_error *err)
 	(void)arg;
 	if (err) {
 		print_error(err);
+		next_round();
 		return;
 	}
 	per_host = json_object();
@@ -109,6 +141,37 @@ on_jobs(void *arg, struct oc_jobs *j, const struct oc_error *err)
 	    "queued_high_load_load", j->queued_high_load_load,
 	    "jobs", (json_int_t)j->njobs, "running_per_host", per_host));
 	oc_jobs_free(j);
+	next_round();
+}
+
+/* Called by libuv: one call of the command. */
+static void
+on_round(uv_timer_t *t)
+{
+	(void)t;
+	if (strcmp(P.cmd, "me") == 0)
+		oc_check_me(P.oc, on_done, NULL);
+	else if (strcmp(P.cmd, "hosts") == 0)
+		oc_get_hosts(P.oc, on_hosts, NULL);
+	else if (strcmp(P.cmd, "jobs") == 0)
+		oc_get_jobs(P.oc, P.src, &P.set, on_jobs, NULL);
+	else
+		oc_set_maintenance(P.oc, P.host, P.on, on_done, NULL);
+}
+
+static void
+next_round(void)
+{
+	if (++P.done < P.repeat && P.oc != NULL)
+		uv_timer_start(&P.timer, on_round, (uint64_t)P.interval_ms, 0);
+}
+
+/* Called by libuv for --shutdown-after-ms. */
+static void
+on_shutdown(uv_timer_t *t)
+{
+	(void)t;
+	http_client_shutdown(P.http);
 }
 
 static void
@@ -116,7 +179,9 @@ usage(void)
 {
 	fprintf(stderr, "usage: oc-probe --url URL [--timeout-ms MS] "
 	    "[--attempts N] [--source active|statistics]\n"
-	    "                [--high-load TYPE,...] me | hosts | jobs | "
+	    "                [--high-load TYPE,...] [--repeat N] "
+	    "[--interval-ms MS] [--free-client]\n"
+	    "                [--shutdown-after-ms MS] me | hosts | jobs | "
 	    "maintenance HOST_URL on|off\n");
 	exit(2);
 }
@@ -130,6 +195,10 @@ main(int argc, char **argv)
 		{ "attempts", required_argument, NULL, 'a' },
 		{ "source", required_argument, NULL, 's' },
 		{ "high-load", required_argument, NULL, 'h' },
+		{ "repeat", required_argument, NULL, 'r' },
+		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "free-client", no_argument, NULL, 'f' },
+		{ "shutdown-after-ms", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const default_types[] = {
@@ -147,7 +216,11 @@ main(int argc, char **argv)
 	struct http_client *http;
 	struct oc_client *oc;
 	uv_loop_t loop;
+	bool free_client = false;
+	long shutdown_after = -1;
 	int c;
+
+	P.repeat = 1;
 
 	log_init("oc-probe", getenv("OC_PROBE_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -169,6 +242,10 @@ main(int argc, char **argv)
 				types[set.n++] = t;
 			set.types = types;
 			break;
+		case 'r': P.repeat = atoi(optarg); break;
+		case 'i': P.interval_ms = atol(optarg); break;
+		case 'f': free_client = true; break;
+		case 'S': shutdown_after = atol(optarg); break;
 		default: usage();
 		}
 	}
@@ -197,18 +274,34 @@ main(int argc, char **argv)
 	oc = oc_client_new(&loop, http, &s);
 	free(user);
 	free_secret(password);
-	if (strcmp(cmd, "me") == 0)
-		oc_check_me(oc, on_done, NULL);
-	else if (strcmp(cmd, "hosts") == 0)
-		oc_get_hosts(oc, on_hosts, NULL);
-	else if (strcmp(cmd, "jobs") == 0)
-		oc_get_jobs(oc, src, &set, on_jobs, NULL);
-	else if (strcmp(cmd, "maintenance") == 0)
-		oc_set_maintenance(oc, argv[optind + 1],
-		    strcmp(argv[optind + 2], "on") == 0, on_done, NULL);
-	else
+	if (strcmp(cmd, "me") != 0 && strcmp(cmd, "hosts") != 0 &&
+	    strcmp(cmd, "jobs") != 0 && strcmp(cmd, "maintenance") != 0)
 		usage();
+	P.loop = &loop;
+	P.oc = oc;
+	P.http = http;
+	P.cmd = cmd;
+	P.src = src;
+	P.set = set;
+	if (strcmp(cmd, "maintenance") == 0) {
+		P.host = argv[optind + 1];
+		P.on = strcmp(argv[optind + 2], "on") == 0;
+	}
+	uv_timer_init(&loop, &P.timer);
+	uv_timer_init(&loop, &P.shutdown);
+	on_round(&P.timer);
+	if (free_client) {
+		/* The call just made must be answered all the same. */
+		oc_client_free(oc);
+		P.oc = oc = NULL;
+	}
+	if (shutdown_after >= 0)
+		uv_timer_start(&P.shutdown, on_shutdown,
+		    (uint64_t)shutdown_after, 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	/* The shutdown timer may not have fired: the calls ended first. */
+	uv_close((uv_handle_t *)&P.timer, NULL);
+	uv_close((uv_handle_t *)&P.shutdown, NULL);
 	oc_client_free(oc);
 	http_client_free(http);
 	uv_run(&loop, UV_RUN_DEFAULT);

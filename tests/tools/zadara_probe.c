@@ -10,12 +10,16 @@
  *                state ID | hibernate ID | restore ID |
  *                ensure ID up|down [--dry-run] [--interval-ms N]
  *                    [--polls N] [--cancel-at-poll N] [--cancel-after-ms N]
+ *                [--free-client] [--shutdown-after-ms MS]
  *
  * Options may follow the command.  ensure prints a line
  * {"progress": {...}} per progress report before its result.  With
  * --cancel-at-poll the ensure is cancelled from its progress callback at
  * that poll of the target wait; with --cancel-after-ms from a timer.  A
- * cancelled ensure prints {"cancelled": true}.
+ * cancelled ensure prints {"cancelled": true}.  --free-client frees the
+ * client as soon as the call has been made (the call must still be
+ * answered); --shutdown-after-ms shuts the HTTP client down (the daemon's
+ * teardown) that long after the start, which answers the call as cancelled.
  *
  * Exit status: 0 success (or cancelled), 1 the call failed, 2 usage, 3 no
  * token, 4 the loop did not close cleanly.
@@ -39,6 +43,8 @@ static int status = 0;
 static struct zadara_call *pending;
 static int cancel_at_poll = -1;
 static uv_timer_t cancel_timer;
+static uv_timer_t shutdown_timer;
+static struct http_client *http;
 
 static const char *
 env_get(const char *name)
@@ -169,6 +175,14 @@ on_cancel_timer(uv_timer_t *t)
 	print_json(json_pack("{s:b}", "cancelled", 1));
 }
 
+/* Called by libuv for --shutdown-after-ms. */
+static void
+on_shutdown(uv_timer_t *t)
+{
+	(void)t;
+	http_client_shutdown(http);
+}
+
 static void
 usage(void)
 {
@@ -177,7 +191,8 @@ usage(void)
 	    "         state ID | hibernate ID | restore ID |\n"
 	    "         ensure ID up|down [--dry-run] [--interval-ms N] "
 	    "[--polls N]\n"
-	    "             [--cancel-at-poll N] [--cancel-after-ms N]\n");
+	    "             [--cancel-at-poll N] [--cancel-after-ms N]\n"
+	    "         [--free-client] [--shutdown-after-ms MS]\n");
 	exit(2);
 }
 
@@ -194,15 +209,17 @@ main(int argc, char **argv)
 		{ "polls", required_argument, NULL, 'p' },
 		{ "cancel-at-poll", required_argument, NULL, 'c' },
 		{ "cancel-after-ms", required_argument, NULL, 'C' },
+		{ "free-client", no_argument, NULL, 'f' },
+		{ "shutdown-after-ms", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct zadara_settings s = { 0 };
 	struct zadara_wait w = { 0 };
 	bool dry_run = false;
-	long cancel_after = -1;
+	long cancel_after = -1, shutdown_after = -1;
+	bool free_client = false;
 	const char *cmd, *id;
 	char *token;
-	struct http_client *http;
 	struct zadara_client *zc;
 	uv_loop_t loop;
 	int c, nargs;
@@ -220,6 +237,8 @@ main(int argc, char **argv)
 		case 'p': w.max_polls = atoi(optarg); break;
 		case 'c': cancel_at_poll = atoi(optarg); break;
 		case 'C': cancel_after = atol(optarg); break;
+		case 'f': free_client = true; break;
+		case 'S': shutdown_after = atol(optarg); break;
 		default: usage();
 		}
 	}
@@ -248,6 +267,7 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	uv_loop_init(&loop);
 	uv_timer_init(&loop, &cancel_timer);
+	uv_timer_init(&loop, &shutdown_timer);
 	http = http_client_new(&loop);
 	zc = zadara_client_new(&loop, http, &s);
 	free_secret(token);
@@ -265,10 +285,19 @@ main(int argc, char **argv)
 	if (cancel_after >= 0)
 		uv_timer_start(&cancel_timer, on_cancel_timer,
 		    (uint64_t)cancel_after, 0);
+	if (free_client) {
+		/* The call just made must be answered all the same. */
+		zadara_client_free(zc);
+		zc = NULL;
+	}
+	if (shutdown_after >= 0)
+		uv_timer_start(&shutdown_timer, on_shutdown,
+		    (uint64_t)shutdown_after, 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	zadara_client_free(zc);
 	http_client_free(http);
 	uv_close((uv_handle_t *)&cancel_timer, NULL);
+	uv_close((uv_handle_t *)&shutdown_timer, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0) {
 		fprintf(stderr, "zadara-probe: handles left open at exit\n");

@@ -2,9 +2,9 @@
  * The operation engine: an operation's life cycle (start, refusal, end),
  * its steps and what the client and the log see of them.  It owns struct
  * operation and c->op; the primitives a machine acts through are
- * op_calls.c's, the machines (op_cluster.c, op_scale.c) decide, the
- * predicates they wait for are pure (op_wait.c), and the maintenance
- * switch, the crash record and restores are op_restore.c's.
+ * operation_calls.c's, the machines (operation_cluster.c, operation_scale.c) decide, the
+ * predicates they wait for are pure (operation_wait.c), and the maintenance
+ * switch, the crash record and restores are operation_restore.c's.
  *
  * Ending has two halves.  Concluding answers the client, records the
  * outcome and tells the caller's done callback, once; ending cancels what
@@ -12,10 +12,10 @@
  * and gives the cluster back.  A success or a failure with nothing left in
  * maintenance does both at once.  A failure whose nodes Opencast does not
  * take out of maintenance at once concludes, then keeps the cluster while
- * the restore goes on in the background (op_restore.c), so that no other
+ * the restore goes on in the background (operation_restore.c), so that no other
  * operation ever shares that maintenance state.
  */
-#include "daemon/op_internal.h"
+#include "daemon/operation_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -11,10 +11,10 @@
  * state_dir (opjournal.h), so that the next start can undo it after a
  * crash (operation_recover).
  *
- * The files: operation.c (life cycle, steps, ending), op_calls.c (calls
- * and waits), op_wait.c (pure predicates), op_restore.c (maintenance
- * switch, crash record, restore, recovery), op_cluster.c and op_scale.c
- * (the machines); op_internal.h is what they share.
+ * The files: operation.c (life cycle, steps, ending), operation_calls.c (calls
+ * and waits), operation_wait.c (pure predicates), operation_restore.c (maintenance
+ * switch, crash record, restore, recovery), operation_cluster.c and operation_scale.c
+ * (the machines); operation_internal.h is what they share.
  */
 #ifndef EC2M_OPERATION_H
 #define EC2M_OPERATION_H

@@ -16,7 +16,7 @@
  * answers busy), so that no new operation and no autoscale action works
  * on nodes whose maintenance flag the daemon still owns.
  */
-#include "daemon/op_internal.h"
+#include "daemon/operation_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
  * answer comes with the reason, which the engine shows as progress and,
  * when it gives up, in its error.
  */
-#ifndef EC2M_OP_WAIT_H
-#define EC2M_OP_WAIT_H
+#ifndef EC2M_OPERATION_WAIT_H
+#define EC2M_OPERATION_WAIT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
 /*
  * Inside operations: the struct operation that the engine (operation.c
- * and its primitives, op_calls.c), the maintenance switch and its restore
- * (op_restore.c) and the machines
- * (op_cluster.c: start, stop, maintenance; op_scale.c: scale up, down,
+ * and its primitives, operation_calls.c), the maintenance switch and its restore
+ * (operation_restore.c) and the machines
+ * (operation_cluster.c: start, stop, maintenance; operation_scale.c: scale up, down,
  * scale_to) share, and the engine's primitives.  Not for the rest of the
  * daemon, which uses operation.h.
  *
@@ -15,14 +15,14 @@
  *                   op->batch
  *   op_wait         poll (one DescribeInstances, or one Opencast read, per
  *                   poll) every wait_interval, at most wait_retries times,
- *                   until a pure predicate of op_wait.h holds
+ *                   until a pure predicate of operation_wait.h holds
  *   op_maintenance  switch Opencast hosts in or out of maintenance
  *   op_zadara       bring the cluster's Zadara array up or down
  * State that only one kind of operation needs lives in that machine's own
  * struct, hung off op->kstate.
  */
-#ifndef EC2M_OP_INTERNAL_H
-#define EC2M_OP_INTERNAL_H
+#ifndef EC2M_OPERATION_INTERNAL_H
+#define EC2M_OPERATION_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,7 +31,7 @@
 #include "common/protocol.h"
 #include "common/strv.h"
 #include "daemon/aws.h"
-#include "daemon/op_wait.h"
+#include "daemon/operation_wait.h"
 #include "daemon/operation.h"
 #include "daemon/opjournal.h"
 #include "daemon/rules.h"
@@ -158,7 +158,7 @@ void op_model(struct operation *op, struct model *md);
 void op_resume_in(struct operation *op, uint64_t ms);
 void op_goto(struct operation *op, int pc);
 
-/* op_calls.c: the primitives. */
+/* operation_calls.c: the primitives. */
 void op_refresh(struct operation *op, unsigned parts, int pc);
 /* After op_refresh at the start of a machine: true to go on. */
 bool op_refreshed_ok(struct operation *op);
@@ -221,7 +221,7 @@ void op_set_message(struct operation *op, const char *fmt, ...)
 void op_plan_refused(struct operation *op);
 void op_plan_warnings(struct operation *op);
 
-/* op_restore.c: maintenance, the crash record and restores. */
+/* operation_restore.c: maintenance, the crash record and restores. */
 /* Switches hosts (instances ids, parallel lists, copied) on or off, all
  * at once; resumes at pc when every answer is in, with op->maint_error
  * set if one failed.  Switching on records the hosts first. */
@@ -241,10 +241,10 @@ void op_recover_start(struct cluster *c, struct opjournal *rec);
 void op_recover_interrupted(struct operation *op, const char *why);
 
 /* The machines. */
-void op_run_start(struct operation *op);		/* op_cluster.c */
+void op_run_start(struct operation *op);		/* operation_cluster.c */
 void op_run_stop(struct operation *op);
 void op_run_maintenance(struct operation *op);
-void op_run_scale_up(struct operation *op);		/* op_scale.c */
+void op_run_scale_up(struct operation *op);		/* operation_scale.c */
 void op_run_scale_down(struct operation *op);
 void op_run_scale_to(struct operation *op);
 

@@ -3,9 +3,9 @@
  * the small choices the machines make from it (which nodes still need a
  * maintenance switch, which Opencast nodes run), plus the backoff of
  * retried restores.  Everything here takes its inputs as arguments, so
- * tests/unit/test_op_wait.c checks it on hand-built models.
+ * tests/unit/test_operation_wait.c checks it on hand-built models.
  */
-#include "daemon/op_wait.h"
+#include "daemon/operation_wait.h"
 
 #include <string.h>
 

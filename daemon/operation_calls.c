@@ -1,11 +1,11 @@
 /*
- * The primitives a machine acts through (op_internal.h): reading the
+ * The primitives a machine acts through (operation_internal.h): reading the
  * cluster, one EC2 start or stop per step, waits that poll a pure
- * predicate of op_wait.h, and the Zadara array.  Each resumes the
+ * predicate of operation_wait.h, and the Zadara array.  Each resumes the
  * operation from the loop when its answer is in; the outcome waits in
  * struct operation for the machine's next turn.
  */
-#include "daemon/op_internal.h"
+#include "daemon/operation_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * Each keeps its own state in op->kstate; the rules are rules.c's, the
  * primitives operation.c's.
  */
-#include "daemon/op_internal.h"
+#include "daemon/operation_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * Zadara array) and maintenance on|off.  The rules are rules.c's, the
  * primitives operation.c's; only maintenance keeps state of its own.
  */
-#include "daemon/op_internal.h"
+#include "daemon/operation_internal.h"
 
 #include <stdlib.h>
 

@@ -7,14 +7,18 @@ configuration.  Run it from anywhere after the emulators or fixtures change:
 
     /usr/bin/python3 tests/fuzz/make_corpus.py
 
-It rewrites every seed it knows and leaves other files alone (crash
-reproducers live in tests/fuzz/crashes/, not here).  Seeds of files that the
+It rewrites every seed it knows, the same bytes on every run (the
+emulators' clock, request ids and secrets are fixed here), and leaves other
+files alone (crash reproducers live in tests/fuzz/crashes/, not here).  Seeds of files that the
 targets split use the "%%" separator line of tests/fuzz/fuzz.h.
 """
 import json
 import os
+import random
+import secrets
 import sys
 import time
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -267,6 +271,28 @@ def state_seeds():
     write(t, "autoscale_state.json",
           '{"autoscale_paused":true,"last_action_ms":1795669491000}')
     write(t, "autoscale_state_empty.json", "{}")
+    # Crash records as daemon/opjournal.c writes them (one line of JSON).
+    record = {"version": 1, "cluster": "dev04", "operation": "stop",
+              "initiator": "uid 0 pid 42",
+              "started_at": "2026-11-26T05:04:51Z",
+              "started_ms": 1795669491000, "pid": 4242,
+              "maintenance": [{"host": "http://10.0.1.11:8080",
+                               "instance": "i-0b00000000000000b"}],
+              "stopping": ["i-0b00000000000000b"]}
+    write(t, "crash_record.json",
+          json.dumps(record, separators=(",", ":")) + "\n")
+    record.update({
+        "operation": "scale down 3", "initiator": None,
+        "maintenance": [
+            {"host": "http://10.0.1.%d:8080" % n,
+             "instance": "i-0%d00000000000000%d" % (n % 10, n % 10)}
+            for n in range(11, 15)] + [
+            {"host": "http://caf\u00e9.example:8080",
+             "instance": "i-0e00000000000000e"}],
+        "stopping": []})
+    write(t, "crash_record_scale_down.json",
+          json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+          + "\n")
     sim = ec2sim.Ec2Sim("eu-west-1", 2.0, 2.0)
     creds = sim.imds_credentials(NOW)
     write(t, "imds_credentials.json", json.dumps(creds, indent=2))
@@ -384,6 +410,15 @@ def main():
     config_seeds()
 
 
+def fix_randomness():
+    """The emulators' clock, request ids and secrets, made repeatable."""
+    rng = random.Random(12)
+    time.time = lambda: NOW
+    uuid.uuid4 = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
+    secrets.token_bytes = lambda n=32: rng.randbytes(n)
+    secrets.token_hex = lambda n=32: rng.randbytes(n).hex()
+
+
 if __name__ == "__main__":
-    time.time = lambda: NOW      # the emulators read the clock
+    fix_randomness()
     main()

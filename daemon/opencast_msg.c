@@ -9,6 +9,7 @@
  */
 #include "daemon/opencast_msg.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -210,34 +211,51 @@ get_text(struct pool *pool, json_t *obj, const char *key, bool *bad)
 	return NULL;
 }
 
-/* A number that may be sent as a string.  Returns 0 (absent: *out = dflt)
- * or -1 when the value is not a number. */
+/* Bounds of the numbers Opencast sends.  A counter, a load or a host's
+ * max_load above NUM_MAX is no real cluster's, and a job id above ID_MAX
+ * (2^53) cannot be carried exactly by JSON; both are refused as garbage,
+ * so that nothing downstream casts or sums an absurd value. */
+#define NUM_MAX	1e6
+#define ID_MAX	9007199254740992.0
+
+/* A number that may be sent as a string, within [min, max].  Returns 0
+ * (absent: *out = dflt) or -1 when the value is not a number or out of
+ * range. */
 static int
-get_num(json_t *obj, const char *key, double dflt, double *out)
+get_num(json_t *obj, const char *key, double dflt, double min, double max,
+    double *out)
 {
 	json_t *v = json_object_get(obj, key);
+	double d;
 
 	*out = dflt;
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (json_is_number(v)) {
-		*out = json_number_value(v);
-		return 0;
-	}
-	if (json_is_string(v)) {
+		d = json_number_value(v);
+	} else if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		char *end;
-		double d;
 
 		if (*s == '\0')
 			return 0;
 		d = strtod(s, &end);
-		if (*end == '\0' && isfinite(d)) {
-			*out = d;
-			return 0;
-		}
+		if (*end != '\0')
+			return -1;
+	} else {
+		return -1;
 	}
-	return -1;
+	if (!isfinite(d) || d < min || d > max)
+		return -1;
+	*out = d;
+	return 0;
+}
+
+/* Adds n (0..NUM_MAX) to a count without overflowing it. */
+static void
+add_count(int *sum, double n)
+{
+	*sum = (double)*sum + n > INT_MAX ? INT_MAX : *sum + (int)n;
 }
 
 /* A boolean that may be sent as a string.  Returns 0 or -1. */
@@ -345,7 +363,7 @@ host_item(json_t *item, size_t index, void *ctx, struct oc_error *err)
 		return -1;
 	}
 	if (get_num(item, json_object_get(item, "max_load") ? "max_load" :
-	    "max_jobs", 0, &h->max_load) != 0 ||
+	    "max_jobs", 0, 0, NUM_MAX, &h->max_load) != 0 ||
 	    get_bool(item, "online", true, &h->online) != 0 ||
 	    get_bool(item, "active", true, &h->active) != 0 ||
 	    get_bool(item, "maintenance", false, &h->maintenance) != 0) {
@@ -419,10 +437,10 @@ job_item(json_t *item, size_t index, void *vctx, struct oc_error *err)
 		return -1;
 	}
 	/* jobLoad arrived with Opencast 2.2; before, every job counted 1. */
-	if (get_num(item, "id", -1, &id) != 0 ||
-	    get_num(item, "jobLoad", 1.0, &job.load) != 0) {
+	if (get_num(item, "id", -1, -1, ID_MAX, &id) != 0 ||
+	    get_num(item, "jobLoad", 1.0, 0, NUM_MAX, &job.load) != 0) {
 		oc_error_set(err, OC_ERR_PARSE, "activeJobs.json: job %zu has "
-		    "a non-numeric id or jobLoad", index);
+		    "an id or jobLoad that is not a number in range", index);
 		return -1;
 	}
 	job.id = (long)id;
@@ -431,16 +449,16 @@ job_item(json_t *item, size_t index, void *vctx, struct oc_error *err)
 	    strcmp(job.status, "DISPATCHING") == 0) && job.processing_host) {
 		struct oc_job_host *h = job_host(j, job.processing_host);
 
-		h->running++;
+		add_count(&h->running, 1);
 		h->load += job.load;
 	}
 	if (strcmp(job.status, "RUNNING") == 0)
-		j->running++;
+		add_count(&j->running, 1);
 	if (strcmp(job.status, "QUEUED") == 0 ||
 	    strcmp(job.status, "RESTART") == 0) {
-		j->queued++;
+		add_count(&j->queued, 1);
 		if (job.high_load) {
-			j->queued_high_load++;
+			add_count(&j->queued_high_load, 1);
 			j->queued_high_load_load += job.load;
 		}
 	}
@@ -491,23 +509,26 @@ stat_item(json_t *item, size_t index, void *vctx, struct oc_error *err)
 	type = get_text(&j->pool, reg, "type", &bad);
 	host = get_text(&j->pool, reg, "host", &bad);
 	if (bad || type == NULL || host == NULL ||
-	    get_num(item, "running", 0, &running) != 0 ||
-	    get_num(item, "queued", 0, &queued) != 0 ||
-	    running < 0 || queued < 0) {
+	    get_num(item, "running", 0, 0, NUM_MAX, &running) != 0 ||
+	    get_num(item, "queued", 0, 0, NUM_MAX, &queued) != 0) {
 		oc_error_set(err, OC_ERR_PARSE, "statistics.json: entry %zu "
-		    "lacks type, host or numeric counters", index);
+		    "lacks type, host or counters in range", index);
 		return -1;
 	}
+	/* Counters are whole numbers; a fraction is cut, as Opencast's
+	 * own long would be. */
+	running = floor(running);
+	queued = floor(queued);
 	if (running > 0) {
 		struct oc_job_host *h = job_host(j, host);
 
-		h->running += (int)running;
+		add_count(&h->running, running);
 		h->load += running;
 	}
-	j->running += (int)running;
-	j->queued += (int)queued;
+	add_count(&j->running, running);
+	add_count(&j->queued, queued);
 	if (oc_service_set_has(ctx->high_load, type)) {
-		j->queued_high_load += (int)queued;
+		add_count(&j->queued_high_load, queued);
 		j->queued_high_load_load += queued;
 	}
 	return 0;

@@ -185,7 +185,8 @@ zadara_parse_vpsa(const char *json, size_t len, struct zadara_vpsa *out,
 		out->id[0] = '\0';
 
 	field = json_object_get(v, "status");
-	if (field == NULL || json_is_null(field)) {
+	if (field == NULL || json_is_null(field) ||
+	    (json_is_string(field) && json_string_length(field) == 0)) {
 		zadara_error_set(err, ZADARA_ERR_PARSE, "%s has no \"status\"",
 		    what);
 		goto fail;

@@ -7,8 +7,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <string.h>
 
+#include "common/strbuf.h"
 #include "daemon/opencast_msg.h"
 
 static const char *const heavy_types[] = {
@@ -210,6 +212,14 @@ test_active_jobs_errors(void **state)
 		"{\"jobs\":{\"job\":[{\"id\":\"x\",\"status\":\"QUEUED\"}]}}",
 		"{\"jobs\":{\"job\":{\"status\":\"QUEUED\",\"jobLoad\":[]}}}",
 		"{\"jobs\":[]}", "{\"job\":\"\"}", "{\"jobs\":",
+		/* Numbers out of any real range (found by fuzz_opencast_msg):
+		 * refused before they are cast or summed. */
+		"{\"jobs\":{\"job\":{\"id\":1e91,\"status\":\"QUEUED\"}}}",
+		"{\"jobs\":{\"job\":{\"id\":\"1e91\",\"status\":\"QUEUED\"}}}",
+		"{\"jobs\":{\"job\":{\"id\":1,\"status\":\"QUEUED\","
+		    "\"jobLoad\":-5}}}",
+		"{\"jobs\":{\"job\":{\"id\":1,\"status\":\"QUEUED\","
+		    "\"jobLoad\":1e308}}}",
 	};
 
 	(void)state;
@@ -272,6 +282,43 @@ test_statistics(void **state)
 	    &err), -1);
 	assert_int_equal(err.kind, OC_ERR_PARSE);
 	oc_jobs_free(j);
+}
+
+/* Counters out of range are refused; many large ones saturate the sums
+ * instead of overflowing them. */
+static void
+test_statistics_ranges(void **state)
+{
+	static const char huge[] = "{\"statistics\":{\"service\":"
+	    STAT("composer", "11", "1e10", "0") "}}";
+	static const char negative[] = "{\"statistics\":{\"service\":"
+	    STAT("composer", "11", "0", "-1") "}}";
+	struct strbuf sb = STRBUF_INIT;
+	struct oc_jobs *j;
+	struct oc_error err = { 0 };
+
+	(void)state;
+	j = oc_jobs_new();
+	assert_int_equal(oc_parse_statistics(huge, strlen(huge), &heavy, j,
+	    &err), -1);
+	assert_int_equal(err.kind, OC_ERR_PARSE);
+	assert_int_equal(oc_parse_statistics(negative, strlen(negative),
+	    &heavy, j, &err), -1);
+	oc_jobs_free(j);
+	strbuf_puts(&sb, "{\"statistics\":{\"service\":[");
+	for (int i = 0; i < 3000; i++)
+		strbuf_printf(&sb, "%s" STAT("composer", "11", "1e6", "1e6"),
+		    i ? "," : "");
+	strbuf_puts(&sb, "]}}");
+	j = oc_jobs_new();
+	assert_int_equal(oc_parse_statistics(sb.buf, sb.len, &heavy, j, &err),
+	    0);
+	assert_int_equal(j->running, INT_MAX);
+	assert_int_equal(j->queued, INT_MAX);
+	assert_int_equal(oc_jobs_running_on(j, "http://10.0.1.11:8080"),
+	    INT_MAX);
+	oc_jobs_free(j);
+	strbuf_release(&sb);
 }
 
 static void
@@ -394,6 +441,7 @@ main(void)
 		cmocka_unit_test(test_active_jobs_shapes),
 		cmocka_unit_test(test_active_jobs_errors),
 		cmocka_unit_test(test_statistics),
+		cmocka_unit_test(test_statistics_ranges),
 		cmocka_unit_test(test_me),
 		cmocka_unit_test(test_url_host),
 		cmocka_unit_test(test_map),

@@ -108,6 +108,10 @@ test_vpsa_missing_fields(void **state)
 	assert_string_equal(err.message, "the VPSA answer has no \"status\"");
 	assert_int_equal(parse("{\"vpsa\":{\"id\":1,\"status\":null}}", &v,
 	    &err), -1);
+	/* An empty status is no status (found by fuzz_zadara_msg). */
+	assert_int_equal(parse("{\"vpsa\":{\"id\":1,\"status\":\"\"}}", &v,
+	    &err), -1);
+	assert_string_equal(err.message, "the VPSA answer has no \"status\"");
 	assert_int_equal(parse("{\"vpsa\":{\"id\":1,\"status\":5}}", &v,
 	    &err), -1);
 	assert_non_null(strstr(err.message, "\"status\" is not"));

@@ -63,24 +63,45 @@ op_record_flush(struct operation *op)
 
 /* Maintenance switches. */
 
+/* True when Opencast certainly did not carry out a switch that failed
+ * so: it refused the request itself (unknown host, credentials, another
+ * 4xx).  No answer or a 5xx may come after the switch took effect. */
+static bool
+switch_refused(const struct oc_error *err)
+{
+	if (err->kind == OC_ERR_NOT_FOUND || err->kind == OC_ERR_AUTH)
+		return true;
+	return err->kind == OC_ERR_HTTP && err->http_status >= 400 &&
+	    err->http_status < 500 && err->http_status != 408 &&
+	    err->http_status != 429;
+}
+
 /* Called by the Opencast client with the answer to one switch. */
 static void
 on_op_maint(void *arg, const struct oc_error *err)
 {
 	struct op_maint_call *m = arg;
 	struct operation *op = m->op;
+	bool gone;
 
 	m->call = NULL;
 	if (err && op->maint_error == NULL)
 		op->maint_error = utf8_asprintf("maintenance %s for %s: %s",
 		    m->on ? "on" : "off", m->host, err->message);
-	/* A host Opencast does not know is in no maintenance; one switched
-	 * off is out of it.  A switch on that failed otherwise may still
-	 * have taken effect, so the host stays recorded for a restore. */
-	if ((err && err->kind == OC_ERR_NOT_FOUND) || (!err && !m->on)) {
-		if (opjournal_remove_host(&op->rec, m->host))
-			op->rec_dirty = true;
-	}
+	/* What the record keeps: a host switched off is out of maintenance,
+	 * and one Opencast does not know is in none; a switch on that was
+	 * refused did nothing.  Any other failure of a switch on may still
+	 * have taken effect, so that host stays recorded for a restore; a
+	 * switch off that Opencast refused for its credentials is tried
+	 * again (a reload may bring new ones). */
+	if (err == NULL)
+		gone = !m->on;
+	else if (m->on)
+		gone = switch_refused(err);
+	else
+		gone = err->kind == OC_ERR_NOT_FOUND;
+	if (gone && opjournal_remove_host(&op->rec, m->host))
+		op->rec_dirty = true;
 	LIST_REMOVE(m, link);
 	free(m->host);
 	free(m->id);

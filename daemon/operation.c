@@ -2,9 +2,10 @@
  * The operation engine: an operation's life cycle (start, refusal, end),
  * its steps and what the client and the log see of them.  It owns struct
  * operation and c->op; the primitives a machine acts through are
- * operation_calls.c's, the machines (operation_cluster.c, operation_scale.c) decide, the
- * predicates they wait for are pure (operation_wait.c), and the maintenance
- * switch, the crash record and restores are operation_restore.c's.
+ * operation_calls.c's, the machines (operation_cluster.c,
+ * operation_scale.c) decide, the predicates they wait for are pure
+ * (operation_wait.c), and the maintenance switch, the crash record and
+ * restores are operation_restore.c's.
  *
  * Ending has two halves.  Concluding answers the client, records the
  * outcome and tells the caller's done callback, once; ending cancels what
@@ -447,8 +448,8 @@ operation_start(struct cluster *c, const struct op_params *p,
 	}
 	if (machine_of(p->kind) == NULL) {
 		if (req)
-			ctl_req_error(req, PROTO_ERR_BAD_REQUEST, "%s cannot be "
-			    "asked for", op_kind_name(p->kind));
+			ctl_req_error(req, PROTO_ERR_BAD_REQUEST, "%s cannot "
+			    "be asked for", op_kind_name(p->kind));
 		return -1;
 	}
 	op = xcalloc(1, sizeof(*op));

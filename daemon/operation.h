@@ -11,10 +11,11 @@
  * state_dir (opjournal.h), so that the next start can undo it after a
  * crash (operation_recover).
  *
- * The files: operation.c (life cycle, steps, ending), operation_calls.c (calls
- * and waits), operation_wait.c (pure predicates), operation_restore.c (maintenance
- * switch, crash record, restore, recovery), operation_cluster.c and operation_scale.c
- * (the machines); operation_internal.h is what they share.
+ * The files: operation.c (life cycle, steps, ending), operation_calls.c
+ * (calls and waits), operation_wait.c (pure predicates),
+ * operation_restore.c (maintenance switch, crash record, restore,
+ * recovery), operation_cluster.c and operation_scale.c (the machines);
+ * operation_internal.h is what they share.
  */
 #ifndef EC2M_OPERATION_H
 #define EC2M_OPERATION_H

@@ -1,9 +1,9 @@
 /*
  * Inside operations: the struct operation that the engine (operation.c
- * and its primitives, operation_calls.c), the maintenance switch and its restore
- * (operation_restore.c) and the machines
- * (operation_cluster.c: start, stop, maintenance; operation_scale.c: scale up, down,
- * scale_to) share, and the engine's primitives.  Not for the rest of the
+ * and its primitives, operation_calls.c), the maintenance switch and its
+ * restore (operation_restore.c) and the machines (operation_cluster.c:
+ * start, stop, maintenance; operation_scale.c: scale up, down, scale_to)
+ * share, and the engine's primitives.  Not for the rest of the
  * daemon, which uses operation.h.
  *
  * A machine is a function resumed at op->pc.  Each case ends by calling
@@ -124,7 +124,7 @@ struct operation {
 
 	/* Ending. */
 	bool		 accepted;
-	bool		 concluded;	/* answered, outcome recorded, done told */
+	bool		 concluded;	/* answered, recorded, done told */
 	bool		 restoring;
 	struct {
 		enum op_restore_phase phase;
@@ -241,10 +241,12 @@ void op_recover_start(struct cluster *c, struct opjournal *rec);
 void op_recover_interrupted(struct operation *op, const char *why);
 
 /* The machines. */
-void op_run_start(struct operation *op);		/* operation_cluster.c */
+/* operation_cluster.c */
+void op_run_start(struct operation *op);
 void op_run_stop(struct operation *op);
 void op_run_maintenance(struct operation *op);
-void op_run_scale_up(struct operation *op);		/* operation_scale.c */
+/* operation_scale.c */
+void op_run_scale_up(struct operation *op);
 void op_run_scale_down(struct operation *op);
 void op_run_scale_to(struct operation *op);
 

@@ -57,8 +57,8 @@ op_record_flush(struct operation *op)
 	if (!op->recorded || !op->rec_dirty)
 		return;
 	if (op_record_save(op, err, sizeof(err)) != 0)
-		clog_op(LOG_ERR, op->c->name, "recover", "%s: the crash record "
-		    "is not up to date: %s", op->name, err);
+		clog_op(LOG_ERR, op->c->name, op_token(op), "%s: the crash "
+		    "record is not up to date: %s", op->name, err);
 }
 
 /* Maintenance switches. */
@@ -190,7 +190,7 @@ restore_give_up_ms(struct operation *op)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || *end != '\0' || v < 0 || v > 7 * 24 * 3600) {
-		clog_op(LOG_WARNING, op->c->name, "recover", "ignoring "
+		clog_op(LOG_WARNING, op->c->name, op_token(op), "ignoring "
 		    "EC2M_RESTORE_GIVE_UP_S=\"%s\": not a number of seconds",
 		    s);
 		return OP_RESTORE_GIVE_UP_MS;
@@ -250,8 +250,8 @@ restore_finished(struct operation *op, bool all)
 		    "maintenance again (after %d attempts)", op->name,
 		    op->rs.left_at_conclusion, op->rs.left_at_conclusion == 1 ?
 		    "" : "s", op->rs.rounds);
-		clog_op(LOG_NOTICE, c->name, "recover", "%s: took the last %zu "
-		    "node%s out of maintenance again (after %d attempts)",
+		clog_op(LOG_NOTICE, c->name, op_token(op), "%s: took the last "
+		    "%zu node%s out of maintenance again (after %d attempts)",
 		    op->name, op->rs.left_at_conclusion,
 		    op->rs.left_at_conclusion == 1 ? "" : "s", op->rs.rounds);
 	} else {
@@ -261,7 +261,7 @@ restore_finished(struct operation *op, bool all)
 		    "maintenance off`", op->name, hosts, total, op->rs.rounds,
 		    op->maint_error ? op->maint_error : "no answer",
 		    op->rec.hosts.n == 1 ? "it" : "them", c->name);
-		clog_op(LOG_ERR, c->name, "recover", "%s: gave up taking %s "
+		clog_op(LOG_ERR, c->name, op_token(op), "%s: gave up taking %s "
 		    "out of maintenance again after %s (%d attempts): %s",
 		    op->name, hosts, total, op->rs.rounds,
 		    op->maint_error ? op->maint_error : "no answer");
@@ -324,7 +324,7 @@ op_restore_turn(struct operation *op)
 		    op->rec.hosts.n == 1 ? "it" : "them", total);
 		op_conclude(op, false, extra);
 	}
-	clog_op(LOG_INFO, c->name, "recover", "%s: still in maintenance: %s "
+	clog_op(LOG_INFO, c->name, op_token(op), "%s: still in maintenance: %s "
 	    "(%s); trying again in %s", op->name, hosts, op->maint_error ?
 	    op->maint_error : "no answer", again);
 	free(hosts);

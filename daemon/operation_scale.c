@@ -320,8 +320,8 @@ op_run_scale_down(struct operation *op)
 			return;
 		}
 		if (op->batch.n == 0) {
-			op_fail(op, PROTO_ERR_REFUSED, "every chosen worker took "
-			    "a job meanwhile; nothing was stopped");
+			op_fail(op, PROTO_ERR_REFUSED, "every chosen worker "
+			    "took a job meanwhile; nothing was stopped");
 			return;
 		}
 		if (op->batch.n < sd->chosen.n)

@@ -187,7 +187,8 @@ parse_stopping(json_t *a, struct opjournal *j, char *err, size_t errlen)
 	if (!json_is_array(a))
 		return bad(err, errlen, "\"stopping\" is not a list");
 	if (json_array_size(a) > OPJOURNAL_MAX_NODES)
-		return bad(err, errlen, "\"stopping\" lists too many instances");
+		return bad(err, errlen, "\"stopping\" lists too many "
+		    "instances");
 	json_array_foreach(a, i, e) {
 		char *id = NULL, what[32];
 
@@ -309,8 +310,9 @@ opjournal_plan(const struct opjournal *j, const struct model *md,
 			utf8_snprintf(note, sizeof(note), "%s (%s) is gone: "
 			    "left as it is", id, host);
 		else if (m->inst->state != EC2_STATE_RUNNING)
-			utf8_snprintf(note, sizeof(note), "%s (%s) is %s: left "
-			    "as it is", id, host, ec2_state_name(m->inst->state));
+			utf8_snprintf(note, sizeof(note), "%s (%s) is %s: "
+			    "left as it is", id, host,
+			    ec2_state_name(m->inst->state));
 		else if (md->opencast_known && m->host &&
 		    strcmp(m->host->base_url, host) == 0 &&
 		    !m->host->maintenance)

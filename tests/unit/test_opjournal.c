@@ -63,7 +63,8 @@ test_round_trip(void **state)
 	(void)state;
 	sample(&j);
 	text = opjournal_dump(&j);
-	assert_non_null(strstr(text, "\"started_at\":\"2026-12-04T17:06:00Z\""));
+	assert_non_null(strstr(text,
+	    "\"started_at\":\"2026-12-04T17:06:00Z\""));
 	assert_int_equal(text[strlen(text) - 1], '\n');
 	assert_true(strchr(text, '\n') == text + strlen(text) - 1);
 	assert_int_equal(opjournal_parse(text, strlen(text), &back, err,
@@ -211,9 +212,11 @@ test_plan(void **state)
 		{ .id = "i-moved", .state = EC2_STATE_RUNNING },
 	};
 	struct oc_host host[5] = {
-		{ .base_url = "http://h0", .online = true, .maintenance = true },
+		{ .base_url = "http://h0", .online = true,
+		  .maintenance = true },
 		{ .base_url = "http://h1", .online = true },
-		{ .base_url = "http://h2", .online = true, .maintenance = true },
+		{ .base_url = "http://h2", .online = true,
+		  .maintenance = true },
 		{ .base_url = "http://h3" },
 		{ .base_url = "http://h4-new", .online = true },
 	};

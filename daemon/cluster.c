@@ -183,6 +183,8 @@ refresh_finish(struct cluster *c)
 	} else if (!c->d->stopping && parts == REFRESH_ALL) {
 		schedule_refresh(c);
 	}
+	if ((parts & REFRESH_EC2) && c->ec2_ok && c->refreshed)
+		c->refreshed(c);
 	while (w) {
 		struct cluster_waiter *next = w->next;
 

@@ -68,6 +68,12 @@ struct cluster {
 	struct cluster_refresh *rf;
 	struct event_ring events;
 
+	/* Called by cluster.c after every refresh that read EC2 (set by its
+	 * owner, core.c; may be NULL): Opencast may well be down then, as
+	 * after a crash in the middle of `stop`. */
+	void		(*refreshed)(struct cluster *c);
+	bool		 recovery_checked;	/* core.c's */
+
 	/* Owned by operation.c: the operation in progress, or NULL. */
 	struct operation *op;
 	/* Owned by autoscaler.c (autoscaler_attach/detach). */

@@ -104,12 +104,24 @@ free_clients(struct daemon *d)
 	d->oc_user = d->oc_password = NULL;
 }
 
+/* After the first refresh that read a cluster's instances: what a crash
+ * of the last run left in maintenance is taken out again (SPEC §8). */
+static void
+on_cluster_refreshed(struct cluster *c)
+{
+	if (c->recovery_checked || c->d->stopping)
+		return;
+	c->recovery_checked = true;
+	operation_recover(c);
+}
+
 /* A cluster and what hangs off it, made and freed in one place. */
 static struct cluster *
 new_cluster(struct daemon *d, const struct cluster_config *cfg)
 {
 	struct cluster *c = cluster_new(d, cfg);
 
+	c->refreshed = on_cluster_refreshed;
 	autoscaler_attach(c);
 	return c;
 }
@@ -119,7 +131,8 @@ static void
 free_cluster(struct cluster *c)
 {
 	if (c->op)
-		operation_abort(c->op, "the daemon is exiting");
+		operation_cancel(c->op, "the daemon is exiting before the "
+		    "operation reached a safe point");
 	autoscaler_detach(c);
 	cluster_free(c);
 }

@@ -372,3 +372,379 @@ def daemon_factory(tmp_path):
         if rc not in (0, None):
             raise AssertionError("daemon exited with %r:\n%s" %
                                  (rc, d.log_path.read_text()[-4000:]))
+
+
+# Helpers for faults in the middle of an operation, shutdown and restarts
+# (test_lifecycle.py, test_fault_matrix.py).  Every wait has a bound.
+
+def wait_until(predicate, timeout=15.0, interval=0.05):
+    """Like wait_for, but returns False at the bound instead of raising
+    (the caller records what did not happen)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "WARNING: AddressSanitizer")
+
+
+def sanitizer_report(text):
+    """The first sanitizer finding in a daemon log, or None."""
+    for line in text.splitlines():
+        if any(m in line for m in SANITIZER_MARKS):
+            return line.strip()
+    return None
+
+
+def daemon_wait_exit(d, timeout=30.0):
+    """Waits for an ending daemon; its exit status, or "hung" (then it is
+    killed).  Closes its log."""
+    try:
+        rc = d.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        d.proc.kill()
+        d.proc.wait()
+        rc = "hung"
+    if not d.log.closed:
+        d.log.close()
+    return rc
+
+
+def daemon_kill(d):
+    """SIGKILL, as a crash or power loss would end it."""
+    d.proc.kill()
+    d.proc.wait()
+    if not d.log.closed:
+        d.log.close()
+
+
+def reload_count(d):
+    """How many reloads the daemon has finished (applied or rejected)."""
+    text = d.read_log()
+    return text.count("configuration reloaded") + \
+        text.count("reload rejected")
+
+
+def reload_daemon(d, transform=None, timeout=15.0):
+    """Rewrites the daemon's config with transform(text) (if given), sends
+    SIGHUP and waits until that reload has finished.  True if it did."""
+    import signal as sig
+    if transform is not None:
+        d.conf.write_text(transform(d.conf.read_text()))
+    n = reload_count(d)
+    d.signal(sig.SIGHUP)
+    return bool(wait_until(lambda: reload_count(d) > n or
+                           d.proc.poll() is not None, timeout) and
+                reload_count(d) > n)
+
+
+def admin_url_to_localhost(text):
+    """The same Opencast under an equivalent URL (issue 13, defect 1)."""
+    return text.replace("admin_url = http://127.0.0.1:",
+                        "admin_url = http://localhost:")
+
+
+_CTL_SEQ = __import__("itertools").count()
+
+
+class CtlRun:
+    """ec2ctl running in the background, its output in files: the test
+    goes on while it waits and later asks whether and how it ended."""
+
+    def __init__(self, d, *args, name="ctl"):
+        self.args = args
+        n = next(_CTL_SEQ)
+        self.out_path = d.tmp / ("%s-%d.out" % (name, n))
+        self.err_path = d.tmp / ("%s-%d.err" % (name, n))
+        self._out = open(self.out_path, "w")
+        self._err = open(self.err_path, "w")
+        self.proc = subprocess.Popen(
+            [EC2CTL, "--socket", d.socket, *args], env=clean_env(d.home),
+            stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
+
+    def done(self):
+        return self.proc.poll() is not None
+
+    def wait(self, timeout):
+        """The exit status, or None if it has not ended within timeout
+        (it keeps running; kill() ends it)."""
+        if wait_until(self.done, timeout):
+            return self.proc.returncode
+        return None
+
+    @property
+    def returncode(self):
+        return self.proc.poll()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self):
+        self.kill()
+        self._out.close()
+        self._err.close()
+
+    @property
+    def stdout(self):
+        self._out.flush()
+        return self.out_path.read_text(errors="replace")
+
+    @property
+    def stderr(self):
+        self._err.flush()
+        return self.err_path.read_text(errors="replace")
+
+
+# Exit statuses of ec2ctl (SPEC §4).
+CTL_EXIT_CODES = (0, 1, 2, 69, 77)
+
+
+class RefreshSpam:
+    """Sends `status --refresh` over and over, over raw connections (and
+    every fourth through ec2ctl), until stopped; records every request that
+    got no final reply."""
+
+    def __init__(self, d, cluster, threads=2):
+        import threading
+        self.d = d
+        self.cluster = cluster
+        self.sent = 0
+        self.unanswered = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(i,),
+                                         daemon=True)
+                        for i in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, i):
+        n = 0
+        while not self.stopping.is_set() and n < 2000:
+            n += 1
+            if i == 0 and n % 4 == 0:
+                try:
+                    p = subprocess.run(
+                        [EC2CTL, "--socket", self.d.socket, "-j",
+                         self.cluster, "status", "--refresh"],
+                        env=clean_env(self.d.home), capture_output=True,
+                        timeout=30)
+                    ok = p.returncode in (0, 1)
+                    why = "ec2ctl status --refresh exited %d: %s" % (
+                        p.returncode, p.stderr.decode(errors="replace")[-200:])
+                except subprocess.TimeoutExpired:
+                    ok, why = False, "ec2ctl status --refresh hung for 30 s"
+            else:
+                try:
+                    r = ctl_request(self.d.socket, {
+                        "v": 1, "id": n, "cmd": "status",
+                        "cluster": self.cluster,
+                        "args": {"refresh": True}}, timeout=30)
+                    ok = "ok" in r[-1]
+                    why = "no final reply"
+                except (OSError, AssertionError, ValueError) as e:
+                    ok, why = False, "%s: %s" % (type(e).__name__, e)
+            with self.lock:
+                self.sent += 1
+                if not ok:
+                    self.unanswered.append(why)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(40)
+        return [t for t in self.threads if t.is_alive()]
+
+
+# The fault matrix's report (test_fault_matrix.py).  Each cell writes one
+# file into RESULTS_DIR/fault-matrix.d/ (cells may run in several xdist
+# workers); the session that started them (the controller) aggregates the
+# files of its own run into fault-matrix.json and fault-matrix.md.
+
+RESULTS_DIR = os.environ.get("EC2M_RESULTS_DIR",
+                             os.path.join(BUILD_DIR, "results"))
+MATRIX_CELLS_DIR = os.path.join(RESULTS_DIR, "fault-matrix.d")
+INVARIANTS = {
+    "busy_stopped": "a busy worker (one running a job) was stopped",
+    "maintenance_left": "a running node the daemon put in maintenance "
+                        "stayed in maintenance after Opencast answered again",
+    "unanswered": "a client got no answer (ec2ctl did not exit with a "
+                  "status of SPEC §4 in time, or a raw request got no "
+                  "final reply)",
+    "daemon": "the daemon died, hung an operation, did not restart cleanly, "
+              "or did not exit 0 (or a sanitizer reported) on SIGTERM",
+    "outcome": "a fault that must not change the outcome (none, throttling, "
+               "SIGHUP, status --refresh) made the operation fail",
+    "acted_after_sigterm": "StartInstances/StopInstances reached EC2 after "
+                           "SIGTERM",
+    "setup": "the operation did not reach the fault point",
+    "error": "the test harness itself failed",
+}
+
+
+def _matrix_run_id():
+    return os.environ.get("EC2M_MATRIX_RUN", "solo")
+
+
+def matrix_write_cell(op, fault, violations, notes, seconds, texts):
+    """Records one cell's outcome for the session's report."""
+    os.makedirs(MATRIX_CELLS_DIR, exist_ok=True)
+    failed = sorted({inv for inv, _ in violations})
+    rec = {"cell": "%s-%s" % (op, fault), "op": op, "fault": fault,
+           "outcome": "passed" if not violations else
+           "failed: " + ", ".join(failed),
+           "violations": [{"invariant": inv, "message": msg}
+                          for inv, msg in violations],
+           "notes": list(notes), "seconds": round(seconds, 1),
+           "op_text": texts["op"], "fault_text": texts["fault"]}
+    name = "%s.%s-%s.json" % (_matrix_run_id(), op, fault)
+    tmp = os.path.join(MATRIX_CELLS_DIR, "." + name)
+    with open(tmp, "w") as f:
+        json.dump(rec, f, indent=1)
+    os.replace(tmp, os.path.join(MATRIX_CELLS_DIR, name))
+
+
+def _build_label():
+    try:
+        with open(DAEMON, "rb") as f:
+            asan = b"__asan_init" in f.read()
+    except OSError:
+        asan = False
+    return "%s (%s)" % (os.path.basename(os.path.normpath(BUILD_DIR)),
+                        "ASan+UBSan" if asan else "plain")
+
+
+def matrix_markdown(report):
+    """The outcome table of one run as Markdown."""
+    ops, faults, cells = report["ops"], report["faults"], report["cells"]
+    out = ["## %s" % report["build"], "",
+           "Run %s: %d cells, %d passed, %d failed; the cells took %.0f s "
+           "of wall time%s." % (
+               report["finished"], len(cells), report["passed"],
+               report["failed"], report["wall_s"],
+               " with %s workers" % report["workers"]
+               if report.get("workers") else ""), "",
+           "| operation \\ fault | " + " | ".join(faults) + " |",
+           "|---|" + "---|" * len(faults)]
+    for op in ops:
+        row = []
+        for fault in faults:
+            c = cells.get("%s-%s" % (op, fault))
+            if c is None:
+                row.append("not run")
+            elif c["outcome"] == "passed":
+                row.append("pass")
+            else:
+                row.append("**FAIL** " + ", ".join(sorted(
+                    {v["invariant"] for v in c["violations"]})))
+        out.append("| %s | %s |" % (op, " | ".join(row)))
+    failures = [c for c in cells.values() if c["outcome"] != "passed"]
+    if failures:
+        out += ["", "### Failing cells", ""]
+        for c in sorted(failures, key=lambda c: (ops.index(c["op"]),
+                                                 faults.index(c["fault"]))):
+            for v in c["violations"]:
+                msg = " ".join(v["message"].split())
+                if len(msg) > 400:
+                    msg = msg[:400] + "..."
+                out.append("- `%s` %s: %s" % (c["cell"], v["invariant"],
+                                              msg.replace("|", "\\|")))
+    return "\n".join(out) + "\n"
+
+
+def _matrix_legend(report):
+    out = ["### Operations", ""]
+    for op in report["ops"]:
+        out.append("- `%s`: %s" % (op, report["op_text"].get(op, "")))
+    out += ["", "### Faults (injected at the operation's fault point)", ""]
+    for f in report["faults"]:
+        out.append("- `%s`: %s" % (f, report["fault_text"].get(f, "")))
+    out += ["", "### Invariants", ""]
+    for k, v in INVARIANTS.items():
+        out.append("- `%s`: %s" % (k, v))
+    return "\n".join(out) + "\n"
+
+
+def matrix_aggregate(wall_s, workers=None):
+    """Aggregates this run's cell files; returns the report or None."""
+    import glob
+    run = _matrix_run_id()
+    files = sorted(glob.glob(os.path.join(MATRIX_CELLS_DIR,
+                                          run + ".*.json")))
+    if not files:
+        return None
+    cells = {}
+    for path in files:
+        with open(path) as f:
+            c = json.load(f)
+        cells[c["cell"]] = c
+    ops, faults, op_text, fault_text = [], [], {}, {}
+    for c in cells.values():
+        if c["op"] not in ops:
+            ops.append(c["op"])
+        if c["fault"] not in faults:
+            faults.append(c["fault"])
+        op_text[c["op"]] = c["op_text"]
+        fault_text[c["fault"]] = c["fault_text"]
+    try:
+        import test_fault_matrix as m
+        ops.sort(key=lambda o: list(m.OPS).index(o) if o in m.OPS else 99)
+        faults.sort(key=lambda f: m.FAULTS.index(f)
+                    if f in m.FAULTS else 99)
+    except ImportError:
+        pass
+    import datetime
+    report = {"build": _build_label(), "build_dir": BUILD_DIR,
+              "finished": datetime.datetime.now(datetime.timezone.utc)
+              .strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "wall_s": round(wall_s, 1), "workers": workers,
+              "ops": ops, "faults": faults, "op_text": op_text,
+              "fault_text": fault_text, "invariants": INVARIANTS,
+              "passed": sum(c["outcome"] == "passed"
+                            for c in cells.values()),
+              "failed": sum(c["outcome"] != "passed"
+                            for c in cells.values()),
+              "cells": cells}
+    with open(os.path.join(RESULTS_DIR, "fault-matrix.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    with open(os.path.join(RESULTS_DIR, "fault-matrix.md"), "w") as f:
+        f.write(matrix_markdown(report) + "\n" + _matrix_legend(report))
+    for path in files:
+        os.unlink(path)
+    return report
+
+
+def pytest_configure(config):
+    import time
+    if hasattr(config, "workerinput"):
+        return
+    os.environ["EC2M_MATRIX_RUN"] = "%d-%d" % (os.getpid(), time.time())
+    config._ec2m_matrix_t0 = time.monotonic()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import time
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    t0 = getattr(config, "_ec2m_matrix_t0", None)
+    if t0 is None:
+        return
+    workers = getattr(config.option, "numprocesses", None)
+    report = matrix_aggregate(time.monotonic() - t0, workers)
+    if report is not None:
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        line = "fault matrix: %d passed, %d failed -> %s" % (
+            report["passed"], report["failed"],
+            os.path.join(RESULTS_DIR, "fault-matrix.md"))
+        if tr is not None:
+            tr.write_line(line)

@@ -214,6 +214,13 @@ Settings (all global, changeable at any time)
   registration_delay_s 1  linked mode: running -> registered delay
   dispatch       true   false pauses the dispatcher (running jobs go on)
   dispatching_s  0      how long a dispatched job stays DISPATCHING
+  down_with_admin false the emulator is the admin node's API, so it goes down
+                        with the admin: while admin hosts exist and none of
+                        them is up (linked mode: its instance is stopping or
+                        stopped, or not yet registered again), every
+                        non-control request has its connection closed
+                        without an answer (status null in the request log),
+                        as a stopped Opencast's would
 
 Faults (POST /_sim/faults)
 --------------------------
@@ -329,13 +336,13 @@ DEFAULT_SETTINGS = {
     "single_object": True, "empty_string": True, "string_numbers": False,
     "jobstats": False, "legacy": False, "payload_bytes": 0,
     "nonce_validity_s": 300.0, "registration_delay_s": 1.0,
-    "dispatch": True, "dispatching_s": 0.0,
+    "dispatch": True, "dispatching_s": 0.0, "down_with_admin": False,
 }
 SETTING_TYPES = {"single_object": bool, "empty_string": bool,
                  "string_numbers": bool, "jobstats": bool, "legacy": bool,
                  "dispatch": bool, "payload_bytes": int,
                  "nonce_validity_s": float, "registration_delay_s": float,
-                 "dispatching_s": float}
+                 "dispatching_s": float, "down_with_admin": bool}
 FAULT_KINDS = ("401", "5xx", "503", "latency", "malformed", "drop", "hold")
 HOST_KEYS = {"base_url", "role", "address", "node_name", "memory", "cores",
              "max_load", "services", "online", "maintenance", "active"}
@@ -831,6 +838,15 @@ class Simulator:
         with self.lock:
             self.faults.clear()
         return respond(204)
+
+    def api_down(self):
+        """down_with_admin: no admin host is up (but some exist)."""
+        with self.lock:
+            if not self.settings["down_with_admin"]:
+                return False
+            admins = [h for h in self.hosts.values()
+                      if h.role == "admin" and h.active]
+            return bool(admins) and not any(h.up for h in admins)
 
     def ctl_held(self, request):
         with self.lock:
@@ -1452,6 +1468,10 @@ class Handler(BaseHTTPRequestHandler):
                           body, self.headers, None)
         if split.path.startswith("/_sim/"):
             self.send(sim.control(request))
+            return
+        if sim.api_down():
+            self.close_connection = True
+            sim.log_request(ts, request, None, None)
             return
         if split.path == "/login.html":
             user, refusal = None, None

@@ -283,19 +283,29 @@ switch_off_reason(struct cluster *c)
 	return r;
 }
 
-/* The decision was to act, but the action could not start: the record
- * says so, as a warning, rather than claiming the scale. */
+/* The decision was to act, but operation_start() refused the action
+ * (another operation, a restore, shutdown): the record says so, as a
+ * warning, rather than claiming the scale. */
 static void
-not_carried_out(json_t *decision, const char *why)
+not_carried_out(struct cluster *c, json_t *decision)
 {
 	const char *reason = json_string_value(json_object_get(decision,
 	    "reason"));
-	char *r = utf8_asprintf("%s; not carried out: %s", reason ? reason :
-	    "", why);
+	json_t *op = operation_status_json(c->op);
+	const char *cmd = json_string_value(json_object_get(op, "cmd"));
+	char *r;
 
+	if (c->d->stopping)
+		r = utf8_asprintf("%s; not carried out: the daemon is shutting "
+		    "down", reason ? reason : "");
+	else
+		r = utf8_asprintf("%s; not carried out: busy: %s is in "
+		    "progress", reason ? reason : "", cmd ? cmd :
+		    "another operation");
 	json_object_set_new(decision, "reason", json_text(r));
 	json_object_set_new(decision, "carried_out", json_false());
 	json_object_set_new(decision, "warning", json_true());
+	json_decref(op);
 	free(r);
 }
 
@@ -367,8 +377,7 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 			p.nids = (size_t)dec.count;
 		}
 		if (operation_start(c, &p, NULL, on_action_done, NULL) != 0)
-			not_carried_out(ev->decision, c->op ? "another operation "
-			    "is in progress" : "the daemon is shutting down");
+			not_carried_out(c, ev->decision);
 		else if (!ev->dry_run) {
 			c->autoscaler->last_action_ms = now;
 			save_state(c);

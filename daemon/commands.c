@@ -250,6 +250,12 @@ on_autoscaled(void *arg, struct cluster *c, bool ran, json_t *decision,
 	}
 	action = json_string_value(json_object_get(decision, "action"));
 	reason = json_string_value(json_object_get(decision, "reason"));
+	if (json_is_false(json_object_get(decision, "carried_out"))) {
+		/* The decision stands in the events; its action failed. */
+		ctl_req_error(r, PROTO_ERR_BUSY, "%s: autoscale %s: %s",
+		    c->name, action ? action : "none", reason ? reason : "");
+		return;
+	}
 	message = utf8_asprintf("%s: %s", action ? action : "none",
 	    reason ? reason : "");
 	ctl_req_ok(r, json_pack("{s:o, s:O}", "message", json_text(message),

@@ -5,7 +5,7 @@ packages=(
 	gcc meson ninja-build pkg-config
 	libuv1-dev libcurl4-openssl-dev libssl-dev libjansson-dev libxml2-dev
 	libsystemd-dev libinih-dev libcmocka-dev
-	python3 python3-pytest python3-botocore
+	python3 python3-pytest python3-pytest-xdist python3-botocore
 	scdoc systemd bash-completion util-linux
 )
 

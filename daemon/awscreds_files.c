@@ -562,11 +562,12 @@ aws_resolve_credentials(const struct aws_creds_settings *s,
 	    out->profile, &prof, err, errlen) != 0)
 		return -1;
 	if (named && !prof.found) {
-		utf8_snprintf(err, errlen, "AWS profile \"%s\" (from %s) not "
-		    "found in the shared credentials file %s or the config "
-		    "file %s", named, out->profile_origin,
+		utf8_snprintf(err, errlen, "AWS profile \"%s\" not found in "
+		    "the shared credentials file %s or the config file %s "
+		    "(named by %s)", named,
 		    out->credentials_file ? out->credentials_file : "(no HOME)",
-		    out->config_file ? out->config_file : "(no HOME)");
+		    out->config_file ? out->config_file : "(no HOME)",
+		    out->profile_origin);
 		goto fail;
 	}
 	if (prof.region) {

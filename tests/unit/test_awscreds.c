@@ -382,8 +382,9 @@ test_provider_sources(void **state)
 	/* A named profile that does not exist is an error. */
 	s.profile = "missing";
 	assert_null(aws_creds_provider_new(NULL, NULL, &s, err, sizeof(err)));
-	assert_non_null(strstr(err, "AWS profile \"missing\" (from [aws] "
-	    "profile) not found in the shared credentials file "));
+	assert_non_null(strstr(err, "AWS profile \"missing\" not found in "
+	    "the shared credentials file "));
+	assert_non_null(strstr(err, "(named by [aws] profile)"));
 	s.profile = NULL;
 
 	/* Environment keys beat AWS_PROFILE. */
@@ -518,8 +519,8 @@ static const struct res_case {
 	  AWS_CREDS_CONFIG_FILE, "AKIDQUOTED", NULL, "quoted name" },
 	{ "a named profile that does not exist",
 	  NULL, { "AWS_PROFILE", "nosuch" },
-	  AWS_CREDS_NONE, "AWS profile \"nosuch\" (from AWS_PROFILE) not "
-	  "found", NULL, "nosuch" },
+	  AWS_CREDS_NONE, "AWS profile \"nosuch\" not found", NULL,
+	  "nosuch" },
 	{ "\"default\" named but absent",
 	  "default", { "AWS_SHARED_CREDENTIALS_FILE", "/nonexistent",
 	    "AWS_CONFIG_FILE", "/nonexistent" },

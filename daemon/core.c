@@ -71,6 +71,11 @@ make_clients(struct daemon *d, char *err, size_t errlen)
 		    "AWS_REGION or a profile region");
 		return -1;
 	}
+	if (!aws_region_valid(region)) {
+		utf8_snprintf(err, errlen, "AWS region \"%s\" is not a region "
+		    "name", region);
+		return -1;
+	}
 	if (aws_resolve_endpoint(d->config->endpoint, region, env_get, url,
 	    sizeof(url)) != 0) {
 		utf8_snprintf(err, errlen, "the EC2 endpoint URL is too long");
@@ -83,7 +88,7 @@ make_clients(struct daemon *d, char *err, size_t errlen)
 	if (d->ec2 == NULL)
 		return -1;
 	log_info("EC2 endpoint %s, region %s, credentials from %s", url,
-	    region, aws_creds_provider_source(d->creds));
+	    region, aws_creds_provider_describe(d->creds));
 	return 0;
 }
 

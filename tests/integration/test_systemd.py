@@ -674,7 +674,10 @@ def test_meson_install_paths(installed):
                         "--check-config", "-c",
                         str(in_dest(dest,
                                     "/etc/ec2-manager/ec2-manager.conf"))],
-                       capture_output=True, text=True, timeout=30)
+                       capture_output=True, text=True, timeout=30,
+                       # The sample names no region: /etc/ec2-manager/env
+                       # or the instance's profile gives it in production.
+                       env=dict(os.environ, AWS_REGION="eu-west-1"))
     assert p.returncode == 0 and "configuration OK" in p.stdout, p.stderr
 
 

@@ -516,9 +516,9 @@ stat_item(json_t *item, size_t index, void *vctx, struct oc_error *err)
 		return -1;
 	}
 	/* Counters are whole numbers; a fraction is cut, as Opencast's
-	 * own long would be. */
-	running = floor(running);
-	queued = floor(queued);
+	 * own long would be (both are at most NUM_MAX here). */
+	running = (double)(int)running;
+	queued = (double)(int)queued;
 	if (running > 0) {
 		struct oc_job_host *h = job_host(j, host);
 

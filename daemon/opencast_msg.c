@@ -572,7 +572,9 @@ oc_url_host(const char *url, char *buf, size_t len)
 	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ==
 	    CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-	    strlen(host) < len) {
+	    strlen(host) < len && utf8_valid(host, strlen(host))) {
+		/* libcurl decodes %XX in the host: a byte that is not text
+		 * makes the URL unusable for mapping, like a parse error. */
 		for (size_t i = 0; host[i]; i++)
 			buf[i] = (char)(host[i] >= 'A' && host[i] <= 'Z' ?
 			    host[i] - 'A' + 'a' : host[i]);

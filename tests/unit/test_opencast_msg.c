@@ -364,6 +364,12 @@ test_url_host(void **state)
 	    sizeof(buf)), 0);
 	assert_string_equal(buf, "admin.example.org");
 	assert_int_equal(oc_url_host("not a url", buf, sizeof(buf)), -1);
+	/* libcurl decodes %XX in a host; a byte that is not text is no host
+	 * (found by fuzz_opencast_msg). */
+	assert_int_equal(oc_url_host("http://worker%ec.example:8080", buf,
+	    sizeof(buf)), -1);
+	assert_int_equal(oc_url_host("http://worker%c3%a9.example:8080", buf,
+	    sizeof(buf)), 0);
 }
 
 static void

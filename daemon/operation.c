@@ -197,7 +197,7 @@ op_plan_warnings(struct operation *op)
 /* Ending. */
 
 void
-op_cancel_calls(struct operation *op)
+op_cancel_calls(struct operation *op, bool switches)
 {
 	struct op_maint_call *m;
 
@@ -209,14 +209,15 @@ op_cancel_calls(struct operation *op)
 		cluster_refresh_cancel(op->c, op);
 		op->refresh_pending = false;
 	}
-	while ((m = LIST_FIRST(&op->maint_calls))) {
+	while (switches && (m = LIST_FIRST(&op->maint_calls))) {
 		LIST_REMOVE(m, link);
 		oc_call_cancel(m->call);
 		free(m->host);
 		free(m->id);
 		free(m);
 	}
-	op->maint_pending = 0;
+	if (switches)
+		op->maint_pending = 0;
 	op->waiting = false;
 	looptimer_stop(op->timer);
 }
@@ -238,7 +239,7 @@ op_release(struct operation *op, bool keep_record)
 {
 	char err[512];
 
-	op_cancel_calls(op);
+	op_cancel_calls(op, true);
 	if (op->recorded && keep_record) {
 		op_record_flush(op);
 	} else if (op->recorded) {
@@ -355,7 +356,10 @@ op_fail(struct operation *op, enum proto_err code, const char *fmt, ...)
 	va_start(ap, fmt);
 	utf8_vsnprintf(op->err, sizeof(op->err), fmt, ap);
 	va_end(ap);
-	op_cancel_calls(op);
+	/* Maintenance switches in flight are answered first: one whose
+	 * request Opencast has already taken may still take effect, and the
+	 * restore's switch must come after it, not overtake it. */
+	op_cancel_calls(op, false);
 	if (op->p.kind == OP_RECOVER) {
 		op_recover_interrupted(op, op->err);
 		return;
@@ -364,7 +368,8 @@ op_fail(struct operation *op, enum proto_err code, const char *fmt, ...)
 		op_finish(op, false);
 		return;
 	}
-	/* Undo what this operation did to Opencast. */
+	/* Undo what this operation did to Opencast, once the switches in
+	 * flight are answered. */
 	op_restore_begin(op);
 }
 
@@ -507,7 +512,7 @@ operation_cancel(struct operation *op, const char *why)
 	char *hosts = strv_join(&op->rec.hosts, ", ");
 	char extra[1024];
 
-	op_cancel_calls(op);
+	op_cancel_calls(op, true);
 	if (op->p.kind == OP_RECOVER) {
 		op_recover_interrupted(op, why);
 	} else if (!op->concluded) {

@@ -195,8 +195,9 @@ void op_conclude(struct operation *op, bool ok, const char *extra);
 /* Frees the operation; the cluster is free for the next one.  The crash
  * record is removed unless keep_record. */
 void op_end(struct operation *op, bool keep_record);
-/* Cancels every call in flight and stops the timer. */
-void op_cancel_calls(struct operation *op);
+/* Cancels every call in flight (maintenance switches only with switches)
+ * and stops the timer. */
+void op_cancel_calls(struct operation *op, bool switches);
 /* Sets the message of a successful end (op->err). */
 void op_set_message(struct operation *op, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -263,19 +263,19 @@ def test_scale_down_keeps_a_worker_that_took_a_job(make):
     a, b = workers(ec2, "running")
     run_jobs(oc, host_of(ec2, oc, b)["base_url"])
     target = host_of(ec2, oc, a)["base_url"]
-    # The maintenance call is slow; meanwhile a job lands on the chosen
-    # worker (dispatched just before maintenance took effect).
+    # The maintenance call is held until the test releases it; meanwhile
+    # a job lands on the chosen worker (dispatched just before maintenance
+    # took effect).
     oc.ctl("POST", "faults", {"path": "/services/maintenance",
-                              "kind": "latency", "seconds": 1.5})
+                              "kind": "hold", "count": 1})
     done = {}
     t = threading.Thread(target=lambda: done.update(
         p=d.ctl("dev04", "scale", "down")))
     t.start()
-    wait_for(lambda: any(r["path"] == "/services/maintenance"
-                         for r in oc.ctl("GET", "requests")) or
-             (d.status("dev04")["operation"] or {}).get("step") ==
-             "maintenance_on", what="maintenance requested")
+    wait_for(lambda: oc.ctl("GET", "held")["held"] == 1,
+             what="maintenance request held")
     run_jobs(oc, target)
+    oc.ctl("POST", "release")
     t.join(60)
     p = done["p"]
     assert p.returncode == 1

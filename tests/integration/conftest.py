@@ -748,3 +748,52 @@ def pytest_sessionfinish(session, exitstatus):
             os.path.join(RESULTS_DIR, "fault-matrix.md"))
         if tr is not None:
             tr.write_line(line)
+
+
+MATRIX_DOC_HEAD = """\
+# Fault matrix
+
+Issue 13's fault matrix: every operation x every fault, each cell with its
+own EC2 and Opencast emulators and daemon, the same invariants checked after
+every cell (tests/integration/test_fault_matrix.py says how a cell runs).
+`scripts/test` runs it for the plain and the ASan+UBSan build (as its own
+pytest run, `-n 2`, JUnit in results/matrix.xml) and writes each build's
+table to `BUILD/results/fault-matrix.md` and `.json`.
+
+This page is generated from such a run.  To regenerate it:
+
+    scripts/test          # or, for one build tree:
+    EC2M_BUILD_DIR=$PWD/build /usr/bin/python3 -m pytest -q \\
+        -p no:cacheprovider -n 2 tests/integration/test_fault_matrix.py
+    /usr/bin/python3 tests/integration/conftest.py \\
+        build/results/fault-matrix.json build-asan/results/fault-matrix.json \\
+        > docs/fault-matrix.md
+
+(each argument may end in `=TITLE` to name its section).
+
+A cell reads `pass`, or `FAIL` with the invariants it broke; the messages
+follow each table.
+"""
+
+
+def matrix_doc(reports):
+    """docs/fault-matrix.md from the reports of one or more builds."""
+    parts = [MATRIX_DOC_HEAD]
+    for r in reports:
+        parts.append(matrix_markdown(r))
+    parts.append("## Legend\n\n" + _matrix_legend(reports[0]))
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    _reports = []
+    for _arg in sys.argv[1:]:
+        _path, _, _label = _arg.partition("=")
+        with open(_path) as _f:
+            _reports.append(json.load(_f))
+        if _label:
+            _reports[-1]["build"] = _label
+    if not _reports:
+        sys.exit("usage: conftest.py BUILD/results/fault-matrix.json"
+                 "[=TITLE]...")
+    sys.stdout.write(matrix_doc(_reports))

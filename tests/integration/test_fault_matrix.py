@@ -111,7 +111,9 @@ FAULT_TEXT = {
     "sighup": "SIGHUP with admin_url changed to the equivalent "
               "http://localhost:PORT, then a SIGHUP after each finished "
               "reload until the client has its answer",
-    "sigterm": "SIGTERM",
+    "sigterm": "SIGTERM (a held maintenance POST is answered once the "
+               "daemon has sent its next Opencast request, exited, or "
+               "waited 2 s for it)",
     "sigkill": "SIGKILL, then the daemon is started again",
     "refresh_spam": "status --refresh over and over (raw and ec2ctl) until "
                     "the client has its answer",
@@ -253,6 +255,14 @@ class Cell:
         if h == "pending":
             release(self.ec2, "pending")
         elif h == "maintenance":
+            if self.fault == "sigterm":
+                # Opencast answers the held POST only after the daemon has
+                # had a moment to act on SIGTERM: the next request it sends
+                # (its restore), or its exit, or 2 s (less than its
+                # Opencast timeout) of waiting for the call in flight.
+                n = len(self.oc.ctl("GET", "requests"))
+                wait_until(lambda: len(self.oc.ctl("GET", "requests")) > n
+                           or self.d.proc.poll() is not None, 2.0)
             self.oc.ctl("POST", "release")
         else:
             now = time.time()

@@ -61,13 +61,16 @@ typedef void op_done_fn(void *arg, struct cluster *c, bool ok,
  * and the final reply; done (may be NULL) is told the outcome.
  *
  * Returns 0 when the operation was started: done is then called exactly
- * once, from the loop (never before operation_start returns), when the
- * operation's outcome is known, even if it ends through
+ * once, never before operation_start returns: from the loop when the
+ * operation's outcome is known (a failure is known before the restore of
+ * maintenance that may follow it has ended), or from within
  * operation_cancel(); req is answered exactly once as well.
  *
  * Returns -1 when it was refused, without calling done: req (if any) has
  * been answered `busy` with the reason, and a caller without req (the
- * autoscaler) must report the refusal itself.  It is refused when
+ * autoscaler) must report the refusal itself.  (OP_RECOVER, which only
+ * operation_recover() starts, is refused as a bad request.)  It is refused
+ * `busy` when
  *   - the daemon is shutting down (c->d->stopping: after SIGTERM);
  *   - another operation runs on c, or the restore of maintenance that a
  *     failed one left behind still does (it owns the cluster until done);
@@ -77,10 +80,12 @@ typedef void op_done_fn(void *arg, struct cluster *c, bool ok,
 int operation_start(struct cluster *c, const struct op_params *p,
     struct ctl_req *req, op_done_fn *done, void *arg);
 
-/* Interrupts an operation (daemon shutdown): its calls are cancelled, the
- * nodes it put in maintenance are taken out again (retried with backoff),
- * then it ends with an error and frees itself.  Asynchronous: c->op stays
- * set until then.  A restore in progress goes on. */
+/* Interrupts an operation (daemon shutdown): its calls are cancelled
+ * (maintenance switches in flight are answered first), the nodes it put in
+ * maintenance are taken out again (retried with backoff), then it ends
+ * with an error and frees itself.  Asynchronous: c->op stays set until
+ * then.  A restore in progress goes on; a recovery not yet restoring ends
+ * at once, keeping its record. */
 void operation_abort(struct operation *op, const char *why);
 
 /*
@@ -96,7 +101,8 @@ void operation_cancel(struct operation *op, const char *why);
 
 /*
  * Called once per cluster after its first successful refresh following
- * start-up.  Reads the crash record of c in state_dir; when there is one,
+ * start-up (any time is safe: the recovery reads the cluster itself, and
+ * waits for EC2 to answer).  Reads the crash record of c in state_dir; when there is one,
  * starts the recovery: the recorded nodes that still run and are still in
  * maintenance are taken out of it (retried with backoff for up to 30
  * minutes), no stop is repeated, a `recovered` event says what was found

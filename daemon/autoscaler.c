@@ -9,12 +9,9 @@
  */
 #include "daemon/autoscaler.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -27,6 +24,7 @@
 #include "daemon/model.h"
 #include "daemon/operation.h"
 #include "daemon/policy.h"
+#include "daemon/statefile.h"
 
 /* One evaluation in flight. */
 struct autoscale_eval {
@@ -49,83 +47,57 @@ struct autoscaler {
 
 static void on_tick(void *arg);
 
-/* State file. */
+/* State file: STATE_DIR/cluster-NAME.json, replaced whole (statefile.h). */
 
-static char *
-state_path(const char *dir, const char *cluster, const char *suffix)
-{
-	return xasprintf("%s/cluster-%s.json%s", dir, cluster, suffix);
-}
+#define STATE_MAX_FILE	4096
 
 int
 autoscaler_state_load(const char *dir, const char *cluster, bool *paused,
     int64_t *last_action_ms, char *err, size_t errlen)
 {
-	char *path = state_path(dir, cluster, "");
+	char *name = xasprintf("cluster-%s.json", cluster), *buf = NULL;
 	json_error_t jerr;
-	json_t *root;
-	int p = 0;
+	json_t *root = NULL;
 	json_int_t last = 0;
+	size_t len;
+	int p = 0, rc;
 
 	*paused = false;
 	*last_action_ms = 0;
-	root = json_load_file(path, 0, &jerr);
-	if (root == NULL) {
-		int missing = access(path, F_OK) != 0 && errno == ENOENT;
-
-		if (!missing)
-			utf8_snprintf(err, errlen, "%s: %s", path, jerr.text);
-		free(path);
-		return missing ? 0 : -1;
+	rc = statefile_read(dir, name, STATE_MAX_FILE, &buf, &len, err,
+	    errlen);
+	if (rc == 1) {
+		root = json_loadb(buf, len, 0, &jerr);
+		if (root == NULL || json_unpack_ex(root, &jerr, 0,
+		    "{s?b, s?I}", "autoscale_paused", &p, "last_action_ms",
+		    &last) != 0) {
+			utf8_snprintf(err, errlen, "%s/%s: %s", dir, name,
+			    jerr.text);
+			rc = -1;
+		} else {
+			*paused = p;
+			*last_action_ms = last;
+		}
 	}
-	if (json_unpack_ex(root, &jerr, 0, "{s?b, s?I}", "autoscale_paused",
-	    &p, "last_action_ms", &last) != 0) {
-		utf8_snprintf(err, errlen, "%s: %s", path, jerr.text);
-		json_decref(root);
-		free(path);
-		return -1;
-	}
-	*paused = p;
-	*last_action_ms = last;
 	json_decref(root);
-	free(path);
-	return 0;
+	free(buf);
+	free(name);
+	return rc < 0 ? -1 : 0;
 }
 
 int
 autoscaler_state_save(const char *dir, const char *cluster, bool paused,
     int64_t last_action_ms, char *err, size_t errlen)
 {
-	char *path = state_path(dir, cluster, "");
-	char *tmp = state_path(dir, cluster, ".tmp");
+	char *name = xasprintf("cluster-%s.json", cluster);
 	json_t *root = json_pack("{s:b, s:I}", "autoscale_paused", paused,
 	    "last_action_ms", (json_int_t)last_action_ms);
-	int fd, rc = -1;
+	char *text = json_dumps(root, JSON_COMPACT);
+	int rc = statefile_write(dir, name, text, strlen(text), err, errlen);
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0 || json_dumpfd(root, fd, JSON_COMPACT) != 0 ||
-	    fsync(fd) != 0) {
-		utf8_snprintf(err, errlen, "cannot write %s: %s", tmp,
-		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	/* The rename replaces the old state at once: a crash leaves one or
-	 * the other, never half of either. */
-	if (rename(tmp, path) != 0) {
-		utf8_snprintf(err, errlen, "cannot replace %s: %s", path,
-		    strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
-out:
+	free(text);
 	json_decref(root);
-	free(path);
-	free(tmp);
+	free(name);
 	return rc;
 }
 
@@ -135,7 +107,8 @@ save_state(struct cluster *c)
 	char err[512];
 
 	if (autoscaler_state_save(c->d->config->state_dir, c->name,
-	    c->autoscaler->paused, c->autoscaler->last_action_ms, err, sizeof(err)) != 0)
+	    c->autoscaler->paused, c->autoscaler->last_action_ms, err,
+	    sizeof(err)) != 0)
 		clog(LOG_ERR, c->name, "autoscale state not saved: %s", err);
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <strings.h>
 
 #include <jansson.h>
@@ -136,7 +137,8 @@ struct aws_creds_wait {
 	struct aws_creds_provider *p;
 	aws_creds_fn *cb;
 	void	*arg;
-	struct aws_creds_wait *prev, *next;
+	unsigned gen;		/* the provider's gen when it began waiting */
+	TAILQ_ENTRY(aws_creds_wait) link;
 };
 
 struct aws_creds_provider {
@@ -156,7 +158,11 @@ struct aws_creds_provider {
 	enum imds_step step;
 	bool	 token_retried;
 	struct http_call *call;
-	struct aws_creds_wait *waiters;
+	/* Callers waiting for a fetch, oldest first.  A fetch that ends
+	 * answers those of the gen it began with; one that queues meanwhile
+	 * waits for the next. */
+	TAILQ_HEAD(aws_creds_waits, aws_creds_wait) waiters;
+	unsigned gen;
 };
 
 struct aws_creds_provider *
@@ -172,6 +178,7 @@ aws_creds_provider_new(uv_loop_t *loop, struct http_client *http,
 		return NULL;
 	}
 	p = xcalloc(1, sizeof(*p));
+	TAILQ_INIT(&p->waiters);
 	p->loop = loop;
 	p->http = http;
 	p->profile_region = res.region;
@@ -223,33 +230,17 @@ aws_creds_provider_region(const struct aws_creds_provider *p)
 
 static void imds_next(struct aws_creds_provider *p);
 
-static void
-waiter_unlink(struct aws_creds_wait *w)
-{
-	struct aws_creds_provider *p = w->p;
-
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		p->waiters = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-}
-
-/* Answers every waiter; a callback may queue a new waiter, which then
- * waits for the next fetch. */
+/* Answers every waiter queued before now, in order; a callback may queue
+ * a new waiter, which then waits for the next fetch, or cancel another
+ * waiter, which is then not answered. */
 static void
 waiters_finish(struct aws_creds_provider *p, const char *error)
 {
-	struct aws_creds_wait *list = p->waiters;
+	unsigned gen = p->gen++;
+	struct aws_creds_wait *w;
 
-	p->waiters = NULL;
-	while (list) {
-		struct aws_creds_wait *w = list;
-
-		list = w->next;
-		if (list)
-			list->prev = NULL;
+	while ((w = TAILQ_FIRST(&p->waiters)) != NULL && w->gen == gen) {
+		TAILQ_REMOVE(&p->waiters, w, link);
 		if (error)
 			w->cb(w->arg, NULL, error);
 		else
@@ -420,10 +411,8 @@ aws_creds_get(struct aws_creds_provider *p, aws_creds_fn *cb, void *arg)
 	w->p = p;
 	w->cb = cb;
 	w->arg = arg;
-	w->next = p->waiters;
-	if (p->waiters)
-		p->waiters->prev = w;
-	p->waiters = w;
+	w->gen = p->gen;
+	TAILQ_INSERT_TAIL(&p->waiters, w, link);
 	imds_start(p);
 	return w;
 }
@@ -433,7 +422,7 @@ aws_creds_wait_cancel(struct aws_creds_wait *w)
 {
 	if (w == NULL)
 		return;
-	waiter_unlink(w);
+	TAILQ_REMOVE(&w->p->waiters, w, link);
 	free(w);
 }
 
@@ -452,8 +441,8 @@ aws_creds_provider_free(struct aws_creds_provider *p)
 	if (p == NULL)
 		return;
 	http_cancel(p->call);
-	while (p->waiters)
-		aws_creds_wait_cancel(p->waiters);
+	while (!TAILQ_EMPTY(&p->waiters))
+		aws_creds_wait_cancel(TAILQ_FIRST(&p->waiters));
 	aws_credentials_clear(&p->creds);
 	free(p->profile_region);
 	free(p->describe);

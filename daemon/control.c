@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -36,7 +37,7 @@ struct control {
 	ctl_dispatch_fn	*dispatch;
 	void		*arg;
 	gid_t		 group;
-	struct ctl_conn	*conns;
+	LIST_HEAD(ctl_conns, ctl_conn) conns;
 	size_t		 nconns;
 	uint64_t	 next_id;
 	char		*path;		/* bound by us: unlinked at the end */
@@ -61,7 +62,7 @@ struct ctl_conn {
 	bool		 closing;
 	bool		 close_after_write;
 	bool		 pumping;
-	struct ctl_conn	*prev, *next;
+	LIST_ENTRY(ctl_conn) link;
 };
 
 struct ctl_req {
@@ -296,12 +297,7 @@ conn_close(struct ctl_conn *c)
 		c->active->conn = NULL;	/* it goes on without a client */
 		c->active = NULL;
 	}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		ctl->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	ctl->nconns--;
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, on_conn_closed);
@@ -527,10 +523,7 @@ on_connection(uv_stream_t *server, int status)
 		uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
 		return;
 	}
-	c->next = ctl->conns;
-	if (ctl->conns)
-		ctl->conns->prev = c;
-	ctl->conns = c;
+	LIST_INSERT_HEAD(&ctl->conns, c, link);
 	ctl->nconns++;
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) != 0) {
@@ -699,8 +692,8 @@ control_free(struct control *c)
 {
 	if (c == NULL)
 		return;
-	while (c->conns)
-		conn_close(c->conns);
+	while (!LIST_EMPTY(&c->conns))
+		conn_close(LIST_FIRST(&c->conns));
 	if (c->path)
 		unlink(c->path);
 	c->freed = true;

@@ -39,6 +39,8 @@
 /* How long shutdown waits for interrupted operations to take the nodes
  * they put in maintenance out of it again. */
 #define SHUTDOWN_GRACE_MS 20000
+/* Tests shorten it (whole seconds, 1 to 600); see ec2-managerd(8). */
+#define SHUTDOWN_GRACE_ENV "EC2M_SHUTDOWN_GRACE_S"
 
 struct main_ctx {
 	struct daemon	 d;
@@ -47,6 +49,7 @@ struct main_ctx {
 	uv_signal_t	 sig_hup;
 	uv_timer_t	 shutdown_timer;
 	uint64_t	 shutdown_at;
+	uint64_t	 grace_ms;
 	uv_timer_t	 notify_timer;	/* WATCHDOG=1 and STATUS= */
 	bool		 notify_timer_on;
 	bool		 watchdog;
@@ -256,14 +259,33 @@ on_shutdown_poll(uv_timer_t *t)
 	struct main_ctx *m = t->data;
 	size_t busy = daemon_core_busy(&m->d);
 
-	if (busy && uv_now(m->d.loop) - m->shutdown_at < SHUTDOWN_GRACE_MS)
+	if (busy && uv_now(m->d.loop) - m->shutdown_at < m->grace_ms)
 		return;
 	if (busy)
 		log_err("%zu operation%s did not reach a safe point within "
 		    "%d s; ending %s now", busy, busy == 1 ? "" : "s",
-		    SHUTDOWN_GRACE_MS / 1000, busy == 1 ? "it" : "them");
+		    (int)(m->grace_ms / 1000), busy == 1 ? "it" : "them");
 	uv_timer_stop(t);
 	finish_shutdown(m);
+}
+
+/* How long shutdown waits for operations to reach a safe point. */
+static uint64_t
+grace_ms(void)
+{
+	const char *v = getenv(SHUTDOWN_GRACE_ENV);
+	char *end;
+	long s;
+
+	if (v == NULL || *v == '\0')
+		return SHUTDOWN_GRACE_MS;
+	s = strtol(v, &end, 10);
+	if (*end != '\0' || s < 1 || s > 600) {
+		log_warnx("%s=%s is not 1 to 600 seconds; using %d",
+		    SHUTDOWN_GRACE_ENV, v, SHUTDOWN_GRACE_MS / 1000);
+		return SHUTDOWN_GRACE_MS;
+	}
+	return (uint64_t)s * 1000;
 }
 
 static void
@@ -285,6 +307,7 @@ shutdown_daemon(struct main_ctx *m)
 	control_stop_listening(d->control);
 	daemon_core_stop(d);
 	m->shutdown_at = uv_now(d->loop);
+	m->grace_ms = grace_ms();
 	uv_timer_start(&m->shutdown_timer, on_shutdown_poll, 0, 20);
 }
 

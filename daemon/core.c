@@ -268,3 +268,12 @@ daemon_core_busy(const struct daemon *d)
 			n++;
 	return n;
 }
+
+void
+daemon_core_cancel_operations(struct daemon *d)
+{
+	for (struct cluster *c = d->clusters; c; c = c->next)
+		if (c->op)
+			operation_cancel(c->op, "the daemon is exiting before "
+			    "the operation reached a safe point");
+}

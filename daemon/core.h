@@ -32,6 +32,10 @@ int daemon_core_reload(struct daemon *d, struct config *nc, char *err,
  * the operations in flight are told to stop at a safe point (the nodes
  * they put in maintenance are taken out again). */
 void daemon_core_stop(struct daemon *d);
+/* Ends every operation still running now, through its failure path
+ * (operation_cancel(): its client answered, what it left in maintenance
+ * kept in its crash record for the next start). */
+void daemon_core_cancel_operations(struct daemon *d);
 /* How many operations are still running. */
 size_t daemon_core_busy(const struct daemon *d);
 /* Frees the clusters, the clients, the secrets and the configuration, in

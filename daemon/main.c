@@ -261,10 +261,16 @@ on_shutdown_poll(uv_timer_t *t)
 
 	if (busy && uv_now(m->d.loop) - m->shutdown_at < m->grace_ms)
 		return;
-	if (busy)
+	if (busy) {
+		/* Ended through their failure path now, while the control
+		 * socket is still open: their clients get the answer on
+		 * this turn, and the next poll releases everything. */
 		log_err("%zu operation%s did not reach a safe point within "
 		    "%d s; ending %s now", busy, busy == 1 ? "" : "s",
 		    (int)(m->grace_ms / 1000), busy == 1 ? "it" : "them");
+		daemon_core_cancel_operations(&m->d);
+		return;
+	}
 	uv_timer_stop(t);
 	finish_shutdown(m);
 }

@@ -16,6 +16,7 @@
 
 enum job_source { JOB_SOURCE_ACTIVE_JOBS, JOB_SOURCE_STATISTICS };
 enum billing { BILLING_HOURLY, BILLING_PER_SECOND };
+enum scaling_policy { SCALING_SEED, SCALING_DEMAND };
 
 /* Per-cluster settings: [defaults] and each [cluster NAME]. */
 struct cluster_config {
@@ -38,6 +39,8 @@ struct cluster_config {
 	int	 scale_up_step;		/* 1; >= 1 */
 	int	 scale_down_step;	/* 1; >= 1 */
 	int64_t	 cooldown_ms;		/* 5m; 0 allowed */
+	enum scaling_policy policy;	/* seed */
+	int	 scale_up_max_step;	/* 10; >= 1 (policy demand) */
 	char	*admin_url;		/* "http://{private_ip}" */
 	char	*zadara_vpsa;		/* "" = none */
 };

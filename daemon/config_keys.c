@@ -112,6 +112,11 @@ const struct key config_keys[] = {
 	  .range = "must be at least 1", .dflt = "1" },
 	{ .section = SECT_CLUSTER, .name = "cooldown", .type = KT_DURATION,
 	  .offset = CLUSTER(cooldown_ms), .min = 0, .dflt = "5m" },
+	{ .section = SECT_CLUSTER, .name = "policy", .type = KT_POLICY,
+	  .offset = CLUSTER(policy), .dflt = "seed" },
+	{ .section = SECT_CLUSTER, .name = "scale_up_max_step", .type = KT_INT,
+	  .offset = CLUSTER(scale_up_max_step), .min = 1,
+	  .range = "must be at least 1", .dflt = "10" },
 	{ .section = SECT_CLUSTER, .name = "admin_url", .type = KT_ADMIN_URL,
 	  .offset = CLUSTER(admin_url), .dflt = "http://{private_ip}" },
 	{ .section = SECT_CLUSTER, .name = "zadara_vpsa", .type = KT_STRING,
@@ -122,6 +127,12 @@ const struct key config_keys[] = {
 static const char *const job_source_names[] = {
 	[JOB_SOURCE_ACTIVE_JOBS] = "active_jobs",
 	[JOB_SOURCE_STATISTICS] = "statistics",
+	NULL
+};
+
+static const char *const policy_names[] = {
+	[SCALING_SEED] = "seed",
+	[SCALING_DEMAND] = "demand",
 	NULL
 };
 
@@ -438,6 +449,12 @@ config_key_set(const struct key *k, void *base, const char *s, char *why,
 			return -1;
 		*(enum billing *)(void *)p = (enum billing)i;
 		break;
+	case KT_POLICY:
+		i = parse_name(s, policy_names, why, whylen);
+		if (i == -1)
+			return -1;
+		*(enum scaling_policy *)(void *)p = (enum scaling_policy)i;
+		break;
 	case KT_BOOL:
 		if (parse_bool(s, &b) == -1) {
 			utf8_snprintf(why, whylen, "expected on or off");
@@ -484,6 +501,9 @@ config_key_copy(const struct key *k, void *dst, const void *src)
 		break;
 	case KT_BILLING:
 		memcpy(d, s, sizeof(enum billing));
+		break;
+	case KT_POLICY:
+		memcpy(d, s, sizeof(enum scaling_policy));
 		break;
 	case KT_STRING:
 	case KT_PATH:

@@ -33,6 +33,7 @@ enum key_type {
 	KT_LIST,		/* char ** and a size_t count: words */
 	KT_JOB_SOURCE,		/* enum job_source */
 	KT_BILLING,		/* enum billing */
+	KT_POLICY,		/* enum scaling_policy */
 	KT_BOOL,		/* bool */
 	KT_LOG_LEVEL,		/* int, a syslog level */
 };
@@ -64,7 +65,7 @@ struct config_section_name {
 extern const struct config_section_name config_section_names[];
 
 /* Every key; CONFIG_NKEYS of them. */
-#define CONFIG_NKEYS 28
+#define CONFIG_NKEYS 30
 extern const struct key config_keys[CONFIG_NKEYS];
 
 /* The key called name in section (SECT_CLUSTER for [defaults] and

@@ -32,6 +32,9 @@ policy_settings_from_config(struct policy_settings *s,
 	s->min_uptime_ms = c->min_uptime_ms;
 	s->cooldown_ms = c->cooldown_ms;
 	s->max_data_age_ms = 2 * c->refresh_interval_ms;
+	s->policy = c->policy;
+	s->scale_up_max_step = c->scale_up_max_step;
+	s->default_max_load = 8.0;
 }
 
 const char *
@@ -57,6 +60,10 @@ policy_verdict_name(enum policy_verdict v)
 	case VERDICT_NOT_NEEDED:	return "not_needed";
 	case VERDICT_NOT_RUNNING:	return "not_running";
 	case VERDICT_NOT_CONSIDERED:	return "not_considered";
+	case VERDICT_STARTING:		return "starting";
+	case VERDICT_DRAINING:		return "draining";
+	case VERDICT_TAKEN_BACK:	return "taken_back";
+	case VERDICT_NEEDED:		return "needed";
 	}
 	return "unknown";
 }
@@ -410,6 +417,7 @@ policy_decision_release(struct policy_decision *d)
 {
 	free(d->chosen);
 	free(d->verdicts);
+	free(d->taken_back);
 	memset(d, 0, sizeof(*d));
 }
 

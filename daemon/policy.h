@@ -29,6 +29,10 @@ struct policy_settings {
 	int64_t	 min_uptime_ms;			/* per-second billing */
 	int64_t	 cooldown_ms;
 	int64_t	 max_data_age_ms;	/* older EC2/Opencast data is stale */
+	/* policy = demand (policy_demand_decide): */
+	enum scaling_policy policy;
+	int	 scale_up_max_step;	/* the most workers one step starts */
+	double	 default_max_load;	/* a worker's max_load while unknown */
 };
 
 /* Fills settings from a cluster's configuration; max_data_age_ms is set to
@@ -46,6 +50,15 @@ struct policy_worker {
 	int64_t	 uptime_s;	/* -1: not running */
 };
 
+/* What policy = demand also knows of a worker (policy_input.demand). */
+struct policy_worker_demand {
+	bool	 starting;	/* EC2 pending, or running but not yet taking
+				   jobs in Opencast: capacity on its way */
+	bool	 draining;	/* in maintenance, chosen by a scale-down */
+	double	 load;		/* sum of jobLoad of its running jobs */
+	double	 max_load;	/* Opencast's max_load; 0: unknown */
+};
+
 struct policy_input {
 	int64_t	 now_ms;
 	const char *disabled_reason;	/* an autoscale switch is off: NULL if on */
@@ -57,6 +70,11 @@ struct policy_input {
 	const struct policy_worker *workers;
 	size_t	 nworkers;
 	int64_t	 last_action_ms;	/* the autoscaler's last action; 0: none */
+	/* policy = demand: the jobLoad of the queued jobs that workers would
+	 * take (-1: unknown); the running jobs' load is the workers' load. */
+	double	 queued_load;
+	const struct policy_worker_demand *demand;	/* one per worker, or
+							   NULL: all zero */
 };
 
 enum policy_action {
@@ -75,6 +93,11 @@ enum policy_verdict {
 	VERDICT_NOT_NEEDED,	/* eligible, but enough were chosen */
 	VERDICT_NOT_RUNNING,	/* stopped, pending, stopping, ... */
 	VERDICT_NOT_CONSIDERED,	/* no scale-down was considered */
+	/* policy = demand: */
+	VERDICT_STARTING,	/* capacity on its way */
+	VERDICT_DRAINING,	/* being drained, not needed back */
+	VERDICT_TAKEN_BACK,	/* being drained: take out of maintenance */
+	VERDICT_NEEDED,		/* idle, but needed for the target */
 };
 
 const char *policy_action_name(enum policy_action a);
@@ -94,6 +117,17 @@ struct policy_decision {
 	int	 running;	/* running workers, held ones included */
 	int	 idle;		/* running, not held, zero running jobs */
 	int	 stopped;	/* startable workers, not held */
+	/* policy = demand (zero for seed): */
+	double	 demand_load;	/* running + queued jobLoad */
+	double	 running_load;
+	double	 max_load;	/* per worker, for the packing */
+	int	 needed;	/* workers whose max_load covers the demand */
+	int	 target;	/* needed + min_idle_workers, within limits */
+	int	 capacity;	/* running, not draining, + starting */
+	int	 starting;
+	int	 draining;
+	int	 take_back;	/* draining workers to take out of maintenance */
+	size_t	*taken_back;	/* their indices; owned */
 };
 
 /* Decides.  Always fills out (release with policy_decision_release). */
@@ -105,6 +139,21 @@ void policy_decision_release(struct policy_decision *d);
  * {"ran", "action", "count", "reason", "warning", "inputs": {...},
  *  "workers": [{"id", "verdict", "running_jobs", "uptime_s", "held"}]}. */
 json_t *policy_decision_json(const struct policy_settings *s,
+    const struct policy_input *in, const struct policy_decision *d);
+
+/* policy = demand (SPEC §5 with issue 17; daemon/policy_demand.c): the
+ * target is the number of workers whose max_load covers the running and
+ * queued jobs' load (Opencast's packing), plus min_idle_workers, within
+ * min_workers/max_workers; starting workers count.  SCALE_UP starts
+ * `count` workers (at most scale_up_max_step) and takes back `take_back`
+ * draining ones first (count may be 0 then); the cooldown only holds back
+ * scale-downs.  SCALE_DOWN stops idle workers past the billing threshold,
+ * never going below the target.  Release with policy_decision_release. */
+void policy_demand_decide(const struct policy_settings *s,
+    const struct policy_input *in, struct policy_decision *out);
+
+/* policy_decision_json plus a "demand" object with the figures. */
+json_t *policy_demand_json(const struct policy_settings *s,
     const struct policy_input *in, const struct policy_decision *d);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/policy.h"
 
@@ -215,6 +216,60 @@ test_stale_and_json(void **state)
 	policy_decision_release(&d);
 }
 
+/* Loads text as a main config file; returns 0 or -1 with err. */
+static int
+load_text(const char *text, struct config **c, char *err, size_t errlen)
+{
+	char dir[] = "/tmp/ec2m-demand-XXXXXX", path[64];
+	FILE *f;
+	int r;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ec2-manager.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	r = config_load(path, c, err, errlen);
+	unlink(path);
+	rmdir(dir);
+	return r;
+}
+
+/* policy and scale_up_max_step: defaults seed and 10, reach the
+ * settings, bad values are refused. */
+static void
+test_config_keys(void **state)
+{
+	struct config *c = NULL;
+	struct policy_settings s;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(load_text("[cluster a]\n", &c, err, sizeof(err)), 0);
+	policy_settings_from_config(&s, config_cluster(c, "a"));
+	assert_int_equal(s.policy, SCALING_SEED);
+	assert_int_equal(s.scale_up_max_step, 10);
+	config_free(c);
+
+	assert_int_equal(load_text("[defaults]\npolicy = demand\n"
+	    "[cluster a]\nscale_up_max_step = 4\n[cluster b]\n"
+	    "policy = seed\n", &c, err, sizeof(err)), 0);
+	policy_settings_from_config(&s, config_cluster(c, "a"));
+	assert_int_equal(s.policy, SCALING_DEMAND);
+	assert_int_equal(s.scale_up_max_step, 4);
+	policy_settings_from_config(&s, config_cluster(c, "b"));
+	assert_int_equal(s.policy, SCALING_SEED);
+	config_free(c);
+
+	assert_int_equal(load_text("[cluster a]\npolicy = magic\n", &c, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "policy"));
+	assert_int_equal(load_text("[cluster a]\nscale_up_max_step = 0\n",
+	    &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "scale_up_max_step"));
+}
+
 static uint64_t
 xs(uint64_t *x)
 {
@@ -343,6 +398,7 @@ main(void)
 		cmocka_unit_test(test_scale_down_idle_past_billing),
 		cmocka_unit_test(test_stale_and_json),
 		cmocka_unit_test(test_properties),
+		cmocka_unit_test(test_config_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

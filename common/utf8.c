@@ -85,7 +85,7 @@ utf8_cut(const char *s, size_t len, size_t max)
 	while (n > 0 && max - n < 3 && (p[n] & 0xC0) == 0x80)
 		n--;
 	if ((p[n] & 0xC0) == 0x80)
-		return max;	/* not a character boundary anywhere near: invalid */
+		return max;	/* no boundary near: invalid input */
 	return n;
 }
 

@@ -131,7 +131,8 @@ autoscaler_attach(struct cluster *c)
 	c->autoscaler = xcalloc(1, sizeof(*c->autoscaler));
 	c->autoscaler->timer = looptimer_new(c->d->loop, c);
 	if (autoscaler_state_load(c->d->config->state_dir, c->name,
-	    &c->autoscaler->paused, &c->autoscaler->last_action_ms, err, sizeof(err)) != 0)
+	    &c->autoscaler->paused, &c->autoscaler->last_action_ms, err,
+	    sizeof(err)) != 0)
 		clog(LOG_ERR, c->name, "autoscale state not read, using "
 		    "defaults: %s", err);
 	if (c->autoscaler->paused)
@@ -202,6 +203,7 @@ record(struct cluster *c, json_t *decision)
 	char *inputs = json_dumps(decision, JSON_COMPACT);
 	char ts[TIME_ISO8601_LEN];
 	int64_t now = time_now_ms();
+	json_t *count;
 
 	events_add(&c->events, now, EVENT_DECISION, warning ? LOG_WARNING :
 	    LOG_INFO, json_incref(decision), "autoscale%s: %s: %s",
@@ -213,11 +215,12 @@ record(struct cluster *c, json_t *decision)
 	clog(LOG_DEBUG, c->name, "autoscale decision: %s", inputs);
 	free(inputs);
 	time_format_iso8601(now, ts);
+	count = json_object_get(decision, "count");
 	json_decref(c->autoscaler->last_decision);
-	c->autoscaler->last_decision = json_pack("{s:s, s:b, s:o, s:o, s:o, s:b}", "ts",
-	    ts, "ran", ran, "action", json_text(action ? action : "none"),
-	    "count", json_incref(json_object_get(decision, "count") ?
-	    json_object_get(decision, "count") : json_integer(0)),
+	c->autoscaler->last_decision = json_pack(
+	    "{s:s, s:b, s:o, s:o, s:o, s:b}", "ts", ts, "ran", ran,
+	    "action", json_text(action ? action : "none"),
+	    "count", count ? json_incref(count) : json_integer(0),
 	    "reason", json_text(reason ? reason : ""), "warning", warning);
 }
 
@@ -240,7 +243,8 @@ on_action_done(void *arg, struct cluster *c, bool ok, json_t *result,
 	(void)arg;
 	(void)result;
 	if (!ok)
-		clog(LOG_WARNING, c->name, "autoscale action failed: %s", error);
+		clog(LOG_WARNING, c->name, "autoscale action failed: %s",
+		    error);
 }
 
 static const char *
@@ -446,7 +450,8 @@ autoscaler_status_json(struct cluster *c)
 	return json_pack("{s:b, s:o, s:b, s:O, s:o}", "enabled",
 	    reason == NULL, "reason", reason ? json_text(reason) :
 	    json_null(), "paused", c->autoscaler->paused, "last_decision",
-	    c->autoscaler->last_decision ? c->autoscaler->last_decision : json_null(), "next_tick_s",
+	    c->autoscaler->last_decision ? c->autoscaler->last_decision :
+	    json_null(), "next_tick_s",
 	    looptimer_active(c->autoscaler->timer) ?
 	    json_integer((json_int_t)((due + 999) / 1000)) : json_null());
 }

@@ -276,11 +276,13 @@ note_mapping(struct cluster *c)
 		    unmapped - MAP_NOTE_NAMES);
 	if (sb.len >= 2)
 		sb.buf[sb.len -= 2] = '\0';
-	if (strcmp(strbuf_str(&sb), c->rf->map_note ? c->rf->map_note : "") != 0) {
+	if (strcmp(strbuf_str(&sb), c->rf->map_note ? c->rf->map_note :
+	    "") != 0) {
 		if (sb.len)
 			clog(level, c->name, "%s", sb.buf);
 		else if (c->rf->map_note)
-			clog(LOG_INFO, c->name, "every Opencast node is mapped");
+			clog(LOG_INFO, c->name, "every Opencast node is "
+			    "mapped");
 		set_str(&c->rf->map_note, sb.len ? sb.buf : NULL);
 	}
 	free(used);
@@ -419,7 +421,8 @@ start_opencast(struct cluster *c)
 		refresh_finish(c);
 		return;
 	}
-	if (c->oc == NULL || c->rf->oc_url == NULL || strcmp(url, c->rf->oc_url) != 0) {
+	if (c->oc == NULL || c->rf->oc_url == NULL ||
+	    strcmp(url, c->rf->oc_url) != 0) {
 		struct oc_settings s = {
 			.base_url = url, .user = c->d->oc_user,
 			.password = c->d->oc_password,

@@ -244,8 +244,8 @@ on_autoscaled(void *arg, struct cluster *c, bool ran, json_t *decision,
 	char *message;
 
 	if (!ran) {
-		ctl_req_error(r, PROTO_ERR_REFUSED, "%s: autoscale could not run: "
-		    "%s", c->name, why_not ? why_not : "unknown");
+		ctl_req_error(r, PROTO_ERR_REFUSED, "%s: autoscale could not "
+		    "run: %s", c->name, why_not ? why_not : "unknown");
 		return;
 	}
 	action = json_string_value(json_object_get(decision, "action"));
@@ -325,8 +325,8 @@ commands_dispatch(void *arg, struct ctl_req *r)
 	if (!(req->cmd->flags & CMD_F_NO_CLUSTER)) {
 		c = cluster_find(d, req->cluster);
 		if (c == NULL) {
-			ctl_req_error(r, PROTO_ERR_UNKNOWN_CLUSTER, "no cluster "
-			    "\"%s\" is configured", req->cluster);
+			ctl_req_error(r, PROTO_ERR_UNKNOWN_CLUSTER, "no "
+			    "cluster \"%s\" is configured", req->cluster);
 			return;
 		}
 	}

@@ -289,7 +289,8 @@ open_section(struct loader *ld, char *hdr)
 		ld->section = SECT_CLUSTER;
 		return 0;
 	}
-	for (i = 0; *name == '\0' && config_section_names[i].name != NULL; i++) {
+	for (i = 0; *name == '\0' && config_section_names[i].name != NULL;
+	    i++) {
 		if (strlen(config_section_names[i].name) == typelen &&
 		    strncmp(hdr, config_section_names[i].name, typelen) == 0) {
 			ld->section = config_section_names[i].section;
@@ -338,7 +339,8 @@ section_label(const struct loader *ld, char *buf, size_t len)
 	}
 	for (i = 0; config_section_names[i].name != NULL; i++)
 		if (config_section_names[i].section == ld->section)
-			utf8_snprintf(buf, len, "[%s]", config_section_names[i].name);
+			utf8_snprintf(buf, len, "[%s]",
+			    config_section_names[i].name);
 }
 
 static int
@@ -376,7 +378,8 @@ on_key(struct loader *ld, const char *name, const char *value)
 		return -1;
 	}
 	if (o != NULL)
-		o->keys[k - config_keys] = (struct loc){ cur_file(ld), ld->line };
+		o->keys[k - config_keys] = (struct loc){ cur_file(ld),
+		    ld->line };
 	return 0;
 }
 
@@ -622,8 +625,10 @@ check_cluster(struct loader *ld, size_t i)
 {
 	const struct cluster_config *cc = &ld->c->clusters[i];
 	const struct origin *o = &ld->origins[i];
-	size_t kmin = config_key_find(SECT_CLUSTER, "min_workers") - config_keys;
-	size_t kmax = config_key_find(SECT_CLUSTER, "max_workers") - config_keys;
+	size_t kmin = config_key_find(SECT_CLUSTER, "min_workers") -
+	    config_keys;
+	size_t kmax = config_key_find(SECT_CLUSTER, "max_workers") -
+	    config_keys;
 	struct loc at;
 	char *nmin, *nmax;
 
@@ -652,8 +657,8 @@ finish(struct loader *ld)
 		for (k = 0; k < CONFIG_NKEYS; k++)
 			if (config_keys[k].section == SECT_CLUSTER &&
 			    ld->origins[i].keys[k].line == 0)
-				config_key_copy(&config_keys[k], &c->clusters[i],
-				    &c->defaults);
+				config_key_copy(&config_keys[k],
+				    &c->clusters[i], &c->defaults);
 		if (check_cluster(ld, i) == -1)
 			return -1;
 	}

@@ -267,7 +267,8 @@ fixture_exchange(const char *data, size_t len)
 			 * has something to do. */
 			struct pollfd pfd[2] = {
 				{ .fd = fd, .events = POLLIN },
-				{ .fd = uv_backend_fd(&loop), .events = POLLIN },
+				{ .fd = uv_backend_fd(&loop),
+				  .events = POLLIN },
 			};
 			int t = uv_backend_timeout(&loop);
 

@@ -139,8 +139,10 @@ parts_outcome(const struct cluster *c, unsigned parts, char *err,
     size_t errlen)
 {
 	err[0] = '\0';
+	/* EC2's texts name EC2 already ("EC2 DescribeInstances failed:
+	 * ..."); Opencast's are the reader's. */
 	if (!c->ec2_ok && (parts & REFRESH_EC2))
-		utf8_snprintf(err, errlen, "EC2: %s", c->ec2_error);
+		utf8_snprintf(err, errlen, "%s", c->ec2_error);
 	else if (!c->oc_ok && (parts & REFRESH_OPENCAST))
 		utf8_snprintf(err, errlen, "Opencast: %s", c->oc_error);
 	return err[0] == '\0';

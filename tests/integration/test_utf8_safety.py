@@ -184,7 +184,8 @@ def test_upstream_bytes_in_error_text(daemon):
         assert err["code"] == "upstream", err
         assert "malformed XML" in err["message"], err
         # Named once, as an operator reads it (not "EC2: EC2 ...").
-        assert err["message"].startswith("EC2 DescribeInstances failed"), err
+        assert err["message"].startswith(
+            "refresh of dev04 failed: EC2 DescribeInstances failed: "), err
         assert "r\ufffdservationSet" in err["message"], err
         assert_alive(d)
         st = d.status("dev04")

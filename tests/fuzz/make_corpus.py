@@ -346,7 +346,9 @@ EVERY_CLUSTER_KEY = (
     b"scale_down_step = 3\n"
     b"cooldown = 0\n"
     b"admin_url = https://{public_dns}:8443/\n"
-    b"zadara_vpsa = vsa-0000000a\n")
+    b"zadara_vpsa = vsa-0000000a\n"
+    b"policy = demand\n"
+    b"scale_up_max_step = 4\n")
 
 
 def config_seeds():

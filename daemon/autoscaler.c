@@ -295,6 +295,7 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 	struct policy_input in = { 0 };
 	struct policy_decision dec;
 	struct policy_worker *w;
+	struct policy_worker_demand *wd;
 	struct model md;
 	int64_t now = time_now_ms();
 	size_t nw = 0;
@@ -307,11 +308,21 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 	}
 	cluster_model(c, &md, now);
 	w = xcalloc(md.n ? md.n : 1, sizeof(*w));
+	wd = xcalloc(md.n ? md.n : 1, sizeof(*wd));
 	for (size_t i = 0; i < md.n; i++) {
 		const struct model_member *m = &md.m[i];
 
 		if (m->role != ROLE_WORKER)
 			continue;
+		/* What policy = demand also needs: a worker EC2 still starts,
+		 * or that runs but Opencast does not know yet, is capacity on
+		 * its way.  None is draining: no evaluation runs while a
+		 * scale-down does. */
+		wd[nw].starting = m->inst->state == EC2_STATE_PENDING ||
+		    (m->inst->state == EC2_STATE_RUNNING && c->oc_ok &&
+		    m->host == NULL);
+		wd[nw].load = m->running_load > 0 ? m->running_load : 0;
+		wd[nw].max_load = m->host ? m->host->max_load : 0;
 		w[nw].id = m->inst->id;
 		w[nw].running = m->inst->state == EC2_STATE_RUNNING;
 		w[nw].stopped = m->inst->state == EC2_STATE_STOPPED;
@@ -332,11 +343,20 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 	in.queued_high_load_jobs = md.queued_high_load_jobs;
 	in.workers = w;
 	in.nworkers = nw;
+	in.queued_load = md.queued_high_load_load;
+	in.demand = wd;
 	in.last_action_ms = c->autoscaler->last_action_ms;
-	policy_decide(&ps, &in, &dec);
-	ev->decision = policy_decision_json(&ps, &in, &dec);
+	if (ps.policy == SCALING_DEMAND) {
+		policy_demand_decide(&ps, &in, &dec);
+		ev->decision = policy_demand_json(&ps, &in, &dec);
+	} else {
+		policy_decide(&ps, &in, &dec);
+		ev->decision = policy_decision_json(&ps, &in, &dec);
+	}
 
-	if (dec.ran && dec.action != POLICY_NONE) {
+	/* (A demand decision that only takes draining workers back has no
+	 * count; none are draining here, see above.) */
+	if (dec.ran && dec.action != POLICY_NONE && dec.count > 0) {
 		struct op_params p = { 0 };
 		const char **ids = xcalloc((size_t)dec.count + 1, sizeof(*ids));
 
@@ -363,6 +383,7 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 	}
 	record(c, ev->decision);
 	policy_decision_release(&dec);
+	free(wd);
 	free(w);
 	model_release(&md);
 	eval_end(ev, json_is_true(json_object_get(ev->decision, "ran")),

@@ -94,6 +94,7 @@ model_build(struct model *md, const char *prefix,
 	md->m = xcalloc(instances->n ? instances->n : 1, sizeof(*md->m));
 	md->opencast_known = hosts != NULL && jobs != NULL;
 	md->queued_jobs = md->queued_high_load_jobs = md->running_jobs = -1;
+	md->queued_high_load_load = -1;
 	for (size_t i = 0; i < instances->n; i++) {
 		const struct ec2_instance *in = &instances->v[i];
 		struct model_member *m = &md->m[md->n];
@@ -105,6 +106,7 @@ model_build(struct model *md, const char *prefix,
 		m->role = model_role(prefix, in->name);
 		m->held = model_instance_held(in);
 		m->running_jobs = -1;
+		m->running_load = -1;
 		m->uptime_s = -1;
 		if (in->state == EC2_STATE_RUNNING) {
 			md->instances_online++;
@@ -129,6 +131,7 @@ model_build(struct model *md, const char *prefix,
 
 	md->queued_jobs = jobs->queued;
 	md->queued_high_load_jobs = jobs->queued_high_load;
+	md->queued_high_load_load = jobs->queued_high_load_load;
 	md->running_jobs = jobs->running;
 	mi = xcalloc(md->n ? md->n : 1, sizeof(*mi));
 	host_of = xcalloc(md->n ? md->n : 1, sizeof(*host_of));
@@ -158,6 +161,7 @@ model_build(struct model *md, const char *prefix,
 			continue;
 		m->host = &hosts->v[host_of[i]];
 		m->running_jobs = oc_jobs_running_on(jobs, m->host->base_url);
+		m->running_load = oc_jobs_load_on(jobs, m->host->base_url);
 	}
 	free(mi);
 	free(host_of);

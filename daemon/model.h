@@ -39,6 +39,7 @@ struct model_member {
 	bool	 held;
 	const struct oc_host *host;	/* mapped Opencast host, or NULL */
 	int	 running_jobs;		/* -1: unknown */
+	double	 running_load;		/* their summed jobLoad; -1: unknown */
 	int64_t	 uptime_s;		/* -1: not running */
 };
 
@@ -55,6 +56,7 @@ struct model {
 	int	 workers_online;	/* running workers */
 	int	 queued_jobs;		/* -1 when Opencast is unknown */
 	int	 queued_high_load_jobs;
+	double	 queued_high_load_load;	/* their summed jobLoad; -1: unknown */
 	int	 running_jobs;
 	struct oc_map_result map;
 };

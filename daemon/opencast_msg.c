@@ -111,6 +111,15 @@ oc_jobs_running_on(const struct oc_jobs *j, const char *url)
 	return 0;
 }
 
+double
+oc_jobs_load_on(const struct oc_jobs *j, const char *url)
+{
+	for (size_t i = 0; i < j->nhosts; i++)
+		if (strcmp(j->hosts[i].base_url, url) == 0)
+			return j->hosts[i].load;
+	return 0;
+}
+
 /* Shape-tolerant access. */
 
 static json_t *

@@ -104,6 +104,8 @@ struct oc_jobs *oc_jobs_new(void);
 void oc_jobs_free(struct oc_jobs *j);
 /* Running jobs on host url (0 when none). */
 int oc_jobs_running_on(const struct oc_jobs *j, const char *url);
+/* The summed jobLoad of the jobs running on host url (0 when none). */
+double oc_jobs_load_on(const struct oc_jobs *j, const char *url);
 
 /* Checks a /info/me.json answer: it must name `user` and hold ROLE_ADMIN;
  * `anonymous` (no credentials were accepted) is an authentication failure.

@@ -248,3 +248,21 @@ def test_dry_run_decides_but_changes_nothing(make):
     assert json.loads((d.state_dir / "cluster-dev04.json").read_text()
                       if (d.state_dir / "cluster-dev04.json").exists()
                       else '{"last_action_ms": 0}')["last_action_ms"] == 0
+
+
+def test_demand_policy_starts_workers_for_the_queued_load(make):
+    """policy = demand (issue 17): five queued composer jobs of load 4 on
+    workers of max_load 4 need five workers; two run, so one evaluation
+    starts three at once, where the seed rule starts scale_up_step (1).
+    The decision records the demand figures."""
+    ec2, oc, d = make(["policy = demand"], oc_settings={"dispatch": False})
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 5, "load": 4})
+    d.status("dev04", refresh=True)
+    p = autoscale(d)
+    assert p.returncode == 0, p.stderr
+    idle_op(d)
+    ev = d.request("events", "dev04")["result"]["events"]
+    dec = [e for e in ev if e["kind"] == "decision"][-1]["data"]
+    assert dec["action"] == "scale_up" and dec["count"] == 3, dec
+    assert dec["demand"]["needed"] == 5, dec["demand"]
+    assert len(workers(ec2, "running")) == 5

@@ -132,6 +132,7 @@ void output_status_table(FILE *fp, json_t *status, bool all);
 void output_status_json(FILE *fp, json_t *status, bool pretty);
 void output_clusters(FILE *fp, json_t *result);
 void output_events(FILE *fp, json_t *result);
+void output_explain(FILE *fp, json_t *result);
 /* "1h30m", "5m", "42s", "2d03h"; "-" when v is not a number of seconds. */
 void output_uptime(char *buf, size_t len, json_t *v);
 

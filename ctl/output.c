@@ -630,6 +630,55 @@ output_events(FILE *fp, json_t *result)
 	table_release(&t);
 }
 
+/* `explain`: the decision's one line, the demand figures when the policy
+ * is demand, then each worker's verdict. */
+void
+output_explain(FILE *fp, json_t *result)
+{
+	static const char *const heads[] = { "WORKER", "VERDICT", "JOBS",
+	    "UPTIME", "HELD" };
+	static const char *const keys[] = { "id", "verdict", "running_jobs",
+	    "uptime_s", "held" };
+	json_t *dec = json_object_get(result, "decision");
+	json_t *demand = json_object_get(dec, "demand");
+	json_t *list = json_object_get(dec, "workers"), *w;
+	struct strbuf sb = STRBUF_INIT;
+	struct table t = { .ncols = 5 };
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	put_clean(&sb, str_member(result, "message") ?
+	    str_member(result, "message") : "-");
+	fprintf(fp, "%s\n", strbuf_str(&sb));
+	strbuf_reset(&sb);
+	if (json_is_object(demand)) {
+		json_object_foreach(demand, k, v) {
+			char *text = value_text(v);
+
+			strbuf_printf(&sb, "%s%s %s", sb.len ? ", " : "", k,
+			    text);
+			free(text);
+		}
+		header_line(fp, "Demand", &sb);
+	}
+	table_add_heads(&t, heads);
+	json_array_foreach(list, i, w) {
+		char *row[5], up[32];
+
+		for (size_t c = 0; c < 5; c++)
+			row[c] = value_text(json_object_get(w, keys[c]));
+		output_uptime(up, sizeof(up), json_object_get(w, keys[3]));
+		free(row[3]);
+		row[3] = xstrdup(up);
+		table_add(&t, row);
+	}
+	if (t.nrows > 1)
+		table_print(fp, &t);
+	table_release(&t);
+	strbuf_release(&sb);
+}
+
 void
 output_end_live(struct ctl_display *d)
 {
@@ -800,6 +849,9 @@ human_result(struct ctl_display *d, const struct ctl_request *r,
 		break;
 	case PROTO_CMD_EVENTS:
 		output_events(d->out, result);
+		break;
+	case PROTO_CMD_EXPLAIN:
+		output_explain(d->out, result);
 		break;
 	case PROTO_CMD_PING:
 		fprintf(d->out, "pong\n");

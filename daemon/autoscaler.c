@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -30,6 +31,8 @@
 struct autoscale_eval {
 	struct cluster *c;
 	bool	 dry_run;
+	bool	 explain;	/* decide only: no record, no action */
+	LIST_ENTRY(autoscale_eval) link;	/* explain: in explains */
 	autoscale_done_fn *cb;
 	void	*arg;
 	json_t	*decision;	/* owned, once decided */
@@ -42,6 +45,7 @@ struct autoscaler {
 	int64_t	 last_action_ms;	/* persisted */
 	json_t	*last_decision;		/* {ts, ran, action, ...} */
 	struct autoscale_eval *evaluating;	/* in flight, or NULL */
+	LIST_HEAD(, autoscale_eval) explains;	/* `explain`s in flight */
 	bool	 stopped;		/* autoscaler_stop(): no more ticks */
 };
 
@@ -154,9 +158,16 @@ eval_free(struct autoscale_eval *ev)
 static void
 drop_evaluation(struct cluster *c, const char *why)
 {
-	struct autoscale_eval *ev = c->autoscaler->evaluating;
+	struct autoscale_eval *ev;
 
-	if (ev == NULL)
+	while ((ev = LIST_FIRST(&c->autoscaler->explains)) != NULL) {
+		LIST_REMOVE(ev, link);
+		cluster_refresh_cancel(c, ev);
+		if (ev->cb)
+			ev->cb(ev->arg, c, false, NULL, why);
+		eval_free(ev);
+	}
+	if ((ev = c->autoscaler->evaluating) == NULL)
 		return;
 	c->autoscaler->evaluating = NULL;
 	cluster_refresh_cancel(c, ev);
@@ -229,7 +240,10 @@ eval_end(struct autoscale_eval *ev, bool ran, const char *why_not)
 {
 	struct cluster *c = ev->c;
 
-	c->autoscaler->evaluating = NULL;
+	if (ev->explain)
+		LIST_REMOVE(ev, link);
+	else
+		c->autoscaler->evaluating = NULL;
 	if (ev->cb)
 		ev->cb(ev->arg, c, ran, ev->decision, why_not);
 	eval_free(ev);
@@ -356,7 +370,8 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 
 	/* (A demand decision that only takes draining workers back has no
 	 * count; none are draining here, see above.) */
-	if (dec.ran && dec.action != POLICY_NONE && dec.count > 0) {
+	if (!ev->explain && dec.ran && dec.action != POLICY_NONE &&
+	    dec.count > 0) {
 		struct op_params p = { 0 };
 		const char **ids = xcalloc((size_t)dec.count + 1, sizeof(*ids));
 
@@ -381,7 +396,8 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 		}
 		free(ids);
 	}
-	record(c, ev->decision);
+	if (!ev->explain)
+		record(c, ev->decision);
 	policy_decision_release(&dec);
 	free(wd);
 	free(w);
@@ -428,6 +444,24 @@ autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
 		return;
 	}
 	c->autoscaler->evaluating = ev;
+	cluster_refresh(c, on_eval_refreshed, ev);
+}
+
+void
+autoscaler_explain(struct cluster *c, autoscale_done_fn *cb, void *arg)
+{
+	struct autoscale_eval *ev;
+
+	if (c->d->stopping || c->autoscaler->stopped) {
+		cb(arg, c, false, NULL, "the daemon is shutting down");
+		return;
+	}
+	ev = xcalloc(1, sizeof(*ev));
+	ev->c = c;
+	ev->explain = true;
+	ev->cb = cb;
+	ev->arg = arg;
+	LIST_INSERT_HEAD(&c->autoscaler->explains, ev, link);
 	cluster_refresh(c, on_eval_refreshed, ev);
 }
 

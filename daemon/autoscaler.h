@@ -38,6 +38,12 @@ typedef void autoscale_done_fn(void *arg, struct cluster *c, bool ran,
  * start (another operation, shutdown) is recorded as not carried out. */
 void autoscaler_evaluate(struct cluster *c, bool dry_run,
     autoscale_done_fn *cb, void *arg);
+/* `ec2ctl CLUSTER explain`: reads the cluster afresh and decides as an
+ * evaluation would now, whatever the switches, the cooldown or an
+ * operation in progress, but records nothing and acts on nothing.  cb is
+ * called exactly once with the decision (ran false, with why, when the
+ * read could not be done or the daemon stops or the cluster goes). */
+void autoscaler_explain(struct cluster *c, autoscale_done_fn *cb, void *arg);
 /* Pauses or resumes autoscaling and persists it.  Returns 0, or -1 with
  * err when the state cannot be written. */
 int autoscaler_set_paused(struct cluster *c, bool paused, char *err,

@@ -291,6 +291,37 @@ cmd_autoscale(struct daemon *d, struct ctl_req *r, struct cluster *c)
 	}
 }
 
+/* Called when `explain` has decided (or could not read the cluster). */
+static void
+on_explained(void *arg, struct cluster *c, bool ran, json_t *decision,
+    const char *why_not)
+{
+	struct ctl_req *r = arg;
+	const char *action, *reason;
+	char *message;
+
+	if (decision == NULL) {
+		ctl_req_error(r, PROTO_ERR_REFUSED, "%s: cannot explain: %s",
+		    c->name, why_not ? why_not : "unknown");
+		return;
+	}
+	action = json_string_value(json_object_get(decision, "action"));
+	reason = json_string_value(json_object_get(decision, "reason"));
+	message = utf8_asprintf("%s%s: %s", ran ? "" : "would not run: ",
+	    action ? action : "none", reason ? reason : "");
+	ctl_req_ok(r, json_pack("{s:o, s:O}", "message", json_text(message),
+	    "decision", decision));
+	free(message);
+}
+
+static void
+cmd_explain(struct daemon *d, struct ctl_req *r, struct cluster *c)
+{
+	(void)d;
+	if (args_unpack(r, "{}") == 0)
+		autoscaler_explain(c, on_explained, r);
+}
+
 static cmd_fn *const handlers[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_PING] = cmd_ping,
 	[PROTO_CMD_VERSION] = cmd_version,
@@ -303,6 +334,7 @@ static cmd_fn *const handlers[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_SCALE_TO] = cmd_scale_to,
 	[PROTO_CMD_MAINTENANCE] = cmd_maintenance,
 	[PROTO_CMD_AUTOSCALE] = cmd_autoscale,
+	[PROTO_CMD_EXPLAIN] = cmd_explain,
 };
 
 void

@@ -266,3 +266,39 @@ def test_demand_policy_starts_workers_for_the_queued_load(make):
     assert dec["action"] == "scale_up" and dec["count"] == 3, dec
     assert dec["demand"]["needed"] == 5, dec["demand"]
     assert len(workers(ec2, "running")) == 5
+
+
+def test_explain_decides_without_acting(make):
+    """`ec2ctl CLUSTER explain` (issue 17): the decision the autoscaler
+    would take now, with the demand computation, the target and each
+    worker's verdict, read afresh; it starts nothing, records nothing, and
+    works while autoscaling is paused (the decision says why it would not
+    run)."""
+    ec2, oc, d = make(["policy = demand"], oc_settings={"dispatch": False})
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 5, "load": 4})
+    ec2.ctl("POST", "requests/reset")
+    before = len(d.request("events", "dev04", {"n": 500})["result"]
+                 ["events"])
+    p = d.ctl("dev04", "explain")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("scale_up: "), p.stdout
+    assert "needed 5" in p.stdout and "target 5" in p.stdout, p.stdout
+    assert "VERDICT" in p.stdout, p.stdout
+    p = d.ctl("--json", "dev04", "explain")
+    dec = json.loads(p.stdout)["result"]["decision"]
+    assert dec["action"] == "scale_up" and dec["count"] == 3, dec
+    assert dec["demand"]["target"] == 5, dec["demand"]
+    assert len(dec["workers"]) == 6, dec["workers"]
+    # Nothing acted, nothing recorded.
+    assert [r for r in ec2.ctl("GET", "requests")
+            if r["action"] in ("StartInstances", "StopInstances")] == []
+    assert len(workers(ec2, "running")) == 2
+    assert d.status("dev04")["operation"] is None
+    after = d.request("events", "dev04", {"n": 500})["result"]["events"]
+    assert len(after) == before, after[before:]
+    # Paused: explain still answers, saying why it would not run.
+    assert d.ctl("dev04", "autoscale", "pause").returncode == 0
+    p = d.ctl("dev04", "explain")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("would not run: "), p.stdout
+    assert "paused" in p.stdout, p.stdout

@@ -34,7 +34,8 @@ static const char script[] =
     "\"dry_run\":true,\"level\":\"debug\"}\n"
     "{\"v\":1,\"id\":10,\"cmd\":\"events\",\"cluster\":\"dev04\","
     "\"args\":{\"n\":50}}\n"
-    "{\"v\":1,\"id\":11,\"cmd\":\"status\",\"cluster\":\"dev04\"}\n";
+    "{\"v\":1,\"id\":11,\"cmd\":\"explain\",\"cluster\":\"dev04\"}\n"
+    "{\"v\":1,\"id\":12,\"cmd\":\"status\",\"cluster\":\"dev04\"}\n";
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

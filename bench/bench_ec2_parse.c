@@ -1,11 +1,13 @@
 /*
  * CPU cost of parsing a DescribeInstances answer of N realistic instances
- * (default 1,000) with the daemon's parser.  The answer is built in memory
+ * (default 1,000) with the daemon's streaming parser and, side by side,
+ * with the DOM parser it replaced (daemon/ec2_msg.h).  The answer is built in memory
  * with every block real EC2 sends for an instance (network interfaces,
  * block devices, security groups, placement, tags, ...), so its size per
  * instance is realistic (~5 KB).  Each round parses the whole answer into
  * plain structs and frees them; the CPU time of each round is measured with
- * CLOCK_PROCESS_CPUTIME_ID and the median is reported.
+ * CLOCK_PROCESS_CPUTIME_ID and the median is reported.  The rounds of the
+ * two parsers alternate, so that both see the same machine load.
  *
  *   bench_ec2_parse [INSTANCES [ROUNDS]]
  */
@@ -143,12 +145,47 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+typedef int parse_fn(const char *, size_t, struct ec2_instance_list *,
+    char **, struct aws_error *);
+
+static const struct {
+	const char *name;
+	parse_fn *parse;
+} parsers[] = {
+	{ "streaming", ec2_parse_describe_stream },
+	{ "DOM", ec2_parse_describe_dom },
+};
+#define NPARSERS (sizeof(parsers) / sizeof(*parsers))
+
+/* One round: the CPU seconds parser p takes for the answer, or -1. */
+static double
+round_of(size_t p, const char *xml, size_t len, int n)
+{
+	struct ec2_instance_list *l = ec2_instance_list_new();
+	struct aws_error err;
+	char *next = NULL;
+	double t0, t;
+
+	aws_error_clear(&err);
+	t0 = cpu_now();
+	if (parsers[p].parse(xml, len, l, &next, &err) != 0 ||
+	    l->n != (size_t)n) {
+		fprintf(stderr, "%s parse failed: %s\n", parsers[p].name,
+		    err.message);
+		return -1;
+	}
+	ec2_instance_list_free(l);
+	free(next);
+	t = cpu_now() - t0;
+	return t;
+}
+
 int
 main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 1000;
 	int rounds = argc > 2 ? atoi(argv[2]) : 101;
-	double *t;
+	double *t[NPARSERS], med[NPARSERS];
 	size_t len;
 	char *xml;
 
@@ -157,32 +194,34 @@ main(int argc, char **argv)
 		return 2;
 	}
 	xml = build_answer(n, &len);
-	t = calloc((size_t)rounds, sizeof(*t));
+	for (size_t p = 0; p < NPARSERS; p++)
+		t[p] = calloc((size_t)rounds, sizeof(double));
 	for (int r = -3; r < rounds; r++) {	/* three warm-up rounds */
-		struct ec2_instance_list *l = ec2_instance_list_new();
-		struct aws_error err;
-		char *next = NULL;
-		double t0 = cpu_now();
+		for (size_t p = 0; p < NPARSERS; p++) {
+			double s = round_of(p, xml, len, n);
 
-		aws_error_clear(&err);
-		if (ec2_parse_describe(xml, len, l, &next, &err) != 0 ||
-		    l->n != (size_t)n) {
-			fprintf(stderr, "parse failed: %s\n", err.message);
-			return 1;
+			if (s < 0)
+				return 1;
+			if (r >= 0)
+				t[p][r] = s;
 		}
-		ec2_instance_list_free(l);
-		free(next);
-		if (r >= 0)
-			t[r] = cpu_now() - t0;
 	}
-	qsort(t, (size_t)rounds, sizeof(*t), cmp_double);
 	printf("ec2_parse: %d instances, %.1f KiB answer (%.0f bytes/instance), "
 	    "%d rounds\n", n, (double)len / 1024, (double)len / n, rounds);
-	printf("ec2_parse: median %.3f ms CPU per answer, %.0f instances/s, "
-	    "%.1f MB/s (min %.3f ms, max %.3f ms)\n", t[rounds / 2] * 1e3,
-	    n / t[rounds / 2], (double)len / t[rounds / 2] / 1e6, t[0] * 1e3,
-	    t[rounds - 1] * 1e3);
-	free(t);
+	for (size_t p = 0; p < NPARSERS; p++) {
+		qsort(t[p], (size_t)rounds, sizeof(double), cmp_double);
+		med[p] = t[p][rounds / 2];
+		printf("ec2_parse: %-9s median %.3f ms CPU per answer "
+		    "(%.3f ms per 1,000 instances), %.0f instances/s, "
+		    "%.1f MB/s (min %.3f ms, max %.3f ms)\n", parsers[p].name,
+		    med[p] * 1e3, med[p] * 1e6 / n, n / med[p],
+		    (double)len / med[p] / 1e6, t[p][0] * 1e3,
+		    t[p][rounds - 1] * 1e3);
+	}
+	printf("ec2_parse: streaming/DOM %.2f of the CPU (target: at most "
+	    "8 ms per 1,000 instances)\n", med[0] / med[1]);
+	for (size_t p = 0; p < NPARSERS; p++)
+		free(t[p]);
 	free(xml);
 	return 0;
 }

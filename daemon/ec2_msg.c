@@ -5,6 +5,7 @@
  * allocates outlives a parse function.
  */
 #include "daemon/ec2_msg.h"
+#include "daemon/ec2_msg_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,7 @@ ec2_build_start_stop(struct aws_params *p, bool start,
 
 /* XML walking. */
 
+
 static bool
 is_elem(const xmlNode *n, const char *name)
 {
@@ -193,6 +195,20 @@ child_text_ref(const xmlNode *parent, const char *name)
 	return NULL;
 }
 
+void
+ec2_xml_malformed(xmlParserCtxt *ctxt, const char *what, struct aws_error *err)
+{
+	const xmlError *xe = xmlCtxtGetLastError(ctxt);
+	char msg[256];
+
+	utf8_snprintf(msg, sizeof(msg), "%s", xe && xe->message ?
+	    xe->message : "empty document");
+	msg[strcspn(msg, "\n")] = '\0';
+	aws_error_set(err, AWS_ERR_PARSE, NULL,
+	    "malformed XML in %s answer: %s (line %d)", what, msg,
+	    xe ? xe->line : 0);
+}
+
 static xmlDoc *
 parse_doc(const char *xml, size_t len, const char *what, struct aws_error *err)
 {
@@ -208,18 +224,9 @@ parse_doc(const char *xml, size_t len, const char *what, struct aws_error *err)
 	if (ctxt == NULL)
 		abort();
 	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
-	    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
-	    XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
+	    EC2_XML_OPTIONS);
 	if (doc == NULL || xmlDocGetRootElement(doc) == NULL) {
-		const xmlError *xe = xmlCtxtGetLastError(ctxt);
-		char msg[256];
-
-		utf8_snprintf(msg, sizeof(msg), "%s", xe && xe->message ?
-		    xe->message : "empty document");
-		msg[strcspn(msg, "\n")] = '\0';
-		aws_error_set(err, AWS_ERR_PARSE, NULL,
-		    "malformed XML in %s answer: %s (line %d)", what, msg,
-		    xe ? xe->line : 0);
+		ec2_xml_malformed(ctxt, what, err);
 		xmlFreeDoc(doc);
 		doc = NULL;
 	}
@@ -227,12 +234,9 @@ parse_doc(const char *xml, size_t len, const char *what, struct aws_error *err)
 	return doc;
 }
 
-static enum ec2_state
-parse_state(const xmlNode *state_elem)
+enum ec2_state
+ec2_state_of(const char *code, const char *name)
 {
-	const char *code = child_text_ref(state_elem, "code");
-	const char *name = child_text_ref(state_elem, "name");
-
 	if (code) {
 		char *end;
 		long c = strtol(code, &end, 10);
@@ -246,6 +250,13 @@ parse_state(const xmlNode *state_elem)
 		}
 	}
 	return name ? ec2_state_from_name(name) : EC2_STATE_UNKNOWN;
+}
+
+static enum ec2_state
+parse_state(const xmlNode *state_elem)
+{
+	return ec2_state_of(child_text_ref(state_elem, "code"),
+	    child_text_ref(state_elem, "name"));
 }
 
 static int
@@ -264,8 +275,7 @@ parse_instance(struct ec2_instance_list *out, const xmlNode *item,
 	in->id = text(pool, child(item, "instanceId"));
 	if (in->id == NULL) {
 		aws_error_set(err, AWS_ERR_PARSE, NULL,
-		    "DescribeInstances answer has an instance without "
-		    "instanceId");
+		    EC2_NO_INSTANCE_ID);
 		return -1;
 	}
 	in->state = parse_state(child(item, "instanceState"));
@@ -318,8 +328,8 @@ root_is(const xmlDoc *doc, const char *name)
 }
 
 int
-ec2_parse_describe(const char *xml, size_t len, struct ec2_instance_list *out,
-    char **next_token, struct aws_error *err)
+ec2_parse_describe_dom(const char *xml, size_t len,
+    struct ec2_instance_list *out, char **next_token, struct aws_error *err)
 {
 	xmlDoc *doc;
 	xmlNode *root;

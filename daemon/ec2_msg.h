@@ -1,8 +1,8 @@
 /*
  * EC2 Query API messages: building the parameters of DescribeInstances,
  * StartInstances and StopInstances, and reading their XML answers (and the
- * error envelope) into plain C structs.  Pure: no I/O, no clock.  This is
- * the only place that knows libxml2.
+ * error envelope) into plain C structs.  Pure: no I/O, no clock.  This
+ * module (ec2_msg.c, ec2_msg_stream.c) is the only place that knows libxml2.
  */
 #ifndef EC2M_EC2_MSG_H
 #define EC2M_EC2_MSG_H
@@ -93,6 +93,14 @@ void ec2_build_start_stop(struct aws_params *p, bool start,
  * instance to out.  *next_token becomes a malloc'ed token, or NULL on the
  * last page.  Returns 0, or -1 with err filled (kind AWS_ERR_PARSE). */
 int ec2_parse_describe(const char *xml, size_t len,
+    struct ec2_instance_list *out, char **next_token, struct aws_error *err);
+/* The two readers behind it, with identical results on every input: a
+ * streaming one (SAX2, no tree; what ec2_parse_describe uses) and the DOM
+ * one it replaced, kept for the differential test, the fuzz target and the
+ * benchmark. */
+int ec2_parse_describe_stream(const char *xml, size_t len,
+    struct ec2_instance_list *out, char **next_token, struct aws_error *err);
+int ec2_parse_describe_dom(const char *xml, size_t len,
     struct ec2_instance_list *out, char **next_token, struct aws_error *err);
 /* Parses a Start/StopInstancesResponse into out. */
 int ec2_parse_state_changes(const char *xml, size_t len,

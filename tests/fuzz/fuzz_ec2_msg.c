@@ -6,7 +6,9 @@
  * Checked: no crash, no leak; what a successful parse returns keeps the
  * promises of ec2_msg.h; every text that reaches status, events or a reply
  * (instance names and tags, error codes and messages, and the operator's
- * one-line error that aws_error_format() makes of them) is valid UTF-8.
+ * one-line error that aws_error_format() makes of them) is valid UTF-8;
+ * the streaming DescribeInstances reader gives exactly what the DOM one
+ * gives (tests/unit/ec2_msg_diff.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "daemon/aws.h"
 #include "daemon/ec2_msg.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/unit/ec2_msg_diff.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -92,8 +95,10 @@ fuzz_describe(const char *xml, size_t len)
 {
 	struct ec2_instance_list *list = ec2_instance_list_new();
 	struct aws_error err;
-	char *token = NULL;
+	char *token = NULL, diff[1024];
 
+	FUZZ_CHECK(ec2_describe_diff(xml, len, diff, sizeof(diff)) == 0,
+	    "the streaming and DOM readers differ: %s", diff);
 	aws_error_clear(&err);
 	if (ec2_parse_describe(xml, len, list, &token, &err) == 0) {
 		for (size_t i = 0; i < list->n; i++)

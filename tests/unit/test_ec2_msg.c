@@ -1,12 +1,14 @@
 /* EC2 request parameters and XML answers: multi-reservation and
  * multi-page describes, minimal answers, start/stop, the error envelope,
- * and garbage or truncated XML. */
+ * garbage or truncated XML, and the streaming DescribeInstances reader
+ * against the DOM one on every fixture, its truncations and mutations. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "common/strbuf.h"
 #include "common/utf8.h"
 #include "daemon/ec2_msg.h"
+#include "tests/unit/ec2_msg_diff.h"
 
 static char *
 slurp(const char *path, size_t *len)
@@ -320,6 +323,204 @@ test_parse_error_envelope(void **state)
 	assert_int_equal(err.http_status, 503);
 }
 
+/* The streaming reader against the DOM one. */
+
+static void
+expect_same(const char *what, const char *xml, size_t len)
+{
+	char diff[1024];
+
+	if (ec2_describe_diff(xml, len, diff, sizeof(diff)) != 0)
+		fail_msg("%s: %s", what, diff);
+}
+
+/* The input, its truncations (every one up to 1 KiB, else every 13th and
+ * those next to markup), and next to markup every byte replaced by a few
+ * that change the structure and snippets inserted (in a large answer, which
+ * repeats itself, next to a share of its markup). */
+static void
+expect_same_mutations(const char *name, const char *xml, size_t len)
+{
+	static const char repl[] = { '<', '>', '/', ' ', '&', 'x', '\0',
+	    '\r', '\xff' };
+	static const char *const ins[] = { " ", "\r", "\n  ", "<!--c-->",
+	    "<![CDATA[ ]]>", "<![CDATA[]]>", "<x/>", "<?pi x?>", "&amp;",
+	    "&#32;", "</item>", "<item>" };
+	char *buf = malloc(len + 32);
+	char what[512];
+
+	assert_non_null(buf);
+	expect_same(name, xml, len);
+	for (size_t cut = 0; cut < len; cut++) {
+		if (len > 1024 && cut % 13 != 0 && xml[cut] != '<' &&
+		    xml[cut - 1] != '>')
+			continue;
+		snprintf(what, sizeof(what), "%s cut at %zu", name, cut);
+		expect_same(what, xml, cut);
+	}
+	for (size_t at = 0, mark = 0; at < len; at++) {
+		if (xml[at] != '<' && (at == 0 || xml[at - 1] != '>'))
+			continue;
+		if (mark++ % (1 + len / 2048) != 0)
+			continue;
+		for (size_t r = 0; r < sizeof(repl); r++) {
+			memcpy(buf, xml, len);
+			buf[at] = repl[r];
+			snprintf(what, sizeof(what), "%s byte %zu = 0x%02x",
+			    name, at, (unsigned char)repl[r]);
+			expect_same(what, buf, len);
+		}
+		for (size_t i = 0; i < sizeof(ins) / sizeof(*ins); i++) {
+			size_t n = strlen(ins[i]);
+
+			memcpy(buf, xml, at);
+			memcpy(buf + at, ins[i], n);
+			memcpy(buf + at + n, xml + at, len - at);
+			snprintf(what, sizeof(what), "%s \"%s\" at %zu", name,
+			    ins[i], at);
+			expect_same(what, buf, len + n);
+		}
+	}
+	free(buf);
+}
+
+static void
+same_on_dir(const char *dir, const char *only)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int files = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char path[512];
+		size_t len;
+		char *xml;
+
+		if (e->d_name[0] == '.' ||
+		    (only && strstr(e->d_name, only) == NULL))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		xml = slurp(path, &len);
+		expect_same_mutations(path, xml, len);
+		free(xml);
+		files++;
+	}
+	closedir(d);
+	assert_true(files > 0);
+}
+
+static void
+test_stream_same_on_fixtures(void **state)
+{
+	(void)state;
+	same_on_dir("data", ".xml");
+	/* The EC2 emulator's answers (tests/fuzz/make_corpus.py). */
+	same_on_dir("../fuzz/corpus/fuzz_ec2_msg", "describe");
+}
+
+/* What only a tree seems to know: blank text kept or dropped by NOBLANKS'
+ * guess, text split by comments, CDATA and character references, the first
+ * of repeated elements, unbound prefixes, DTDs. */
+static void
+test_stream_same_on_edges(void **state)
+{
+#define INST(x) "<DescribeInstancesResponse xmlns=\"urn:ec2\">" \
+	"<reservationSet><item><instancesSet><item>" x "</item>" \
+	"</instancesSet></item></reservationSet>" \
+	"<nextToken>t</nextToken></DescribeInstancesResponse>"
+	static const char *const docs[] = {
+		INST("<instanceId>i-1</instanceId>"),
+		INST("<instanceId> </instanceId>"),
+		INST("<instanceId>  <x/></instanceId>"),
+		INST("<instanceId><x/>  </instanceId>"),
+		INST("<instanceId>a<x/>  </instanceId>"),
+		INST("<instanceId><x/>a<y/> </instanceId>"),
+		INST("<instanceId><x/> <y/>b</instanceId>"),
+		INST("<instanceId> <![CDATA[i-2]]></instanceId>"),
+		INST("<instanceId><![CDATA[]]></instanceId>"),
+		INST("<instanceId><![CDATA[]]> </instanceId>"),
+		INST("<instanceId>i-<!--c-->3</instanceId>"),
+		INST("<instanceId> <!--c--> i-4</instanceId>"),
+		INST("<instanceId><?p?> i-4 <?q?> </instanceId>"),
+		INST("<instanceId> \r\n </instanceId>"),
+		INST("<instanceId>\r</instanceId>"),
+		INST("<instanceId>&#32;i&amp;5&#x20;</instanceId>"),
+		INST("<instanceId xml:space=\"preserve\"> <x/> </instanceId>"),
+		INST("<instanceId xml:space=\"default\"> <x/> </instanceId>"),
+		INST("<instanceId>i-6</instanceId><instanceId>i-7</instanceId>"),
+		INST("<instanceId></instanceId><instanceId>i-7</instanceId>"),
+		INST("<p:instanceId>i-8</p:instanceId><instanceId>i-9"
+		    "</instanceId>"),
+		INST("<e:instanceId xmlns:e=\"urn:x\">i-10</e:instanceId>"),
+		INST("<x><instanceId>i-11</instanceId></x>"),
+		INST("<instanceId>i-12</instanceId><instanceState><code>"
+		    "  80</code><name>running</name></instanceState>"),
+		INST("<instanceId>i-13</instanceId><instanceState><code>"
+		    "<!---->16</code><name>stopped</name><code>48</code>"
+		    "</instanceState><instanceState><code>48</code>"
+		    "</instanceState>"),
+		INST("<instanceId>i-14</instanceId><instanceState><code>48"
+		    "</code></instanceState>"),
+		INST("<instanceState><code>48</code></instanceState>"),
+		INST("<instanceId>i-15</instanceId><launchTime>"
+		    "2024-01-15T08:02:11.000Z</launchTime><launchTime>x"
+		    "</launchTime>"),
+		INST("<instanceId>i-16</instanceId><launchTime>"
+		    "2024-01-15T08:02:11.000Z<!----></launchTime>"),
+		INST("<instanceId>i-17</instanceId><tagSet><item><key>Name"
+		    "</key><value>a</value></item><item><key>Name</key>"
+		    "</item><item><value>v</value></item><item><key> </key>"
+		    "<value> <x/> </value></item></tagSet><tagSet><item>"
+		    "<key>k</key></item></tagSet>"),
+		INST("<instanceId>i-18</instanceId><tagSet><item><key>k</key>"
+		    "<key>k2</key><value>1</value><value>2</value></item>"
+		    "<item> <key>Name</key> <value> n </value> </item>"
+		    "</tagSet>"),
+		"<?xml version=\"1.0\"?><!DOCTYPE DescribeInstancesResponse ["
+		    "<!ENTITY e \"i-19\">]><DescribeInstancesResponse>"
+		    "<reservationSet><item><instancesSet><item><instanceId>&e;"
+		    "</instanceId></item></instancesSet></item>"
+		    "</reservationSet></DescribeInstancesResponse>",
+		"<!DOCTYPE DescribeInstancesResponse [<!ELEMENT instanceId "
+		    "(#PCDATA|x)*>]><DescribeInstancesResponse><reservationSet>"
+		    "<item><instancesSet><item><instanceId> <x/> </instanceId>"
+		    "</item></instancesSet></item></reservationSet>"
+		    "</DescribeInstancesResponse>",
+		"<DescribeInstancesResponse>&undefined;"
+		    "</DescribeInstancesResponse>",
+		"<p:DescribeInstancesResponse/>",
+		"<DescribeInstancesResponse/><!-- after -->",
+		"<DescribeInstancesResponse><nextToken> </nextToken>"
+		    "<nextToken>b</nextToken></DescribeInstancesResponse>",
+		"<DescribeInstancesResponse><nextToken>a<x/></nextToken>"
+		    "</DescribeInstancesResponse>",
+		"<DescribeInstancesResponse><reservationSet/><reservationSet>"
+		    "<item><instancesSet><item><instanceId>i-20</instanceId>"
+		    "</item></instancesSet></item></reservationSet>"
+		    "</DescribeInstancesResponse>",
+		"<DescribeInstancesResponse><reservationSet><item>"
+		    "<instancesSet><item><instanceId>i-21</instanceId></item>"
+		    "<item/><item><instanceId>i-22</instanceId></item>"
+		    "</instancesSet></item></reservationSet>"
+		    "</DescribeInstancesResponse>",
+		"<DescribeInstancesResponse><reservationSet><item>"
+		    "<instancesSet><item><instanceId>i-23</instanceId></item>"
+		    "</instancesSet></item><item><instancesSet><item/>"
+		    "</instancesSet></item></reservationSet>"
+		    "<wrong></DescribeInstancesResponse>",
+	};
+#undef INST
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(*docs); i++) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "edge case %zu", i);
+		expect_same_mutations(what, docs[i], strlen(docs[i]));
+	}
+}
+
 static void
 test_state_names(void **state)
 {
@@ -343,6 +544,8 @@ main(void)
 		cmocka_unit_test(test_error_text_is_utf8),
 		cmocka_unit_test(test_parse_state_changes),
 		cmocka_unit_test(test_parse_error_envelope),
+		cmocka_unit_test(test_stream_same_on_fixtures),
+		cmocka_unit_test(test_stream_same_on_edges),
 		cmocka_unit_test(test_state_names),
 	};
 

@@ -10,7 +10,12 @@ that running Opencast instances are registered hosts) and the daemon on
      connections with pipelined status requests.
 Everything it starts is stopped at the end.
 
+With --compare EC2CTL, a second ec2ctl binary (say, one built before a
+change) is timed too, its runs alternating with the first's against the same
+daemon, and both medians are printed side by side.  --no-socket skips 2.
+
   bench/ctl_bench.py [--build DIR] [--runs 300] [--instances 50]
+                     [--compare EC2CTL] [--no-socket]
 """
 import argparse
 import json
@@ -42,6 +47,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--runs", type=int, default=300)
     ap.add_argument("--instances", type=int, default=50)
+    ap.add_argument("--compare", metavar="EC2CTL")
+    ap.add_argument("--no-socket", action="store_true")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="ec2m-bench-")
     workers = a.instances - 4
@@ -92,21 +99,28 @@ def main():
             print(json.dumps(status(), indent=1)[:3000], file=sys.stderr)
             raise
         st = status()
-        times = []
+        ctls = [(ctl[0], ctl)]
+        if a.compare:
+            ctls.append((a.compare, [a.compare] + ctl[1:]))
+        times = [[] for _ in ctls]
         for i in range(a.runs + 20):
-            t0 = time.perf_counter()
-            subprocess.run(ctl + ["bench", "status", "--json"],
-                           stdout=subprocess.DEVNULL, env=env, check=True)
-            if i >= 20:
-                times.append(time.perf_counter() - t0)
-        times.sort()
-        print("ec2ctl status --json: %d instances, %d runs: median %.2f ms,"
-              " p90 %.2f ms (whole process)" % (
-                  len(st["instances"]), a.runs,
-                  statistics.median(times) * 1e3,
-                  times[len(times) * 9 // 10] * 1e3))
+            for k, (_, argv) in enumerate(ctls):
+                t0 = time.perf_counter()
+                subprocess.run(argv + ["bench", "status", "--json"],
+                               stdout=subprocess.DEVNULL, env=env,
+                               check=True)
+                if i >= 20:
+                    times[k].append(time.perf_counter() - t0)
+        for (path, _), t in zip(ctls, times):
+            t.sort()
+            print("ec2ctl status --json: %d instances, %d runs: median "
+                  "%.2f ms, p90 %.2f ms (whole process) %s" % (
+                      len(st["instances"]), a.runs,
+                      statistics.median(t) * 1e3,
+                      t[len(t) * 9 // 10] * 1e3, path))
         bs = os.path.join(a.build, "bench", "bench_socket")
-        for clients, depth in ((1, 1), (16, 4), (64, 4)):
+        for clients, depth in (() if a.no_socket else
+                               ((1, 1), (16, 4), (64, 4))):
             subprocess.run([bs, sock, "bench", str(clients), str(depth),
                             "5"], check=True)
         daemon.send_signal(signal.SIGTERM)

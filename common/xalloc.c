@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 static void
 oom(size_t n)
 {
@@ -112,6 +110,7 @@ free_secret(char *s)
 {
 	if (s == NULL)
 		return;
-	OPENSSL_cleanse(s, strlen(s));
+	/* Not optimised away (glibc): ec2ctl needs no libcrypto for it. */
+	explicit_bzero(s, strlen(s));
 	free(s);
 }

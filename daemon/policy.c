@@ -6,6 +6,7 @@
  * clock, no randomness, so the same inputs always give the same decision.
  */
 #include "daemon/policy.h"
+#include "daemon/policy_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,8 +76,8 @@ billing_name(enum billing b)
 }
 
 /* Appends to the decision's reason; what does not fit is cut off. */
-static void __attribute__((format(printf, 2, 3)))
-reason_add(struct policy_decision *d, const char *fmt, ...)
+void
+policy_reason_add(struct policy_decision *d, const char *fmt, ...)
 {
 	size_t len = strlen(d->reason);
 	va_list ap;
@@ -88,8 +89,8 @@ reason_add(struct policy_decision *d, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *
-plural(int64_t n, const char *one, const char *many)
+const char *
+policy_plural(int64_t n, const char *one, const char *many)
 {
 	return n == 1 ? one : many;
 }
@@ -126,21 +127,24 @@ data_age_ms(int64_t at_ms, int64_t now_ms)
 
 /* Checks that EC2 or Opencast data (what) is there and fresh; if not,
  * writes why into the reason and returns false. */
-static bool
-data_fresh(const struct policy_settings *s, const struct policy_input *in,
-    const char *what, int64_t at_ms, struct policy_decision *d)
+bool
+policy_data_fresh(const struct policy_settings *s,
+    const struct policy_input *in, const char *what, int64_t at_ms,
+    struct policy_decision *d)
 {
 	int64_t age = data_age_ms(at_ms, in->now_ms);
 	char max[32];
 
 	if (age < 0) {
-		reason_add(d, "no fresh data: %s data was never read", what);
+		policy_reason_add(d,
+		    "no fresh data: %s data was never read", what);
 		return false;
 	}
 	if (age <= s->max_data_age_ms)
 		return true;
 	time_format_duration(s->max_data_age_ms, max, sizeof(max));
-	reason_add(d, "no fresh data: %s data is %lld s old (more than %s)",
+	policy_reason_add(d,
+	    "no fresh data: %s data is %lld s old (more than %s)",
 	    what, (long long)ceil_seconds(age), max);
 	return false;
 }
@@ -150,8 +154,8 @@ data_fresh(const struct policy_settings *s, const struct policy_input *in,
  * Hourly billing compares the time into the current hour of uptime with
  * the threshold; for whole-minute thresholds that is exactly
  * (uptime_min % 60) >= threshold_min. */
-static bool
-past_billing_threshold(const struct policy_settings *s,
+bool
+policy_past_billing(const struct policy_settings *s,
     const struct policy_worker *w)
 {
 	if (w->uptime_s < 0)
@@ -193,33 +197,38 @@ scale_up(const struct policy_settings *s, const struct policy_input *in,
 	int k;
 
 	verdicts_not_considered(in, d);
-	reason_add(d, "%d queued high-load %s > max_queued_jobs %d",
+	policy_reason_add(d, "%d queued high-load %s > max_queued_jobs %d",
 	    in->queued_high_load_jobs,
-	    plural(in->queued_high_load_jobs, "job", "jobs"),
+	    policy_plural(in->queued_high_load_jobs, "job", "jobs"),
 	    s->max_queued_jobs);
 	if (room <= 0) {
 		d->warning = true;
-		reason_add(d, ", but max_workers %d is reached (%d running)",
+		policy_reason_add(d,
+		    ", but max_workers %d is reached (%d running)",
 		    s->max_workers, d->running);
 		return;
 	}
 	if (d->stopped == 0) {
 		d->warning = true;
-		reason_add(d, ", but no stopped worker is left to start");
+		policy_reason_add(d,
+		    ", but no stopped worker is left to start");
 		return;
 	}
 	k = min_int(step, min_int(room, d->stopped));
 	d->action = POLICY_SCALE_UP;
 	d->count = k;
-	reason_add(d, ": start %d %s", k, plural(k, "worker", "workers"));
+	policy_reason_add(d,
+	    ": start %d %s", k, policy_plural(k, "worker", "workers"));
 	if (k < step && room == k) {
 		d->warning = true;
-		reason_add(d, " (scale_up_step %d cut by max_workers %d, "
+		policy_reason_add(d,
+		    " (scale_up_step %d cut by max_workers %d, "
 		    "%d running)", step, s->max_workers, d->running);
 	} else if (k < step) {
 		d->warning = true;
-		reason_add(d, " (scale_up_step %d, but only %d stopped %s "
-		    "left)", step, d->stopped, plural(d->stopped,
+		policy_reason_add(d,
+		    " (scale_up_step %d, but only %d stopped %s "
+		    "left)", step, d->stopped, policy_plural(d->stopped,
 		    "worker is", "workers are"));
 	}
 }
@@ -258,18 +267,20 @@ reason_billing(const struct policy_settings *s, const struct policy_input *in,
 		else
 			young++;
 	}
-	reason_add(d, ", but no workers available to stop:");
+	policy_reason_add(d, ", but no workers available to stop:");
 	if (young > 0 && s->billing == BILLING_PER_SECOND) {
 		time_format_duration(s->min_uptime_ms, thr, sizeof(thr));
-		reason_add(d, " %d below min_uptime %s", young, thr);
+		policy_reason_add(d, " %d below min_uptime %s", young, thr);
 	} else if (young > 0) {
 		time_format_duration(s->idle_uptime_threshold_ms, thr,
 		    sizeof(thr));
-		reason_add(d, " %d within the billing hour (uptime below %s "
+		policy_reason_add(d,
+		    " %d within the billing hour (uptime below %s "
 		    "into the hour)", young, thr);
 	}
 	if (unknown > 0)
-		reason_add(d, "%s %d with unknown uptime", young > 0 ? "," : "",
+		policy_reason_add(d,
+		    "%s %d with unknown uptime", young > 0 ? "," : "",
 		    unknown);
 }
 
@@ -283,8 +294,8 @@ scale_down(const struct policy_settings *s, const struct policy_input *in,
 	size_t *cand, ncand = 0;
 	int k;
 
-	reason_add(d, "%d idle %s > min_idle_workers %d", d->idle,
-	    plural(d->idle, "worker", "workers"), s->min_idle_workers);
+	policy_reason_add(d, "%d idle %s > min_idle_workers %d", d->idle,
+	    policy_plural(d->idle, "worker", "workers"), s->min_idle_workers);
 
 	/* Every worker gets its verdict; the eligible ones are candidates. */
 	cand = xcalloc(in->nworkers ? in->nworkers : 1, sizeof(*cand));
@@ -299,7 +310,7 @@ scale_down(const struct policy_settings *s, const struct policy_input *in,
 			d->verdicts[i] = VERDICT_BUSY;
 		else if (w->running_jobs < 0)
 			d->verdicts[i] = VERDICT_UNKNOWN_JOBS;
-		else if (!past_billing_threshold(s, w))
+		else if (!policy_past_billing(s, w))
 			d->verdicts[i] = VERDICT_BILLING;
 		else {
 			d->verdicts[i] = VERDICT_NOT_NEEDED;
@@ -309,7 +320,8 @@ scale_down(const struct policy_settings *s, const struct policy_input *in,
 
 	if (room <= 0) {
 		d->warning = true;
-		reason_add(d, ", but min_workers %d is reached (%d running)",
+		policy_reason_add(d,
+		    ", but min_workers %d is reached (%d running)",
 		    s->min_workers, d->running);
 		goto out;
 	}
@@ -323,17 +335,19 @@ scale_down(const struct policy_settings *s, const struct policy_input *in,
 	d->action = POLICY_SCALE_DOWN;
 	d->count = k;
 	d->chosen = xcalloc((size_t)k, sizeof(*d->chosen));
-	reason_add(d, ": stop %d %s", k, plural(k, "worker", "workers"));
+	policy_reason_add(d,
+	    ": stop %d %s", k, policy_plural(k, "worker", "workers"));
 	for (int j = 0; j < k; j++) {
 		d->chosen[j] = cand[j];
 		d->verdicts[cand[j]] = VERDICT_CHOSEN;
-		reason_add(d, "%s%s", j == 0 ? " (" : ", ",
+		policy_reason_add(d, "%s%s", j == 0 ? " (" : ", ",
 		    in->workers[cand[j]].id ? in->workers[cand[j]].id : "?");
 	}
-	reason_add(d, ")");
+	policy_reason_add(d, ")");
 	if (k < step && k < spare && k == room) {
 		d->warning = true;
-		reason_add(d, "; scale_down_step %d cut by min_workers %d "
+		policy_reason_add(d,
+		    "; scale_down_step %d cut by min_workers %d "
 		    "(%d running)", step, s->min_workers, d->running);
 	}
 out:
@@ -368,22 +382,24 @@ policy_decide(const struct policy_settings *s,
 	/* Can the evaluation run at all?  With no fresh data the
 	 * autoscaler does nothing. */
 	if (in->disabled_reason != NULL) {
-		reason_add(d, "autoscale is off: %s", in->disabled_reason);
+		policy_reason_add(d,
+		    "autoscale is off: %s", in->disabled_reason);
 		return;
 	}
 	if (!in->admin_running) {
-		reason_add(d, "the admin is not running");
+		policy_reason_add(d, "the admin is not running");
 		return;
 	}
 	if (!in->opencast_reachable) {
-		reason_add(d, "Opencast is not reachable");
+		policy_reason_add(d, "Opencast is not reachable");
 		return;
 	}
-	if (!data_fresh(s, in, "EC2", in->ec2_at_ms, d) ||
-	    !data_fresh(s, in, "Opencast", in->oc_at_ms, d))
+	if (!policy_data_fresh(s, in, "EC2", in->ec2_at_ms, d) ||
+	    !policy_data_fresh(s, in, "Opencast", in->oc_at_ms, d))
 		return;
 	if (in->queued_high_load_jobs < 0) {
-		reason_add(d, "no fresh data: the queued jobs are unknown");
+		policy_reason_add(d,
+		    "no fresh data: the queued jobs are unknown");
 		return;
 	}
 	d->ran = true;
@@ -392,7 +408,8 @@ policy_decide(const struct policy_settings *s,
 		char cd[32];
 
 		time_format_duration(s->cooldown_ms, cd, sizeof(cd));
-		reason_add(d, "in cooldown: %lld s left of %s after the last "
+		policy_reason_add(d,
+		    "in cooldown: %lld s left of %s after the last "
 		    "autoscale action", (long long)ceil_seconds(left), cd);
 		return;
 	}
@@ -405,10 +422,12 @@ policy_decide(const struct policy_settings *s,
 		scale_down(s, in, d);
 		return;
 	}
-	reason_add(d, "no change: %d queued high-load %s <= max_queued_jobs %d "
+	policy_reason_add(d,
+	    "no change: %d queued high-load %s <= max_queued_jobs %d "
 	    "and %d idle %s <= min_idle_workers %d", in->queued_high_load_jobs,
-	    plural(in->queued_high_load_jobs, "job", "jobs"),
-	    s->max_queued_jobs, d->idle, plural(d->idle, "worker", "workers"),
+	    policy_plural(in->queued_high_load_jobs, "job", "jobs"),
+	    s->max_queued_jobs, d->idle,
+	    policy_plural(d->idle, "worker", "workers"),
 	    s->min_idle_workers);
 }
 

@@ -7,6 +7,7 @@
  * clock, no randomness.
  */
 #include "daemon/policy.h"
+#include "daemon/policy_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,26 +17,6 @@
 #include "common/timeutil.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
-
-/* Appends to the decision's reason; what does not fit is cut off. */
-static void __attribute__((format(printf, 2, 3)))
-dreason(struct policy_decision *d, const char *fmt, ...)
-{
-	size_t len = strlen(d->reason);
-	va_list ap;
-
-	if (len + 1 >= sizeof(d->reason))
-		return;
-	va_start(ap, fmt);
-	utf8_vsnprintf(d->reason + len, sizeof(d->reason) - len, fmt, ap);
-	va_end(ap);
-}
-
-static const char *
-dplural(int64_t n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
 
 static int
 imin(int a, int b)
@@ -47,36 +28,6 @@ static int
 imax(int a, int b)
 {
 	return a > b ? a : b;
-}
-
-/* Whether data read at at_ms is there and fresh; if not, says why. */
-static bool
-dfresh(const struct policy_settings *s, const struct policy_input *in,
-    const char *what, int64_t at_ms, struct policy_decision *d)
-{
-	char max[32];
-
-	if (at_ms <= 0) {
-		dreason(d, "no fresh data: %s data was never read", what);
-		return false;
-	}
-	if (in->now_ms - at_ms <= s->max_data_age_ms)
-		return true;
-	time_format_duration(s->max_data_age_ms, max, sizeof(max));
-	dreason(d, "no fresh data: %s data is %lld s old (more than %s)",
-	    what, (long long)((in->now_ms - at_ms + 999) / 1000), max);
-	return false;
-}
-
-/* As policy.c: stopping now wastes nothing already paid for. */
-static bool
-dpast_billing(const struct policy_settings *s, const struct policy_worker *w)
-{
-	if (w->uptime_s < 0)
-		return false;
-	if (s->billing == BILLING_PER_SECOND)
-		return w->uptime_s * 1000 >= s->min_uptime_ms;
-	return (w->uptime_s % 3600) * 1000 >= s->idle_uptime_threshold_ms;
 }
 
 /* A worker's demand view: the input's, or all zero. */
@@ -183,16 +134,19 @@ demand_up(const struct policy_settings *s, const struct policy_input *in,
 	k = imin(k, d->stopped);
 	if (k < 0)
 		k = 0;
-	dreason(d, ": take back %d draining, start %d", d->take_back, k);
+	policy_reason_add(d,
+	    ": take back %d draining, start %d", d->take_back, k);
 	if (k < want) {
 		d->warning = true;
 		if (k == step)
-			dreason(d, " (scale_up_max_step %d)", step);
+			policy_reason_add(d, " (scale_up_max_step %d)", step);
 		else if (present + k >= s->max_workers)
-			dreason(d, " (max_workers %d reached)", s->max_workers);
+			policy_reason_add(d,
+			    " (max_workers %d reached)", s->max_workers);
 		else
-			dreason(d, " (only %d stopped %s left)", d->stopped,
-			    dplural(d->stopped, "worker", "workers"));
+			policy_reason_add(d,
+			    " (only %d stopped %s left)", d->stopped,
+			    policy_plural(d->stopped, "worker", "workers"));
 	}
 	if (k > 0 || d->take_back > 0) {
 		d->action = POLICY_SCALE_UP;
@@ -237,7 +191,7 @@ demand_down(const struct policy_settings *s, const struct policy_input *in,
 			d->verdicts[i] = VERDICT_BUSY;
 		else if (w->running_jobs < 0)
 			d->verdicts[i] = VERDICT_UNKNOWN_JOBS;
-		else if (!dpast_billing(s, w))
+		else if (!policy_past_billing(s, w))
 			d->verdicts[i] = VERDICT_BILLING;
 		else {
 			d->verdicts[i] = VERDICT_NEEDED;
@@ -249,13 +203,15 @@ demand_down(const struct policy_settings *s, const struct policy_input *in,
 	k = imin(k, (int)ncand);
 	if (cooling || k <= 0) {
 		if (cooling) {
-			dreason(d, ", but in cooldown after the last action");
+			policy_reason_add(d,
+			    ", but in cooldown after the last action");
 		} else if (active <= s->min_workers) {
 			d->warning = true;
-			dreason(d, ", but min_workers %d is reached",
+			policy_reason_add(d, ", but min_workers %d is reached",
 			    s->min_workers);
 		} else {
-			dreason(d, ", but no idle worker is past the billing "
+			policy_reason_add(d,
+			    ", but no idle worker is past the billing "
 			    "threshold");
 		}
 		goto out;
@@ -264,14 +220,15 @@ demand_down(const struct policy_settings *s, const struct policy_input *in,
 	d->action = POLICY_SCALE_DOWN;
 	d->count = k;
 	d->chosen = xcalloc((size_t)k, sizeof(*d->chosen));
-	dreason(d, ": stop %d %s", k, dplural(k, "worker", "workers"));
+	policy_reason_add(d,
+	    ": stop %d %s", k, policy_plural(k, "worker", "workers"));
 	for (int j = 0; j < k; j++) {
 		d->chosen[j] = cand[j];
 		d->verdicts[cand[j]] = VERDICT_CHOSEN;
-		dreason(d, "%s%s", j == 0 ? " (" : ", ",
+		policy_reason_add(d, "%s%s", j == 0 ? " (" : ", ",
 		    in->workers[cand[j]].id ? in->workers[cand[j]].id : "?");
 	}
-	dreason(d, ")");
+	policy_reason_add(d, ")");
 	for (size_t j = (size_t)k; j < ncand; j++)
 		d->verdicts[cand[j]] = VERDICT_NOT_NEEDED;
 out:
@@ -310,30 +267,34 @@ policy_demand_decide(const struct policy_settings *s,
 	demand_figures(s, in, d);
 
 	if (in->disabled_reason != NULL) {
-		dreason(d, "autoscale is off: %s", in->disabled_reason);
+		policy_reason_add(d,
+		    "autoscale is off: %s", in->disabled_reason);
 		return;
 	}
 	if (!in->admin_running) {
-		dreason(d, "the admin is not running");
+		policy_reason_add(d, "the admin is not running");
 		return;
 	}
 	if (!in->opencast_reachable) {
-		dreason(d, "Opencast is not reachable");
+		policy_reason_add(d, "Opencast is not reachable");
 		return;
 	}
-	if (!dfresh(s, in, "EC2", in->ec2_at_ms, d) ||
-	    !dfresh(s, in, "Opencast", in->oc_at_ms, d))
+	if (!policy_data_fresh(s, in, "EC2", in->ec2_at_ms, d) ||
+	    !policy_data_fresh(s, in, "Opencast", in->oc_at_ms, d))
 		return;
 	if (in->queued_load < 0) {
-		dreason(d, "no fresh data: the queued jobs are unknown");
+		policy_reason_add(d,
+		    "no fresh data: the queued jobs are unknown");
 		return;
 	}
 	d->ran = true;
 
-	dreason(d, "demand %.1f (running %.1f + queued %.1f) needs %d %s of "
+	policy_reason_add(d,
+	    "demand %.1f (running %.1f + queued %.1f) needs %d %s of "
 	    "max_load %.1f; target %d, capacity %d (%d starting)",
 	    d->demand_load, d->running_load, d->demand_load - d->running_load,
-	    d->needed, dplural(d->needed, "worker", "workers"), d->max_load,
+	    d->needed,
+	    policy_plural(d->needed, "worker", "workers"), d->max_load,
 	    d->target, d->capacity, d->starting);
 	if (d->target > d->capacity) {
 		demand_up(s, in, d);
@@ -345,7 +306,7 @@ policy_demand_decide(const struct policy_settings *s,
 		demand_down(s, in, d, cooling);
 		return;
 	}
-	dreason(d, ": no change");
+	policy_reason_add(d, ": no change");
 }
 
 json_t *

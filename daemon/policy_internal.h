@@ -1,0 +1,29 @@
+/*
+ * What policy.c (seed) and policy_demand.c (demand) share: the wording of
+ * a decision's reason, the freshness of the data, the billing threshold.
+ * Pure, like both policies.
+ */
+#ifndef EC2M_POLICY_INTERNAL_H
+#define EC2M_POLICY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/policy.h"
+
+/* Appends to the decision's reason; what does not fit is cut off (at a
+ * character boundary). */
+void policy_reason_add(struct policy_decision *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *policy_plural(int64_t n, const char *one, const char *many);
+/* Checks that EC2 or Opencast data (what) read at at_ms is there and
+ * fresh; if not, writes why into the reason and returns false. */
+bool policy_data_fresh(const struct policy_settings *s,
+    const struct policy_input *in, const char *what, int64_t at_ms,
+    struct policy_decision *d);
+/* Whether stopping a running worker now wastes nothing already paid for
+ * (SPEC §5 billing rule); an unknown uptime never is. */
+bool policy_past_billing(const struct policy_settings *s,
+    const struct policy_worker *w);
+
+#endif

@@ -127,7 +127,7 @@ data_age_ms(int64_t at_ms, int64_t now_ms)
 
 /* Checks that EC2 or Opencast data (what) is there and fresh; if not,
  * writes why into the reason and returns false. */
-bool
+static bool
 policy_data_fresh(const struct policy_settings *s,
     const struct policy_input *in, const char *what, int64_t at_ms,
     struct policy_decision *d)
@@ -154,6 +154,35 @@ policy_data_fresh(const struct policy_settings *s,
  * Hourly billing compares the time into the current hour of uptime with
  * the threshold; for whole-minute thresholds that is exactly
  * (uptime_min % 60) >= threshold_min. */
+bool
+policy_may_run(const struct policy_settings *s, const struct policy_input *in,
+    bool queued_known, struct policy_decision *d)
+{
+	if (in->disabled_reason != NULL) {
+		policy_reason_add(d, "autoscale is off: %s",
+		    in->disabled_reason);
+		return false;
+	}
+	if (!in->admin_running) {
+		policy_reason_add(d, "the admin is not running");
+		return false;
+	}
+	if (!in->opencast_reachable) {
+		policy_reason_add(d, "Opencast is not reachable");
+		return false;
+	}
+	if (!policy_data_fresh(s, in, "EC2", in->ec2_at_ms, d) ||
+	    !policy_data_fresh(s, in, "Opencast", in->oc_at_ms, d))
+		return false;
+	if (!queued_known) {
+		policy_reason_add(d,
+		    "no fresh data: the queued jobs are unknown");
+		return false;
+	}
+	d->ran = true;
+	return true;
+}
+
 bool
 policy_past_billing(const struct policy_settings *s,
     const struct policy_worker *w)
@@ -381,28 +410,8 @@ policy_decide(const struct policy_settings *s,
 
 	/* Can the evaluation run at all?  With no fresh data the
 	 * autoscaler does nothing. */
-	if (in->disabled_reason != NULL) {
-		policy_reason_add(d,
-		    "autoscale is off: %s", in->disabled_reason);
+	if (!policy_may_run(s, in, in->queued_high_load_jobs >= 0, d))
 		return;
-	}
-	if (!in->admin_running) {
-		policy_reason_add(d, "the admin is not running");
-		return;
-	}
-	if (!in->opencast_reachable) {
-		policy_reason_add(d, "Opencast is not reachable");
-		return;
-	}
-	if (!policy_data_fresh(s, in, "EC2", in->ec2_at_ms, d) ||
-	    !policy_data_fresh(s, in, "Opencast", in->oc_at_ms, d))
-		return;
-	if (in->queued_high_load_jobs < 0) {
-		policy_reason_add(d,
-		    "no fresh data: the queued jobs are unknown");
-		return;
-	}
-	d->ran = true;
 
 	if ((left = cooldown_left_ms(s, in)) > 0) {
 		char cd[32];

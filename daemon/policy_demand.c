@@ -266,28 +266,8 @@ policy_demand_decide(const struct policy_settings *s,
 	}
 	demand_figures(s, in, d);
 
-	if (in->disabled_reason != NULL) {
-		policy_reason_add(d,
-		    "autoscale is off: %s", in->disabled_reason);
+	if (!policy_may_run(s, in, in->queued_load >= 0, d))
 		return;
-	}
-	if (!in->admin_running) {
-		policy_reason_add(d, "the admin is not running");
-		return;
-	}
-	if (!in->opencast_reachable) {
-		policy_reason_add(d, "Opencast is not reachable");
-		return;
-	}
-	if (!policy_data_fresh(s, in, "EC2", in->ec2_at_ms, d) ||
-	    !policy_data_fresh(s, in, "Opencast", in->oc_at_ms, d))
-		return;
-	if (in->queued_load < 0) {
-		policy_reason_add(d,
-		    "no fresh data: the queued jobs are unknown");
-		return;
-	}
-	d->ran = true;
 
 	policy_reason_add(d,
 	    "demand %.1f (running %.1f + queued %.1f) needs %d %s of "

@@ -1,6 +1,7 @@
 /*
  * What policy.c (seed) and policy_demand.c (demand) share: the wording of
- * a decision's reason, the freshness of the data, the billing threshold.
+ * a decision's reason, whether an evaluation may run (switches, fresh
+ * data), the billing threshold.
  * Pure, like both policies.
  */
 #ifndef EC2M_POLICY_INTERNAL_H
@@ -16,10 +17,12 @@
 void policy_reason_add(struct policy_decision *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *policy_plural(int64_t n, const char *one, const char *many);
-/* Checks that EC2 or Opencast data (what) read at at_ms is there and
- * fresh; if not, writes why into the reason and returns false. */
-bool policy_data_fresh(const struct policy_settings *s,
-    const struct policy_input *in, const char *what, int64_t at_ms,
+/* Whether the evaluation can run at all (SPEC §5: switched on, the admin
+ * running, Opencast reachable, fresh data, the queued jobs known); if so
+ * sets d->ran, else writes why into the reason.  With no fresh data the
+ * autoscaler does nothing. */
+bool policy_may_run(const struct policy_settings *s,
+    const struct policy_input *in, bool queued_known,
     struct policy_decision *d);
 /* Whether stopping a running worker now wastes nothing already paid for
  * (SPEC §5 billing rule); an unknown uptime never is. */

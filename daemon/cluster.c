@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "common/log.h"
 #include "common/strbuf.h"
@@ -35,7 +36,8 @@ struct cluster_waiter {
 	cluster_refresh_fn *cb;
 	void	*arg;
 	unsigned parts;
-	struct cluster_waiter *next;
+	unsigned gen;		/* the refresh it waits for */
+	TAILQ_ENTRY(cluster_waiter) link;
 };
 
 /* A cluster's refresh machinery, private to this file. */
@@ -51,10 +53,14 @@ struct cluster_refresh {
 	struct oc_jobs	*new_jobs;
 	char		*new_oc_error;
 	int		 oc_pending;
-	struct cluster_waiter *waiters;
+	/* Everyone waiting, for the refresh in flight (gen) or for the one
+	 * queued behind it (gen + 1).  A waiter stays in this list until it
+	 * is answered, so that cluster_refresh_cancel() finds it at any
+	 * time, even while the waiters of an ending refresh are told. */
+	TAILQ_HEAD(cluster_waiters, cluster_waiter) waiters;
+	unsigned	 gen;
 	/* Asked for while one ran, and not covered by it. */
 	unsigned	 next_parts;
-	struct cluster_waiter *next_waiters;
 	struct zadara_call *zadara_call;
 	/* The admin URL of c->oc. */
 	char		*oc_url;
@@ -81,6 +87,7 @@ cluster_new(struct daemon *d, const struct cluster_config *cfg)
 	c->name = xstrdup(cfg->name);
 	c->cfg = cfg;
 	c->rf = xcalloc(1, sizeof(*c->rf));
+	TAILQ_INIT(&c->rf->waiters);
 	events_init(&c->events, EVENTS_DEFAULT_CAPACITY);
 	c->rf->refresh_timer = looptimer_new(d->loop, c);
 	return c;
@@ -148,20 +155,31 @@ parts_outcome(const struct cluster *c, unsigned parts, char *err,
 	return err[0] == '\0';
 }
 
+/* The first waiter for refresh gen, or NULL. */
+static struct cluster_waiter *
+first_of_gen(struct cluster *c, unsigned gen)
+{
+	struct cluster_waiter *w;
+
+	TAILQ_FOREACH(w, &c->rf->waiters, link)
+		if (w->gen == gen)
+			return w;
+	return NULL;
+}
+
 /* Ends the refresh in flight: records failures and recoveries of full
  * refreshes, tells each waiter the outcome of the parts it asked for,
  * starts a queued refresh or arms the timer. */
 static void
 refresh_finish(struct cluster *c)
 {
-	struct cluster_waiter *w = c->rf->waiters;
+	struct cluster_waiter *w;
 	int64_t now = time_now_ms();
-	unsigned parts = c->rf->refreshing;
+	unsigned parts = c->rf->refreshing, gen = c->rf->gen++;
 	char err[1200];
 	bool ok = parts_outcome(c, parts, err, sizeof(err));
 
 	c->rf->refreshing = 0;
-	c->rf->waiters = NULL;
 	c->updated_ms = now;
 	if (parts == REFRESH_ALL) {
 		if (!ok) {
@@ -178,25 +196,23 @@ refresh_finish(struct cluster *c)
 	if (c->rf->next_parts) {
 		/* Asked for while this one ran, and not covered by it. */
 		c->rf->refreshing = c->rf->next_parts;
-		c->rf->waiters = c->rf->next_waiters;
 		c->rf->next_parts = 0;
-		c->rf->next_waiters = NULL;
 		refresh_begin(c);
 	} else if (!c->d->stopping && parts == REFRESH_ALL) {
 		schedule_refresh(c);
 	}
 	if ((parts & REFRESH_EC2) && c->ec2_ok && c->refreshed)
 		c->refreshed(c);
-	while (w) {
-		struct cluster_waiter *next = w->next;
-
+	/* One at a time from the live list: a callback may cancel other
+	 * waiters or add new ones (those wait for a later refresh). */
+	while ((w = first_of_gen(c, gen)) != NULL) {
+		TAILQ_REMOVE(&c->rf->waiters, w, link);
 		if (w->cb) {
 			bool wok = parts_outcome(c, w->parts, err, sizeof(err));
 
 			w->cb(w->arg, c, wok, wok ? NULL : err);
 		}
 		free(w);
-		w = next;
 	}
 }
 
@@ -501,20 +517,15 @@ cluster_refresh_parts(struct cluster *c, unsigned parts,
 	w->cb = cb;
 	w->arg = arg;
 	w->parts = parts;
-	if (c->rf->refreshing && (parts & ~c->rf->refreshing) == 0) {
-		/* The refresh in flight reads all that is asked. */
-		w->next = c->rf->waiters;
-		c->rf->waiters = w;
-		return;
-	}
+	w->gen = c->rf->gen;
+	TAILQ_INSERT_TAIL(&c->rf->waiters, w, link);
+	if (c->rf->refreshing && (parts & ~c->rf->refreshing) == 0)
+		return;		/* the refresh in flight reads all of it */
 	if (c->rf->refreshing) {
-		w->next = c->rf->next_waiters;
-		c->rf->next_waiters = w;
+		w->gen++;	/* the one queued behind it */
 		c->rf->next_parts |= parts;
 		return;
 	}
-	w->next = c->rf->waiters;
-	c->rf->waiters = w;
 	c->rf->refreshing = parts;
 	refresh_begin(c);
 }
@@ -525,26 +536,18 @@ cluster_refresh(struct cluster *c, cluster_refresh_fn *cb, void *arg)
 	cluster_refresh_parts(c, REFRESH_ALL, cb, arg);
 }
 
-static void
-waiters_drop(struct cluster_waiter **list, void *arg)
-{
-	while (*list) {
-		struct cluster_waiter *w = *list;
-
-		if (w->arg == arg) {
-			*list = w->next;
-			free(w);
-		} else {
-			list = &w->next;
-		}
-	}
-}
-
 void
 cluster_refresh_cancel(struct cluster *c, void *arg)
 {
-	waiters_drop(&c->rf->waiters, arg);
-	waiters_drop(&c->rf->next_waiters, arg);
+	struct cluster_waiter *w, *next;
+
+	for (w = TAILQ_FIRST(&c->rf->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, link);
+		if (w->arg == arg) {
+			TAILQ_REMOVE(&c->rf->waiters, w, link);
+			free(w);
+		}
+	}
 }
 
 /* Called by the Zadara client with the array's state. */
@@ -591,17 +594,12 @@ cluster_free(struct cluster *c)
 	oc_call_cancel(c->rf->oc_hosts_call);
 	oc_call_cancel(c->rf->oc_jobs_call);
 	oc_results_drop(c);
-	for (int list = 0; list < 2; list++) {
-		struct cluster_waiter **head = list ? &c->rf->next_waiters :
-		    &c->rf->waiters;
-
-		while ((w = *head)) {
-			*head = w->next;
-			if (w->cb)
-				w->cb(w->arg, c, false, "the cluster is no "
-				    "longer managed");
-			free(w);
-		}
+	while ((w = TAILQ_FIRST(&c->rf->waiters)) != NULL) {
+		TAILQ_REMOVE(&c->rf->waiters, w, link);
+		if (w->cb)
+			w->cb(w->arg, c, false, "the cluster is no longer "
+			    "managed");
+		free(w);
 	}
 	looptimer_free(c->rf->refresh_timer);
 	oc_client_free(c->oc);

@@ -265,8 +265,8 @@ scale_up(const struct policy_settings *s, const struct policy_input *in,
 /* Sorts the candidate indices by uptime, longest first; equal uptimes
  * keep their input order (an insertion sort is stable, and clusters are
  * small). */
-static void
-sort_by_uptime(const struct policy_worker *w, size_t *v, size_t n)
+void
+policy_sort_by_uptime(const struct policy_worker *w, size_t *v, size_t n)
 {
 	for (size_t i = 1; i < n; i++) {
 		size_t x = v[i], j = i;
@@ -360,7 +360,7 @@ scale_down(const struct policy_settings *s, const struct policy_input *in,
 	}
 
 	k = min_int(min_int(step, spare), min_int(room, (int)ncand));
-	sort_by_uptime(in->workers, cand, ncand);
+	policy_sort_by_uptime(in->workers, cand, ncand);
 	d->action = POLICY_SCALE_DOWN;
 	d->count = k;
 	d->chosen = xcalloc((size_t)k, sizeof(*d->chosen));

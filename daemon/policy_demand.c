@@ -154,21 +154,6 @@ demand_up(const struct policy_settings *s, const struct policy_input *in,
 	}
 }
 
-/* Candidates longest uptime first (stable). */
-static void
-dsort(const struct policy_worker *w, size_t *v, size_t n)
-{
-	for (size_t i = 1; i < n; i++) {
-		size_t x = v[i], j = i;
-
-		while (j > 0 && w[v[j - 1]].uptime_s < w[x].uptime_s) {
-			v[j] = v[j - 1];
-			j--;
-		}
-		v[j] = x;
-	}
-}
-
 static void
 demand_down(const struct policy_settings *s, const struct policy_input *in,
     struct policy_decision *d, bool cooling)
@@ -216,7 +201,7 @@ demand_down(const struct policy_settings *s, const struct policy_input *in,
 		}
 		goto out;
 	}
-	dsort(in->workers, cand, ncand);
+	policy_sort_by_uptime(in->workers, cand, ncand);
 	d->action = POLICY_SCALE_DOWN;
 	d->count = k;
 	d->chosen = xcalloc((size_t)k, sizeof(*d->chosen));

@@ -24,6 +24,10 @@ const char *policy_plural(int64_t n, const char *one, const char *many);
 bool policy_may_run(const struct policy_settings *s,
     const struct policy_input *in, bool queued_known,
     struct policy_decision *d);
+/* Sorts candidate indices v[0..n) into w by uptime, longest first; equal
+ * uptimes keep their order. */
+void policy_sort_by_uptime(const struct policy_worker *w, size_t *v,
+    size_t n);
 /* Whether stopping a running worker now wastes nothing already paid for
  * (SPEC §5 billing rule); an unknown uptime never is. */
 bool policy_past_billing(const struct policy_settings *s,

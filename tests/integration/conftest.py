@@ -1,7 +1,8 @@
 """Fixtures shared by the integration tests.
 
 The tests run the real C programs from the build tree named by
-EC2M_BUILD_DIR (scripts/test sets it; default: ./build) against the
+EC2M_BUILD_DIR (scripts/test sets it; default: ./build-test, the plain
+build of scripts/test; build/ is left to the README's install) against the
 emulators in tests/sim/, all on 127.0.0.1.  Every child process gets a
 scrubbed environment: no AWS_* variables from the caller, HOME in a temporary
 directory, and IMDS disabled unless a test points it at the emulator, so
@@ -19,7 +20,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "sim"))
 
 import harness  # noqa: E402
 
-BUILD_DIR = os.environ.get("EC2M_BUILD_DIR", os.path.join(ROOT, "build"))
+BUILD_DIR = os.environ.get("EC2M_BUILD_DIR",
+                           os.path.join(ROOT, "build-test"))
 EC2SIM = os.path.join(ROOT, "tests", "sim", "ec2sim.py")
 OCSIM = os.path.join(ROOT, "tests", "sim", "ocsim.py")
 PROBE = os.path.join(BUILD_DIR, "tests", "tools", "ec2-probe")
@@ -763,10 +765,11 @@ table to `BUILD/results/fault-matrix.md` and `.json`.
 This page is generated from such a run.  To regenerate it:
 
     scripts/test          # or, for one build tree:
-    EC2M_BUILD_DIR=$PWD/build /usr/bin/python3 -m pytest -q \\
+    EC2M_BUILD_DIR=$PWD/build-test /usr/bin/python3 -m pytest -q \\
         -p no:cacheprovider -n 2 tests/integration/test_fault_matrix.py
     /usr/bin/python3 tests/integration/conftest.py \\
-        build/results/fault-matrix.json build-asan/results/fault-matrix.json \\
+        build-test/results/fault-matrix.json \\
+        build-test-asan/results/fault-matrix.json \\
         > docs/fault-matrix.md
 
 (each argument may end in `=TITLE` to name its section).

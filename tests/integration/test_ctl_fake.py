@@ -26,7 +26,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-BUILD_DIR = os.environ.get("EC2M_BUILD_DIR", os.path.join(ROOT, "build"))
+BUILD_DIR = os.environ.get("EC2M_BUILD_DIR",
+                           os.path.join(ROOT, "build-test"))
 EC2CTL = os.path.join(BUILD_DIR, "ctl", "ec2ctl")
 VERSION = "0.1.0"
 TIMEOUT = 20

@@ -12,7 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_DEFAULT_PATH "/etc/ec2-manager/ec2-manager.conf"
+#include "daemon/paths.h"
+
+/* <sysconfdir>/ec2-manager/ec2-manager.conf, from meson (daemon/meson.build). */
+#define CONFIG_DEFAULT_PATH EC2M_CONFIG_DEFAULT_PATH
 
 enum job_source { JOB_SOURCE_ACTIVE_JOBS, JOB_SOURCE_STATISTICS };
 enum billing { BILLING_HOURLY, BILLING_PER_SECOND };

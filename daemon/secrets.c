@@ -34,18 +34,33 @@ read_credential(const char *dir, const char *name)
 }
 
 char *
-secret_read(secret_env_fn *env, const char *cred_name,
-    const char *const *env_names)
+secret_read_from(secret_env_fn *env, const char *cred_name,
+    const char *const *env_names, const char **from)
 {
 	const char *dir = env("CREDENTIALS_DIRECTORY"), *v;
 	char *s;
 
-	if (dir && *dir && (s = read_credential(dir, cred_name)))
+	if (from)
+		*from = NULL;
+	if (dir && *dir && (s = read_credential(dir, cred_name))) {
+		if (from)
+			*from = cred_name;
 		return s;
+	}
 	for (; env_names && *env_names; env_names++)
-		if ((v = env(*env_names)) && *v)
+		if ((v = env(*env_names)) && *v) {
+			if (from)
+				*from = *env_names;
 			return xstrdup(v);
+		}
 	return NULL;
+}
+
+char *
+secret_read(secret_env_fn *env, const char *cred_name,
+    const char *const *env_names)
+{
+	return secret_read_from(env, cred_name, env_names, NULL);
 }
 
 char *
@@ -69,7 +84,16 @@ secret_opencast_password(secret_env_fn *env)
 char *
 secret_zadara_token(secret_env_fn *env)
 {
-	static const char *const names[] = { "ZADARA_ACCOUNT_TOKEN", NULL };
+	static const char *const names[] = { "ZADARA_ACCOUNT_TOKEN",
+	    "ZADARA_TOKEN", NULL };
 
 	return secret_read(env, "zadara-token", names);
+}
+
+char *
+secret_loggly_token(secret_env_fn *env)
+{
+	static const char *const names[] = { "LOGGLY_TOKEN", NULL };
+
+	return secret_read(env, "loggly-token", names);
 }

@@ -9,6 +9,10 @@ packages=(
 	scdoc systemd bash-completion util-linux
 )
 
+# What scripts/package needs besides the build dependencies above: the
+# Debian package tools and lintian.
+package_packages=(debhelper dpkg-dev lintian)
+
 # The compiler and runtime of the libFuzzer build (scripts/fuzz).
 fuzz_packages=(clang-14 libclang-rt-14-dev)
 

@@ -9,16 +9,20 @@ Starts, all on 127.0.0.1 and in a temporary directory:
   - ec2-managerd with a demo configuration: short intervals, per-second
     billing with a short min_uptime, max_queued_jobs 2;
 then drives a workload: a burst of heavy jobs, then quiet.  The cluster is
-shown live through `ec2ctl demo status`, with each autoscale decision and
-its reason.  It ends after --minutes (default 4) or on Ctrl-C, stops every
-process it started, and prints a summary.
+shown live through `ec2ctl demo status`, with the history of autoscale
+decisions and operations and their reasons.  It ends after --minutes
+(default 4) or on Ctrl-C, prints a summary and the decision history, and
+stops every process it started -- or, with --keep, leaves the simulated
+cluster running and prints how to reach it with ec2ctl.
 
-  scripts/demo.py [--minutes N] [--plain]
+  scripts/demo [--minutes N] [--plain] [--keep]
 """
 import argparse
 import json
+import urllib.error
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -30,10 +34,49 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "sim"))
 import harness  # noqa: E402
 
-BUILD = os.environ.get("EC2M_BUILD_DIR", os.path.join(ROOT, "build"))
+BUILD = os.environ.get("EC2M_BUILD_DIR", os.path.join(ROOT, "build-demo"))
 AK, SK = "AKIDDEMO000000000001", "demo/secret/key/not/real/0000000000001"
 OC_USER, OC_PASSWORD = "opencast_system_account", "demo-password"
 COMPOSER = "org.opencastproject.composer"
+# What a failed read of the daemon or an emulator can raise while the demo
+# shows or sums up: the summary is printed from whatever could be read.
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError,
+               urllib.error.URLError, subprocess.SubprocessError)
+
+
+def known(value):
+    """A status number, or "?" while the daemon has not read it yet."""
+    return "?" if value is None else str(value)
+
+
+class History:
+    """The decisions and operations seen so far, oldest first.  A run of
+    identical messages (the autoscaler saying "none: ... min_workers 2 is
+    reached" at every tick) is one entry with a count, so that the scale
+    decisions stay in view."""
+
+    def __init__(self):
+        self.entries = []   # [first time, last time, message, count, key]
+
+    @staticmethod
+    def key(msg):
+        """Decisions to do nothing that differ only in their numbers ("in
+        cooldown: 5 s left", "... 1 s left") fold into one entry too."""
+        return re.sub(r"\d+", "#", msg) if "autoscale: none:" in msg else msg
+
+    def add(self, ts, msg):
+        k = self.key(msg)
+        if self.entries and self.entries[-1][4] == k:
+            self.entries[-1][1:4] = [ts, msg, self.entries[-1][3] + 1]
+        else:
+            self.entries.append([ts, ts, msg, 1, k])
+
+    def lines(self, last=None):
+        out = []
+        for first, latest, msg, n, _ in self.entries[-last if last else 0:]:
+            more = " (x%d, until %s)" % (n, latest) if n > 1 else ""
+            out.append("%s %s%s" % (first, msg, more))
+        return out
 
 
 class Demo:
@@ -45,6 +88,7 @@ class Demo:
         self.daemon = None
         self.seen = set()
         self.peak = 0
+        self.history = History()
         self.rng = random.Random(4711)
 
     # Set-up -------------------------------------------------------------
@@ -64,13 +108,13 @@ class Demo:
         self.ec2 = harness.SimProcess(
             [harness.PYTHON, os.path.join(harness.SIM_DIR, "ec2sim.py"),
              "--seed", path],
-            log_path=os.path.join(self.tmp, "ec2sim.log"))
+            log_path=os.path.join(self.tmp, "ec2sim.log"), new_session=True)
         self.procs.append(self.ec2)
         self.oc = harness.SimProcess(
             [harness.PYTHON, os.path.join(harness.SIM_DIR, "ocsim.py"),
              "--user", OC_USER, "--password", OC_PASSWORD,
              "--ec2-sim", self.ec2.url, "--dispatch-interval", "0.5"],
-            log_path=os.path.join(self.tmp, "ocsim.log"))
+            log_path=os.path.join(self.tmp, "ocsim.log"), new_session=True)
         self.procs.append(self.oc)
         self.oc.ctl("POST", "settings", {"registration_delay_s": 2})
         self.sock = os.path.join(self.tmp, "ctl.sock")
@@ -85,7 +129,7 @@ class Demo:
                 "max_queued_jobs = 2", "scale_up_step = 2",
                 "scale_down_step = 1", "billing = per-second",
                 "min_uptime = 20s", "cooldown = 10s",
-                "autoscale_interval = 5s", "refresh_interval = 5s",
+                "autoscale = on", "autoscale_interval = 5s", "refresh_interval = 5s",
                 "wait_interval = 1s", "wait_retries = 30",
                 "[cluster demo]", ""]))
         env = {"PATH": "/usr/bin:/bin", "HOME": self.tmp,
@@ -96,7 +140,8 @@ class Demo:
         self.daemon_log = open(os.path.join(self.tmp, "daemon.log"), "wb")
         self.daemon = subprocess.Popen(
             [os.path.join(BUILD, "daemon", "ec2-managerd"), "-c", conf],
-            env=env, stdout=self.daemon_log, stderr=subprocess.STDOUT)
+            env=env, stdout=self.daemon_log, stderr=subprocess.STDOUT,
+            start_new_session=True)
         deadline = time.monotonic() + 20
         while not self.ctl_json("status"):
             if time.monotonic() > deadline or self.daemon.poll() is not None:
@@ -132,13 +177,16 @@ class Demo:
     # Showing it -------------------------------------------------------------
 
     def new_events(self):
-        ev = self.ctl_json("events", "-n", "50") or {"events": []}
+        """Adds the decisions and operations not seen yet to the history
+        and returns them as lines."""
+        ev = self.ctl_json("events", "-n", "500") or {"events": []}
         out = []
         for e in ev["events"]:
             if e["seq"] in self.seen or e["kind"] not in ("decision",
                                                           "operation"):
                 continue
             self.seen.add(e["seq"])
+            self.history.add(e["ts"][11:19], e["msg"])
             out.append("%s %s" % (e["ts"][11:19], e["msg"]))
         return out
 
@@ -146,11 +194,11 @@ class Demo:
         st = self.ctl_json("status") or {}
         online = st.get("workers_online") or 0
         self.peak = max(self.peak, online)
-        head = ("demo: %3ds of %ds, %s; workers online %d of %d, jobs "
+        head = ("demo: %3ds of %ds, %s; workers online %d of %s, jobs "
                 "queued %s, running %s" % (
                     elapsed, self.minutes * 60, phase, online,
-                    st.get("workers", 0), st.get("queued_jobs"),
-                    st.get("running_jobs")))
+                    known(st.get("workers")), known(st.get("queued_jobs")),
+                    known(st.get("running_jobs"))))
         if self.plain:
             print(head, flush=True)
             for l in lines:
@@ -158,9 +206,9 @@ class Demo:
             return
         table = self.ctl("demo", "status", "-f", "table").stdout
         sys.stdout.write("\x1b[H\x1b[2J" + head + "\n\n" + table + "\n")
-        self.recent = (getattr(self, "recent", []) + lines)[-8:]
-        sys.stdout.write("Recent decisions and operations:\n  " +
-                         "\n  ".join(self.recent) + "\n")
+        recent = self.history.lines(last=10) or ["(none yet)"]
+        sys.stdout.write("Decisions and operations (repeats folded):\n  " +
+                         "\n  ".join(recent) + "\n")
         sys.stdout.flush()
 
     # Running ----------------------------------------------------------------
@@ -188,23 +236,53 @@ class Demo:
             time.sleep(2)
 
     def summary(self):
-        ev = self.ctl_json("events", "-n", "500") or {"events": []}
+        """Prints the summary and the decision history from whatever the
+        daemon and the Opencast emulator still answer."""
         ups = downs = 0
-        for e in ev["events"]:
-            if e["kind"] == "operation" and "succeeded" in e["msg"]:
-                if e["msg"].startswith("scale up"):
-                    ups += 1
-                elif e["msg"].startswith("scale down"):
-                    downs += 1
-        jobs = self.oc.ctl("GET", "state")["jobs"]
-        waits = [j["started"] - j["created"] for j in jobs
-                 if j.get("started") and j.get("created")]
+        try:
+            self.new_events()
+            ev = self.ctl_json("events", "-n", "500") or {"events": []}
+            for e in ev["events"]:
+                if e["kind"] == "operation" and "succeeded" in e["msg"]:
+                    if e["msg"].startswith("scale up"):
+                        ups += 1
+                    elif e["msg"].startswith("scale down"):
+                        downs += 1
+        except READ_ERRORS as e:
+            print("demo: could not read the events: %s" % e, flush=True)
+        jobs, waits = None, []
+        try:
+            jobs = self.oc.ctl("GET", "state")["jobs"]
+            waits = [j["started"] - j["created"] for j in jobs
+                     if j.get("started") and j.get("created")]
+        except READ_ERRORS as e:
+            print("demo: could not read the jobs: %s" % e, flush=True)
         print("demo summary: scale-ups %d, scale-downs %d, peak workers %d, "
-              "jobs %d, queue wait median %s s, max %s s" % (
-                  ups, downs, self.peak, len(jobs),
+              "jobs %s, queue wait median %s s, max %s s" % (
+                  ups, downs, self.peak,
+                  "?" if jobs is None else len(jobs),
                   "%.0f" % sorted(waits)[len(waits) // 2] if waits else "-",
                   "%.0f" % max(waits) if waits else "-"), flush=True)
+        print("decision history (repeats folded):", flush=True)
+        for line in self.history.lines() or ["(none)"]:
+            print("  " + line, flush=True)
         return ups, downs
+
+    def keep(self):
+        """--keep: leaves the cluster running and says how to reach it."""
+        pids = [self.ec2.proc.pid, self.oc.proc.pid, self.daemon.pid]
+        for p in self.procs:
+            p.proc.stdout.close()
+        self.daemon_log.close()
+        ctl_dir = os.path.join(BUILD, "ctl")
+        print("demo: the simulated cluster keeps running (--keep); try:\n"
+              "  export EC2CTL_SOCKET=%s\n"
+              "  export PATH=%s:$PATH\n"
+              "  ec2ctl demo status\n"
+              "when done: kill %s; rm -rf %s" % (
+                  self.sock, ctl_dir, " ".join(map(str, pids)), self.tmp),
+              flush=True)
+        return 0
 
     def stop(self):
         rc = None
@@ -214,7 +292,9 @@ class Demo:
                 rc = self.daemon.wait(30)
             except subprocess.TimeoutExpired:
                 self.daemon.kill()
-                rc = self.daemon.wait()
+                self.daemon.wait()
+        elif self.daemon:
+            rc = self.daemon.returncode
         for p in self.procs:
             p.stop()
         if self.daemon:
@@ -226,12 +306,22 @@ class Demo:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--minutes", type=float, default=4)
+    ap = argparse.ArgumentParser(
+        prog="scripts/demo", description=__doc__.split("\n")[0],
+        epilog="scripts/demo installs missing Debian packages and builds "
+        "in build-demo/ first; --help does neither.")
+    ap.add_argument("--minutes", type=float, default=4,
+                    help="how long the workload runs (default 4)")
     ap.add_argument("--plain", action="store_true",
                     help="plain lines instead of a live screen")
+    ap.add_argument("--keep", action="store_true",
+                    help="leave the simulated cluster running at the end "
+                    "and print how to use ec2ctl on it")
     a = ap.parse_args()
     demo = Demo(a.minutes, a.plain)
+    # The emulators and the daemon run in sessions of their own, so that
+    # the terminal's Ctrl-C (SIGINT to the foreground process group) reaches
+    # only this script, which then sums up and stops them in order.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(
         KeyboardInterrupt()))
     rc = 1
@@ -241,11 +331,17 @@ def main():
     except KeyboardInterrupt:
         print("\ndemo: interrupted", flush=True)
     finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             if demo.daemon:
                 demo.summary()
         finally:
-            rc = demo.stop()
+            if a.keep and demo.daemon and demo.daemon.poll() is None:
+                rc = demo.keep()
+            else:
+                rc = demo.stop()
     sys.exit(0 if rc == 0 else 1)
 
 

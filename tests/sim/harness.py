@@ -17,10 +17,14 @@ SIM_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class SimProcess:
-    def __init__(self, argv, env=None, ready_timeout=15.0, log_path=None):
+    def __init__(self, argv, env=None, ready_timeout=15.0, log_path=None,
+                 new_session=False):
+        """new_session: run the emulator in a session of its own, out of
+        reach of the terminal's Ctrl-C (scripts/demo stops it itself)."""
         self._log = open(log_path, "wb") if log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                     stderr=self._log, env=env)
+                                     stderr=self._log, env=env,
+                                     start_new_session=new_session)
         self.info = self._read_ready(ready_timeout)
         self.port = self.info["port"]
         self.url = "http://127.0.0.1:%d" % self.port

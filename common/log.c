@@ -20,6 +20,37 @@ static const char *log_ident = "ec2-manager";
 static int log_max_level = LOG_INFO;
 static log_backend_fn *log_backend;
 static bool log_stderr_priority;
+static struct {
+	log_tap_fn	*fn;
+	void		*arg;
+} log_taps[LOG_TAPS_MAX];
+static bool log_in_tap;
+
+/* The key events: name and MESSAGE_ID.  systemd/ec2-manager.catalog has
+ * one entry per id (tests/unit/test_log.c checks both ways). */
+static const struct {
+	const char	*name;
+	const char	*id;
+} log_events[LOG_EV_COUNT] = {
+	[LOG_EV_OP_STARTED] = { "op_started",
+	    "c82eac1539104e15b409c1347c15d387" },
+	[LOG_EV_OP_FINISHED] = { "op_finished",
+	    "73e41cdd8f124749b8431a35c15a67db" },
+	[LOG_EV_OP_FAILED] = { "op_failed",
+	    "6c0934725eb2448fa50fc4e0a9a6be2e" },
+	[LOG_EV_DECISION] = { "decision",
+	    "4d6fb6f60b624e38ae5b8b40e7d7c3e8" },
+	[LOG_EV_MAINTENANCE_SET] = { "maintenance_set",
+	    "cea861814c5946b1b57dcf259791e671" },
+	[LOG_EV_MAINTENANCE_RESTORED] = { "maintenance_restored",
+	    "e72df63296cc4c6a97a723f572346d31" },
+	[LOG_EV_RELOAD_ACCEPTED] = { "reload_accepted",
+	    "1421dae3ad2143e6a2012cf9583ce20f" },
+	[LOG_EV_RELOAD_REJECTED] = { "reload_rejected",
+	    "43d784c58a674131a8aecf9f220a1342" },
+	[LOG_EV_RECOVERED] = { "recovered",
+	    "eba0266cc7614b5cbb44af59f7fa5ad2" },
+};
 
 static const char *const level_names[] = {
 	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
@@ -34,6 +65,44 @@ log_init(const char *ident, int max_level)
 	log_max_level = max_level;
 	log_backend = NULL;
 	log_stderr_priority = false;
+	memset(log_taps, 0, sizeof(log_taps));
+}
+
+const char *
+log_event_name(enum log_event e)
+{
+	if ((int)e <= LOG_EV_NONE || e >= LOG_EV_COUNT)
+		return NULL;
+	return log_events[e].name;
+}
+
+const char *
+log_event_message_id(enum log_event e)
+{
+	if ((int)e <= LOG_EV_NONE || e >= LOG_EV_COUNT)
+		return NULL;
+	return log_events[e].id;
+}
+
+int
+log_tap_add(log_tap_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < LOG_TAPS_MAX; i++) {
+		if (log_taps[i].fn == NULL) {
+			log_taps[i].fn = fn;
+			log_taps[i].arg = arg;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+log_tap_remove(log_tap_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < LOG_TAPS_MAX; i++)
+		if (log_taps[i].fn == fn && log_taps[i].arg == arg)
+			log_taps[i].fn = NULL;
 }
 
 void
@@ -93,8 +162,9 @@ present(const char *s)
 	return s != NULL && *s != '\0';
 }
 
-/* Appends "NAME=value" to f, cutting the value short when the buffer runs
- * out; a field that does not fit at all is left out. */
+/* Appends "NAME=value" to f, the value made valid UTF-8 and cut short at
+ * a character boundary when the buffer runs out; a field that does not
+ * fit at all is left out. */
 static void
 fields_add(struct log_fields *f, size_t *used, const char *name,
     const char *value)
@@ -103,16 +173,33 @@ fields_add(struct log_fields *f, size_t *used, const char *name,
 	size_t nlen = strlen(name), vlen;
 	char *p = f->buf + *used;
 
-	if (!present(value) || f->n >= LOG_FIELDS_MAX || room < nlen + 2)
+	/* Room for "NAME=", one byte of value and utf8_copy()'s NUL. */
+	if (!present(value) || f->n >= LOG_FIELDS_MAX || room < nlen + 3)
 		return;
-	vlen = utf8_cut(value, strlen(value), room - nlen - 1);
 	memcpy(p, name, nlen);
 	p[nlen] = '=';
-	memcpy(p + nlen + 1, value, vlen);
+	vlen = utf8_copy(p + nlen + 1, room - nlen - 1, value, strlen(value));
 	f->iov[f->n].iov_base = p;
 	f->iov[f->n].iov_len = nlen + 1 + vlen;
 	f->n++;
 	*used += nlen + 1 + vlen;
+}
+
+const char *
+log_fields_get(const struct log_fields *f, const char *name, size_t *len)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < f->n; i++) {
+		const char *p = f->iov[i].iov_base;
+
+		if (f->iov[i].iov_len > n && memcmp(p, name, n) == 0 &&
+		    p[n] == '=') {
+			*len = f->iov[i].iov_len - n - 1;
+			return p + n + 1;
+		}
+	}
+	return NULL;
 }
 
 size_t
@@ -133,7 +220,8 @@ log_fields_build(struct log_fields *f, const struct log_record *r)
 	fields_add(f, &used, "EC2M_CLUSTER", r->cluster);
 	fields_add(f, &used, "EC2M_OP", r->op);
 	fields_add(f, &used, "EC2M_INSTANCE", r->instance);
-	fields_add(f, &used, "EC2M_EVENT", r->event);
+	fields_add(f, &used, "EC2M_EVENT", log_event_name(r->event));
+	fields_add(f, &used, "MESSAGE_ID", log_event_message_id(r->event));
 	/* journald wants a MESSAGE, so an empty message goes as one
 	 * space. */
 	fields_add(f, &used, "MESSAGE", present(r->msg) ? r->msg : " ");
@@ -182,59 +270,45 @@ log_line_format(char *out, size_t outlen, const struct log_record *r,
 	return (size_t)n;
 }
 
-static void
-log_vwrite(int level, const char *cluster, const char *op,
-    const char *instance, const char *event, const char *file, int line,
-    const char *fmt, va_list ap)
+void
+log_emit(int level, const struct log_ctx *ctx, const char *file, int line,
+    const char *fmt, ...)
 {
-	struct log_record r = {
-		.level = level, .ident = log_ident, .cluster = cluster,
-		.op = op, .instance = instance, .event = event, .file = file,
-		.line = line,
-	};
+	static const struct log_ctx none;
+	int saved_errno = errno;
+	struct log_record r;
+	struct log_fields f;
 	char msg[2048];
 	char out[2304];
+	va_list ap;
 	size_t n;
 
-	utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
-	r.msg = msg;
-	if (log_backend != NULL && log_backend(&r) == 0)
+	if (!log_enabled(level))
 		return;
-	n = log_line_format(out, sizeof(out), &r, log_stderr_priority);
-	if (n > 0 && write(STDERR_FILENO, out, n) < 0) {
-		/* Nowhere left to report it. */
+	if (ctx == NULL)
+		ctx = &none;
+	va_start(ap, fmt);
+	utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r = (struct log_record){
+		.level = level, .ident = log_ident, .cluster = ctx->cluster,
+		.op = ctx->op, .instance = ctx->instance, .event = ctx->event,
+		.file = file, .line = line, .msg = msg,
+	};
+	log_fields_build(&f, &r);
+	if (log_backend == NULL || log_backend(&r, &f) != 0) {
+		n = log_line_format(out, sizeof(out), &r,
+		    log_stderr_priority);
+		if (n > 0 && write(STDERR_FILENO, out, n) < 0) {
+			/* Nowhere left to report it. */
+		}
 	}
-}
-
-void
-log_write(int level, const char *cluster, const char *file, int line,
-    const char *fmt, ...)
-{
-	int saved_errno = errno;
-	va_list ap;
-
-	if (log_enabled(level)) {
-		va_start(ap, fmt);
-		log_vwrite(level, cluster, NULL, NULL, NULL, file, line, fmt,
-		    ap);
-		va_end(ap);
-	}
-	errno = saved_errno;
-}
-
-void
-log_write_fields(int level, const char *cluster, const char *op,
-    const char *instance, const char *event, const char *file, int line,
-    const char *fmt, ...)
-{
-	int saved_errno = errno;
-	va_list ap;
-
-	if (log_enabled(level)) {
-		va_start(ap, fmt);
-		log_vwrite(level, cluster, op, instance, event, file, line,
-		    fmt, ap);
-		va_end(ap);
+	if (!log_in_tap) {
+		log_in_tap = true;
+		for (size_t i = 0; i < LOG_TAPS_MAX; i++)
+			if (log_taps[i].fn != NULL)
+				log_taps[i].fn(log_taps[i].arg, &r, &f);
+		log_in_tap = false;
 	}
 	errno = saved_errno;
 }

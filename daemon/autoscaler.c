@@ -171,7 +171,8 @@ drop_evaluation(struct cluster *c, const char *why)
 		return;
 	c->autoscaler->evaluating = NULL;
 	cluster_refresh_cancel(c, ev);
-	clog(LOG_INFO, c->name, "autoscale evaluation dropped: %s", why);
+	clog_op(LOG_INFO, c->name, "autoscale",
+	    "autoscale evaluation dropped: %s", why);
 	if (ev->cb)
 		ev->cb(ev->arg, c, false, NULL, why);
 	eval_free(ev);
@@ -220,10 +221,11 @@ record(struct cluster *c, json_t *decision)
 	    LOG_INFO, json_incref(decision), "autoscale%s: %s: %s",
 	    ran ? "" : " did not run", action ? action : "none",
 	    reason ? reason : "");
-	clog(warning ? LOG_WARNING : LOG_INFO, c->name, "autoscale%s: %s: "
-	    "%s", ran ? "" : " did not run", action ? action : "none",
-	    reason ? reason : "");
-	clog(LOG_DEBUG, c->name, "autoscale decision: %s", inputs);
+	clog_fields(warning ? LOG_WARNING : LOG_INFO, c->name, "autoscale",
+	    NULL, LOG_EV_DECISION, "autoscale%s: %s: %s", ran ? "" :
+	    " did not run", action ? action : "none", reason ? reason : "");
+	clog_op(LOG_DEBUG, c->name, "autoscale", "autoscale decision: %s",
+	    inputs);
 	free(inputs);
 	time_format_iso8601(now, ts);
 	count = json_object_get(decision, "count");
@@ -257,8 +259,8 @@ on_action_done(void *arg, struct cluster *c, bool ok, json_t *result,
 	(void)arg;
 	(void)result;
 	if (!ok)
-		clog(LOG_WARNING, c->name, "autoscale action failed: %s",
-		    error);
+		clog_op(LOG_WARNING, c->name, "autoscale",
+		    "autoscale action failed: %s", error);
 }
 
 static const char *
@@ -423,7 +425,8 @@ autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
 		utf8_snprintf(why, sizeof(why), c->op ? "an operation is in "
 		    "progress on %s" : "an evaluation of %s is in progress",
 		    c->name);
-		clog(LOG_INFO, c->name, "autoscale skipped: %s", why);
+		clog_op(LOG_INFO, c->name, "autoscale",
+		    "autoscale skipped: %s", why);
 		if (cb)
 			cb(arg, c, false, NULL, why);
 		return;

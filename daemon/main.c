@@ -225,12 +225,14 @@ reload(struct daemon *d)
 	if (config_load(d->config_path, &nc, err, sizeof(err)) != 0 ||
 	    daemon_core_reload(d, nc, err, sizeof(err)) != 0) {
 		config_free(nc);
-		log_err("reload rejected, the old configuration stays in "
+		clog_ctx(LOG_ERR, LOG_CTX(.event = LOG_EV_RELOAD_REJECTED),
+		    "reload rejected, the old configuration stays in "
 		    "force: %s", err);
 		sd_notify(0, "READY=1");
 		return;
 	}
-	log_info("configuration reloaded: %zu clusters", d->config->nclusters);
+	clog_ctx(LOG_INFO, LOG_CTX(.event = LOG_EV_RELOAD_ACCEPTED),
+	    "configuration reloaded: %zu clusters", d->config->nclusters);
 	daemon_core_refresh_all(d);
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);
@@ -360,6 +362,7 @@ main(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	log_init("ec2-managerd", LOG_INFO);
 	log_journal_setup();
+	log_fields_file_setup();
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
@@ -452,6 +455,7 @@ out:
 		rc = 1;
 	}
 	free(d->config_path);
+	log_fields_file_close();
 	xmlCleanupParser();
 	curl_global_cleanup();
 	return rc;

@@ -306,7 +306,8 @@ op_conclude(struct operation *op, bool ok, const char *extra)
 	    "stopped", strv_json(&op->stopped),
 	    "warnings", strv_json(&op->warnings)),
 	    "%s %s: %s", op->name, ok ? "succeeded" : "failed", msg);
-	clog_op(ok ? LOG_NOTICE : LOG_WARNING, c->name, op_token(op),
+	clog_fields(ok ? LOG_NOTICE : LOG_WARNING, c->name, op_token(op),
+	    NULL, ok ? LOG_EV_OP_FINISHED : LOG_EV_OP_FAILED,
 	    "%s %s: %s", op->name, ok ? "succeeded" : "failed", msg);
 	result = json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o}",
 	    "message", json_text(msg), "operation", json_text(op->name),
@@ -493,8 +494,8 @@ operation_start(struct cluster *c, const struct op_params *p,
 	events_add(&c->events, op->started_ms, EVENT_OPERATION, LOG_INFO, NULL,
 	    "%s started by %s%s", op->name, p->initiator, p->force ?
 	    " with --force" : "");
-	clog_op(LOG_NOTICE, c->name, op_token(op), "%s started by %s",
-	    op->name, p->initiator);
+	clog_fields(LOG_NOTICE, c->name, op_token(op), NULL,
+	    LOG_EV_OP_STARTED, "%s started by %s", op->name, p->initiator);
 	op_resume_in(op, 0);
 	return 0;
 }

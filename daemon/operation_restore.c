@@ -85,6 +85,11 @@ on_op_maint(void *arg, const struct oc_error *err)
 	bool gone;
 
 	m->call = NULL;
+	if (err == NULL)
+		clog_fields(LOG_INFO, op->c->name, op_token(op), m->id,
+		    m->on ? LOG_EV_MAINTENANCE_SET :
+		    LOG_EV_MAINTENANCE_RESTORED, "%s: %s %s maintenance",
+		    op->name, m->host, m->on ? "put in" : "taken out of");
 	if (err && op->maint_error == NULL)
 		op->maint_error = utf8_asprintf("maintenance %s for %s: %s",
 		    m->on ? "on" : "off", m->host, err->message);
@@ -429,7 +434,7 @@ recover_finished(struct operation *op, bool all)
 	    "stopping", strv_array(&op->rec.stopping));
 	events_add(&c->events, time_now_ms(), EVENT_RECOVERED, level, data,
 	    "%s", strbuf_str(&sb));
-	clog_fields(level, c->name, "recover", NULL, "recovered", "%s",
+	clog_fields(level, c->name, "recover", NULL, LOG_EV_RECOVERED, "%s",
 	    strbuf_str(&sb));
 	strbuf_release(&sb);
 	strv_clear(&restored);
@@ -447,9 +452,9 @@ op_recover_interrupted(struct operation *op, const char *why)
 	    NULL, "the recovery from an unclean end during %s was "
 	    "interrupted: %s; its record stays for the next start", found,
 	    why);
-	clog_fields(LOG_WARNING, c->name, "recover", NULL, "recovered", "the "
-	    "recovery from an unclean end during %s was interrupted: %s; its "
-	    "record stays for the next start", found, why);
+	clog_fields(LOG_WARNING, c->name, "recover", NULL, LOG_EV_RECOVERED,
+	    "the recovery from an unclean end during %s was interrupted: %s; "
+	    "its record stays for the next start", found, why);
 	free(found);
 	op_end(op, true);
 }
@@ -537,7 +542,7 @@ op_recover_start(struct cluster *c, struct opjournal *rec)
 	rs->deadline = uv_now(c->d->loop) + restore_give_up_ms(op);
 	c->op = op;
 	found = recover_found(op);
-	clog_fields(LOG_NOTICE, c->name, "recover", NULL, "recovered",
+	clog_fields(LOG_NOTICE, c->name, "recover", NULL, LOG_EV_RECOVERED,
 	    "found the crash record of %s, written by pid %ld: %zu node%s "
 	    "in maintenance, %zu instance%s being stopped; recovering", found,
 	    op->rec.pid, op->rec.hosts.n, op->rec.hosts.n == 1 ? "" : "s",
@@ -568,7 +573,7 @@ operation_recover(struct cluster *c)
 		events_add(&c->events, time_now_ms(), EVENT_RECOVERED, LOG_ERR,
 		    NULL, "the crash record of an earlier run cannot be "
 		    "read: %s; %s", err, aside);
-		clog_fields(LOG_ERR, c->name, "recover", NULL, "recovered",
+		clog_fields(LOG_ERR, c->name, "recover", NULL, LOG_EV_RECOVERED,
 		    "the crash record of an earlier run cannot be read: %s; "
 		    "%s", err, aside);
 		return;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 
 /* The value of field name in f, as a new string, or NULL if absent. */
 static char *
@@ -56,14 +58,14 @@ test_fields_all(void **state)
 	struct log_record r = {
 		.level = LOG_WARNING, .ident = "ec2-managerd",
 		.cluster = "dev04", .op = "scale", .instance = "i-0abc",
-		.event = "decision", .file = "../daemon/policy.c", .line = 123,
-		.msg = "stop 2 workers",
+		.event = LOG_EV_DECISION, .file = "../daemon/policy.c",
+		.line = 123, .msg = "stop 2 workers",
 	};
 	struct log_fields f;
 
 	(void)state;
-	assert_int_equal(log_fields_build(&f, &r), 9);
-	assert_int_equal(f.n, 9);
+	assert_int_equal(log_fields_build(&f, &r), 10);
+	assert_int_equal(f.n, 10);
 	assert_field(&f, "MESSAGE", "stop 2 workers");
 	assert_field(&f, "PRIORITY", "4");
 	assert_field(&f, "SYSLOG_IDENTIFIER", "ec2-managerd");
@@ -73,6 +75,7 @@ test_fields_all(void **state)
 	assert_field(&f, "EC2M_OP", "scale");
 	assert_field(&f, "EC2M_INSTANCE", "i-0abc");
 	assert_field(&f, "EC2M_EVENT", "decision");
+	assert_field(&f, "MESSAGE_ID", "4d6fb6f60b624e38ae5b8b40e7d7c3e8");
 	/* Every piece lies inside the buffer, one after the other. */
 	for (size_t i = 0; i < f.n; i++) {
 		const char *p = f.iov[i].iov_base;
@@ -100,6 +103,89 @@ test_fields_absent(void **state)
 	assert_field(&f, "EC2M_OP", NULL);
 	assert_field(&f, "EC2M_INSTANCE", NULL);
 	assert_field(&f, "EC2M_EVENT", NULL);
+	assert_field(&f, "MESSAGE_ID", NULL);
+}
+
+/* Values from outside (an instance name, an upstream error) are made
+ * valid UTF-8, and a long one is cut at a character boundary. */
+static void
+test_fields_utf8(void **state)
+{
+	static char big[6000];
+	struct log_record r = {
+		.level = LOG_INFO, .ident = "ec2-managerd",
+		.cluster = "dev\xff" "04", .instance = "i-\xc3",
+		.file = "x.c", .line = 3,
+	};
+	struct log_fields f;
+	size_t i;
+
+	(void)state;
+	/* "é" (2 bytes) repeated: any cut in the middle would split one. */
+	for (i = 0; i + 2 < sizeof(big); i += 2)
+		memcpy(big + i, "\xc3\xa9", 2);
+	big[i] = '\0';
+	r.msg = big;
+	log_fields_build(&f, &r);
+	assert_field(&f, "EC2M_CLUSTER", "dev" UTF8_REPLACEMENT "04");
+	assert_field(&f, "EC2M_INSTANCE", "i-" UTF8_REPLACEMENT);
+	for (i = 0; i < f.n; i++)
+		assert_true(utf8_valid(f.iov[i].iov_base, f.iov[i].iov_len));
+}
+
+/* Every event has a distinct name and a distinct 128-bit id in the form
+ * journald wants (32 lower-case hex digits). */
+static void
+test_event_table(void **state)
+{
+	(void)state;
+	assert_null(log_event_name(LOG_EV_NONE));
+	assert_null(log_event_message_id(LOG_EV_COUNT));
+	for (int e = 1; e < LOG_EV_COUNT; e++) {
+		const char *id = log_event_message_id(e);
+
+		assert_non_null(log_event_name(e));
+		assert_int_equal(strlen(id), 32);
+		assert_int_equal(strspn(id, "0123456789abcdef"), 32);
+		for (int o = 1; o < e; o++) {
+			assert_string_not_equal(id, log_event_message_id(o));
+			assert_string_not_equal(log_event_name(e),
+			    log_event_name(o));
+		}
+	}
+}
+
+/* The journal catalog has an entry for every id of the code and no
+ * other; each entry names its event. */
+static void
+test_catalog_matches_code(void **state)
+{
+	FILE *fp = fopen("../../systemd/ec2-manager.catalog", "r");
+	bool seen[LOG_EV_COUNT] = { false };
+	char line[512], id[64];
+	int entries = 0, e;
+
+	(void)state;
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp)) {
+		if (strncmp(line, "-- ", 3) != 0)
+			continue;
+		assert_int_equal(sscanf(line, "-- %63s", id), 1);
+		entries++;
+		for (e = 1; e < LOG_EV_COUNT; e++)
+			if (strcmp(id, log_event_message_id(e)) == 0)
+				break;
+		if (e == LOG_EV_COUNT)
+			fail_msg("catalog id %s is not used by the code", id);
+		assert_false(seen[e]);
+		seen[e] = true;
+	}
+	fclose(fp);
+	for (e = 1; e < LOG_EV_COUNT; e++)
+		if (!seen[e])
+			fail_msg("event %s (%s) is not in the catalog",
+			    log_event_name(e), log_event_message_id(e));
+	assert_int_equal(entries, LOG_EV_COUNT - 1);
 }
 
 /* A message with a newline stays one field (sd_journal_sendv() encodes
@@ -165,7 +251,7 @@ test_line_format(void **state)
 	r.cluster = "dev04";
 	r.op = "scale";
 	r.instance = "i-0abc";
-	r.event = "outcome";	/* journal only */
+	r.event = LOG_EV_OP_FINISHED;	/* journal only */
 	r.level = LOG_INFO;
 	r.msg = "stopped";
 	log_line_format(out, sizeof(out), &r, false);
@@ -188,8 +274,9 @@ static int ncaptured;
 static int backend_result;
 
 static int
-capture(const struct log_record *r)
+capture(const struct log_record *r, const struct log_fields *f)
 {
+	(void)f;
 	captured = *r;
 	snprintf(captured_msg, sizeof(captured_msg), "%s", r->msg);
 	captured.msg = captured_msg;
@@ -208,7 +295,7 @@ test_backend_and_filter(void **state)
 	backend_result = 0;
 
 	errno = ENOENT;
-	clog_fields(LOG_NOTICE, "dev04", "stop", "i-1", "outcome",
+	clog_fields(LOG_NOTICE, "dev04", "stop", "i-1", LOG_EV_OP_FINISHED,
 	    "stopped %d", 3);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(ncaptured, 1);
@@ -217,7 +304,7 @@ test_backend_and_filter(void **state)
 	assert_string_equal(captured.cluster, "dev04");
 	assert_string_equal(captured.op, "stop");
 	assert_string_equal(captured.instance, "i-1");
-	assert_string_equal(captured.event, "outcome");
+	assert_int_equal(captured.event, LOG_EV_OP_FINISHED);
 	assert_string_equal(captured.msg, "stopped 3");
 	assert_non_null(strstr(captured.file, "test_log.c"));
 	assert_true(captured.line > 0);
@@ -228,7 +315,7 @@ test_backend_and_filter(void **state)
 	assert_string_equal(captured.cluster, "prod");
 	assert_null(captured.op);
 	assert_null(captured.instance);
-	assert_null(captured.event);
+	assert_int_equal(captured.event, LOG_EV_NONE);
 	log_info("plain");
 	assert_int_equal(ncaptured, 3);
 	assert_null(captured.cluster);
@@ -365,6 +452,132 @@ test_journal_stream_without_native(void **state)
 	log_init("ec2-managerd", LOG_INFO);
 }
 
+/* What the journal backend sends, and what a tap gets. */
+static struct iovec sent[LOG_FIELDS_MAX];
+static char sent_buf[4096];
+static int nsent, nsends;
+static struct log_fields tapped;
+static int ntapped;
+
+static int
+fake_sendv(const struct iovec *iov, int n)
+{
+	size_t used = 0;
+
+	nsends++;
+	nsent = n;
+	for (int i = 0; i < n && i < LOG_FIELDS_MAX; i++) {
+		memcpy(sent_buf + used, iov[i].iov_base, iov[i].iov_len);
+		sent[i].iov_base = sent_buf + used;
+		sent[i].iov_len = iov[i].iov_len;
+		used += iov[i].iov_len;
+	}
+	return 0;
+}
+
+static void
+tap(void *arg, const struct log_record *r, const struct log_fields *f)
+{
+	(void)r;
+	ntapped++;
+	tapped = *f;
+	/* Taps see the fields, not the stderr line; the pieces point into
+	 * f->buf, so point them into the copy. */
+	for (size_t i = 0; i < f->n; i++)
+		tapped.iov[i].iov_base = tapped.buf +
+		    ((const char *)f->iov[i].iov_base - f->buf);
+	/* A message logged by a tap reaches the backend only. */
+	if (arg != NULL)
+		log_info("from inside the tap");
+}
+
+/* The journal gets exactly the pieces every tap gets (the Loggly sink and
+ * the fields file are taps), in the same order. */
+static void
+test_journal_iov_is_the_tap_list(void **state)
+{
+	(void)state;
+	log_init("ec2-managerd", LOG_INFO);
+	setenv("EC2M_LOG_JOURNAL", "1", 1);
+	log_journal_set_sender(fake_sendv);
+	assert_true(log_journal_setup());
+	assert_int_equal(log_tap_add(tap, NULL), 0);
+	nsends = ntapped = 0;
+	clog_fields(LOG_NOTICE, "dev04", "scale_up", "i-0abc",
+	    LOG_EV_OP_STARTED, "scale up started by %s", "uid 0");
+	assert_int_equal(nsends, 1);
+	assert_int_equal(ntapped, 1);
+	assert_int_equal(nsent, (int)tapped.n);
+	assert_int_equal(tapped.n, 10);
+	for (size_t i = 0; i < tapped.n; i++) {
+		assert_int_equal(sent[i].iov_len, tapped.iov[i].iov_len);
+		assert_memory_equal(sent[i].iov_base, tapped.iov[i].iov_base,
+		    sent[i].iov_len);
+	}
+	assert_field(&tapped, "EC2M_EVENT", "op_started");
+	assert_field(&tapped, "MESSAGE_ID",
+	    "c82eac1539104e15b409c1347c15d387");
+	assert_field(&tapped, "MESSAGE", "scale up started by uid 0");
+
+	/* Below the level: neither gets it. */
+	log_debug("hidden");
+	assert_int_equal(nsends, 1);
+	assert_int_equal(ntapped, 1);
+
+	/* A tap that logs: its message goes to the journal, not to taps. */
+	log_tap_remove(tap, NULL);
+	assert_int_equal(log_tap_add(tap, (void *)1), 0);
+	log_info("outer");
+	assert_int_equal(nsends, 3);
+	assert_int_equal(ntapped, 2);
+	assert_field(&tapped, "MESSAGE", "outer");
+	log_tap_remove(tap, (void *)1);
+	log_info("no tap");
+	assert_int_equal(ntapped, 2);
+
+	unsetenv("EC2M_LOG_JOURNAL");
+	log_journal_set_sender(NULL);
+	log_init("ec2-managerd", LOG_INFO);
+}
+
+/* The fields file: one JSON array of the same pieces per message. */
+static void
+test_fields_file(void **state)
+{
+	char path[] = "/tmp/test_log_fields.XXXXXX";
+	int fd = mkstemp(path);
+	char buf[2048];
+	ssize_t n;
+
+	(void)state;
+	assert_true(fd >= 0);
+	log_init("ec2-managerd", LOG_INFO);
+	log_set_backend(capture);
+	backend_result = 0;
+	setenv("EC2M_LOG_FIELDS_FILE", path, 1);
+	assert_true(log_fields_file_setup());
+	clog_fields(LOG_WARNING, "dev04", "stop", "i-1", LOG_EV_OP_FAILED,
+	    "stop failed: \"quoted\"");
+	log_fields_file_close();
+	clog(LOG_WARNING, "dev04", "after the close");
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "\"EC2M_EVENT=op_failed\""));
+	assert_non_null(strstr(buf, "\"MESSAGE_ID="
+	    "6c0934725eb2448fa50fc4e0a9a6be2e\""));
+	assert_non_null(strstr(buf, "\"MESSAGE=stop failed: \\\"quoted\\\"\""));
+	assert_null(strstr(buf, "after the close"));
+	/* One line. */
+	assert_int_equal(buf[n - 1], '\n');
+	assert_ptr_equal(strchr(buf, '\n'), buf + n - 1);
+	close(fd);
+	unlink(path);
+	unsetenv("EC2M_LOG_FIELDS_FILE");
+	assert_false(log_fields_file_setup());
+	log_init("ec2-managerd", LOG_INFO);
+}
+
 static void
 test_level_names(void **state)
 {
@@ -383,6 +596,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields_all),
 		cmocka_unit_test(test_fields_absent),
+		cmocka_unit_test(test_fields_utf8),
+		cmocka_unit_test(test_event_table),
+		cmocka_unit_test(test_catalog_matches_code),
+		cmocka_unit_test(test_journal_iov_is_the_tap_list),
+		cmocka_unit_test(test_fields_file),
 		cmocka_unit_test(test_fields_message_forms),
 		cmocka_unit_test(test_fields_long_message_cut),
 		cmocka_unit_test(test_line_format),

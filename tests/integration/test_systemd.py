@@ -2,9 +2,9 @@
 activation through systemd-socket-activate, the sd_notify messages on a
 NOTIFY_SOCKET that the test owns, the journal's native protocol on a
 datagram socket bind-mounted over /run/systemd/journal/socket in a private
-mount namespace, the readable and secret-free stderr fallback, the bash
-completion, and what `meson install` puts where, checked with
-systemd-analyze, systemd-sysusers and systemd-tmpfiles."""
+mount namespace, the readable and secret-free stderr fallback, and the bash
+completion.  What `meson install` puts where, checked with systemd-analyze,
+systemd-sysusers and systemd-tmpfiles, is in test_install.py."""
 import base64
 import json
 import os
@@ -26,7 +26,6 @@ from conftest import (DAEMON, EC2CTL, OC_PASSWORD, OC_USER, ROOT,
 
 SSA = shutil.which("systemd-socket-activate") or \
     "/usr/bin/systemd-socket-activate"
-ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
 COMPLETION = os.path.join(ROOT, "etc", "bash-completion", "ec2ctl")
 LINE_RE = re.compile(r"^ec2-managerd: (emerg|alert|crit|err|warning|notice|"
                      r"info|debug): \S")
@@ -590,185 +589,5 @@ def test_bash_completion(linked_sims, daemon_factory, tmp_path):
         ["clusters", "ping", "version"]
 
 
-# meson install.
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """A fresh build (not the shared one) installed with --prefix=/usr
-    into a DESTDIR; also the list of files right after installing."""
-    meson = shutil.which("meson")
-    if meson is None:
-        pytest.skip("meson is not installed")
-    top = tmp_path_factory.mktemp("install")
-    build, dest = top / "build", top / "dest"
-    p = subprocess.run([meson, "setup", "--prefix=/usr", "-Dtests=disabled",
-                        str(build), ROOT], capture_output=True, text=True,
-                       timeout=300)
-    assert p.returncode == 0, p.stdout + p.stderr
-    p = subprocess.run([meson, "install", "-C", str(build), "--destdir",
-                        str(dest)], capture_output=True, text=True,
-                       timeout=900)
-    assert p.returncode == 0, p.stdout + p.stderr
-    files = sorted("/" + str(f.relative_to(dest))
-                   for f in dest.rglob("*") if f.is_file())
-    return meson, build, dest, files
-
-
-def in_dest(dest, rel):
-    return dest / rel.lstrip("/")
-
-
-def test_meson_install_paths(installed):
-    meson, build, dest, files = installed
-    for exe in ("/usr/sbin/ec2-managerd", "/usr/bin/ec2ctl"):
-        assert os.access(in_dest(dest, exe), os.X_OK), exe
-    expected = [
-        "/usr/sbin/ec2-managerd",
-        "/usr/bin/ec2ctl",
-        "/usr/lib/systemd/system/ec2-managerd.service",
-        "/usr/lib/systemd/system/ec2-managerd.socket",
-        "/usr/lib/sysusers.d/ec2-manager.conf",
-        "/usr/lib/tmpfiles.d/ec2-manager.conf",
-        "/etc/ec2-manager/ec2-manager.conf",
-        "/usr/share/bash-completion/completions/ec2ctl",
-    ]
-    if shutil.which("scdoc"):
-        expected += ["/usr/share/man/man1/ec2ctl.1",
-                     "/usr/share/man/man8/ec2-managerd.8",
-                     "/usr/share/man/man5/ec2-manager.conf.5"]
-    # Every file in its place, and nothing else (no test tools).
-    assert files == sorted(expected)
-    assert in_dest(dest, "/etc/ec2-manager/ec2-manager.conf").read_text() \
-        == open(os.path.join(ROOT, "etc", "ec2-manager.conf")).read()
-    assert in_dest(dest, "/usr/share/bash-completion/completions/ec2ctl") \
-        .read_text() == open(COMPLETION).read()
-    for rel, src in (("ec2-managerd.socket", "ec2-managerd.socket"),):
-        assert in_dest(dest, "/usr/lib/systemd/system/" + rel) \
-            .read_text() == open(os.path.join(ROOT, "systemd", src)).read()
-    if shutil.which("scdoc"):
-        page = in_dest(dest, "/usr/share/man/man5/ec2-manager.conf.5")
-        text = page.read_text()
-        assert text.startswith(".\\\"") or ".TH" in text
-        # Every key of the configuration is documented.
-        for key in re.findall(r"^#(\w+) =", open(os.path.join(
-                ROOT, "etc", "ec2-manager.conf")).read(), re.M):
-            assert key.replace("_", "\\_") in text or key in text, key
-
-    unit = in_dest(dest, "/usr/lib/systemd/system/ec2-managerd.service") \
-        .read_text()
-    assert "@" not in re.sub(r"@(system-service|privileged|resources)", "",
-                             unit)
-    assert "\nExecStart=/usr/sbin/ec2-managerd -c " \
-        "/etc/ec2-manager/ec2-manager.conf\n" in unit
-    for line in ("Type=notify", "WatchdogSec=30s", "User=ec2-manager",
-                 "Group=ec2-manager", "ExecReload=/bin/kill -HUP $MAINPID",
-                 "LoadCredential=opencast-user:"
-                 "/etc/ec2-manager/opencast-user",
-                 "LoadCredential=opencast-password:"
-                 "/etc/ec2-manager/opencast-password",
-                 "EnvironmentFile=-/etc/ec2-manager/env"):
-        assert "\n" + line + "\n" in unit, line
-
-    # The sample configuration is valid as installed.
-    p = subprocess.run([str(in_dest(dest, "/usr/sbin/ec2-managerd")),
-                        "--check-config", "-c",
-                        str(in_dest(dest,
-                                    "/etc/ec2-manager/ec2-manager.conf"))],
-                       capture_output=True, text=True, timeout=30,
-                       # The sample names no region: /etc/ec2-manager/env
-                       # or the instance's profile gives it in production.
-                       env=dict(os.environ, AWS_REGION="eu-west-1"))
-    assert p.returncode == 0 and "configuration OK" in p.stdout, p.stderr
-
-
-def test_meson_install_keeps_the_operators_config(installed):
-    meson, build, dest, files = installed
-    conf = in_dest(dest, "/etc/ec2-manager/ec2-manager.conf")
-    conf.write_text("[daemon]\nlog_level = debug\n")
-    p = subprocess.run([meson, "install", "-C", str(build), "--destdir",
-                        str(dest)], capture_output=True, text=True,
-                       timeout=300)
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert conf.read_text() == "[daemon]\nlog_level = debug\n"
-    assert in_dest(dest, "/etc/ec2-manager/ec2-manager.conf.dist") \
-        .read_text() == open(os.path.join(ROOT, "etc",
-                                          "ec2-manager.conf")).read()
-
-
-@pytest.mark.skipif(not (shutil.which("systemd-sysusers") and
-                         shutil.which("systemd-tmpfiles")),
-                    reason="no systemd-sysusers or systemd-tmpfiles")
-def test_sysusers_and_tmpfiles_snippets(installed, tmp_path):
-    """The snippets as systemd reads them, on a copy of the DESTDIR: the
-    user and group, then the directories owned by them."""
-    meson, build, dest, files = installed
-    root = tmp_path / "root"
-    shutil.copytree(dest, root, symlinks=True)
-    p = subprocess.run(["systemd-sysusers", "--root", str(root)],
-                       capture_output=True, text=True, timeout=30)
-    assert p.returncode == 0, p.stderr
-    passwd = in_dest(root, "/etc/passwd").read_text()
-    m = re.search(r"^ec2-manager:x:(\d+):(\d+):[^:]*:/var/lib/ec2-manager:",
-                  passwd, re.M)
-    assert m, passwd
-    assert re.search(r"^ec2-manager:x:%s:" % m.group(2),
-                     in_dest(root, "/etc/group").read_text(), re.M)
-    p = subprocess.run(["systemd-tmpfiles", "--root", str(root), "--create",
-                        "ec2-manager.conf"],
-                       capture_output=True, text=True, timeout=30)
-    assert p.returncode == 0, p.stderr
-    for rel, mode in (("/var/lib/ec2-manager", 0o750),
-                      ("/run/ec2-manager", 0o755)):
-        st = os.stat(in_dest(root, rel))
-        assert (st.st_uid, st.st_gid) == (int(m.group(1)),
-                                          int(m.group(2))), rel
-        assert st.st_mode & 0o7777 == mode, rel
-
-
-@pytest.mark.skipif(not os.access(ANALYZE, os.X_OK),
-                    reason="no systemd-analyze")
-def test_systemd_analyze_security(installed):
-    meson, build, dest, files = installed
-    unit = in_dest(dest, "/usr/lib/systemd/system/ec2-managerd.service")
-    p = subprocess.run([ANALYZE, "security", "--offline=true", str(unit)],
-                       capture_output=True, text=True, timeout=60)
-    m = re.search(r"Overall exposure level for ec2-managerd.service: "
-                  r"([\d.]+)", p.stdout)
-    assert m, p.stdout + p.stderr
-    # 1.2 when written; what the daemon needs (network, its user's view
-    # of peers) keeps it above 1.
-    assert float(m.group(1)) <= 1.5, p.stdout
-
-
-@pytest.mark.skipif(not os.access(ANALYZE, os.X_OK),
-                    reason="no systemd-analyze")
-def test_systemd_analyze_verify(installed, tmp_path):
-    """`systemd-analyze verify` of the installed units.  The service names
-    /usr/sbin/ec2-managerd, which verify insists is executable, so the
-    DESTDIR's /usr/sbin is bind-mounted over the real one in a private
-    mount namespace.  Where no such namespace can be made (unshare -m needs
-    CAP_SYS_ADMIN), copies of the units are verified in which only that
-    path is changed to the DESTDIR's binary.  Only a missing
-    systemd-analyze skips this test: anything verify reports fails it."""
-    meson, build, dest, files = installed
-    units = in_dest(dest, "/usr/lib/systemd/system")
-    names = ("ec2-managerd.service", "ec2-managerd.socket")
-    if unshare_works():
-        argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                'mount --bind "$0" /usr/sbin && exec "$@"',
-                str(in_dest(dest, "/usr/sbin")), ANALYZE, "verify",
-                "--man=no", *(str(units / n) for n in names)]
-    else:
-        copies = tmp_path / "units"
-        copies.mkdir()
-        daemon = str(in_dest(dest, "/usr/sbin/ec2-managerd"))
-        for n in names:
-            text = (units / n).read_text()
-            (copies / n).write_text(text.replace("/usr/sbin/ec2-managerd",
-                                                 daemon))
-        argv = [ANALYZE, "verify", "--man=no",
-                *(str(copies / n) for n in names)]
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    # Unknown keys and bad values are only warnings: any output fails.
-    assert p.returncode == 0 and p.stderr == "" and p.stdout == "", \
-        p.stdout + p.stderr
+# What `meson install` puts where, and systemd's own tools on the installed
+# units and snippets: tests/integration/test_install.py.

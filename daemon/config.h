@@ -55,6 +55,8 @@ struct config {
 	char	*socket_group;		/* "" = none */
 	char	*state_dir;		/* "/var/lib/ec2-manager" */
 	int	 log_level;		/* syslog level; "info" */
+	char	*loggly_url;		/* "https://logs-01.loggly.com" */
+	char	*loggly_ca_file;	/* "" = the system's CAs */
 	/* [aws] */
 	char	*region;		/* "" = from the environment/profile */
 	char	*endpoint;		/* "" = from the environment/region */

@@ -46,6 +46,11 @@ const struct key config_keys[] = {
 	  .offset = GLOBAL(state_dir), .dflt = "/var/lib/ec2-manager" },
 	{ .section = SECT_DAEMON, .name = "log_level", .type = KT_LOG_LEVEL,
 	  .offset = GLOBAL(log_level), .dflt = "info" },
+	{ .section = SECT_DAEMON, .name = "loggly_url", .type = KT_URL,
+	  .offset = GLOBAL(loggly_url), .min = 1,
+	  .dflt = "https://logs-01.loggly.com" },
+	{ .section = SECT_DAEMON, .name = "loggly_ca_file", .type = KT_STRING,
+	  .offset = GLOBAL(loggly_ca_file), .dflt = "" },
 
 	{ .section = SECT_AWS, .name = "region", .type = KT_STRING,
 	  .offset = GLOBAL(region), .dflt = "" },

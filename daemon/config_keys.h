@@ -65,7 +65,7 @@ struct config_section_name {
 extern const struct config_section_name config_section_names[];
 
 /* Every key; CONFIG_NKEYS of them. */
-#define CONFIG_NKEYS 30
+#define CONFIG_NKEYS 32
 extern const struct key config_keys[CONFIG_NKEYS];
 
 /* The key called name in section (SECT_CLUSTER for [defaults] and

@@ -20,6 +20,7 @@
 #include "daemon/daemon.h"
 #include "daemon/ec2.h"
 #include "daemon/http.h"
+#include "daemon/loggly.h"
 #include "daemon/operation.h"
 #include "daemon/secrets.h"
 #include "daemon/zadara.h"
@@ -28,6 +29,47 @@ static const char *
 env_get(const char *name)
 {
 	return getenv(name);
+}
+
+/* A positive number from the environment (tests shrink the Loggly queue
+ * and its flush interval), else 0. */
+static uint64_t
+env_count(const char *name)
+{
+	const char *v = env_get(name);
+	char *end;
+	unsigned long long n;
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	n = strtoull(v, &end, 10);
+	return *end == '\0' ? (uint64_t)n : 0;
+}
+
+/* The Loggly sink, when a token is given (loggly.h).  It is told every
+ * secret the daemon holds, so that none is sent. */
+static void
+start_loggly(struct daemon *d, const char *zadara_token)
+{
+	char *token = secret_loggly_token(env_get);
+	const char *secrets[] = {
+		d->oc_password, zadara_token,
+		env_get("AWS_SECRET_ACCESS_KEY"), env_get("AWS_SESSION_TOKEN"),
+	};
+	struct loggly_settings ls = {
+		.url = d->config->loggly_url,
+		.token = token,
+		.ca_file = d->config->loggly_ca_file,
+		.secrets = secrets,
+		.nsecrets = sizeof(secrets) / sizeof(secrets[0]),
+		.queue_max = (size_t)env_count("EC2M_LOGGLY_QUEUE_MAX"),
+		.flush_ms = env_count("EC2M_LOGGLY_FLUSH_MS"),
+	};
+
+	if (token == NULL)
+		return;
+	d->loggly = loggly_new(d->loop, d->http, &ls);
+	free_secret(token);
 }
 
 static int
@@ -51,6 +93,7 @@ make_clients(struct daemon *d, char *err, size_t errlen)
 	{
 		char *token = secret_zadara_token(env_get);
 
+		start_loggly(d, token);
 		if (token) {
 			struct zadara_settings zs = {
 				.base_url = d->config->zadara_url,
@@ -99,6 +142,8 @@ free_clients(struct daemon *d)
 	ec2_client_free(d->ec2);
 	zadara_client_free(d->zadara);
 	aws_creds_provider_free(d->creds);
+	loggly_free(d->loggly);
+	d->loggly = NULL;
 	http_client_free(d->http);
 	d->ec2 = NULL;
 	d->zadara = NULL;
@@ -220,6 +265,9 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 	d->clusters = list;
 	d->config = nc;
 	log_set_level(nc->log_level);
+	if (d->loggly)
+		loggly_set_endpoint(d->loggly, nc->loggly_url,
+		    nc->loggly_ca_file);
 	if (strcmp(old->region, nc->region) != 0 ||
 	    strcmp(old->endpoint, nc->endpoint) != 0 ||
 	    strcmp(old->profile, nc->profile) != 0 ||

@@ -29,6 +29,7 @@ struct control;
 struct operation;
 struct zadara_client;
 struct zadara_call;
+struct loggly;
 
 struct daemon {
 	uv_loop_t	*loop;
@@ -40,6 +41,7 @@ struct daemon {
 	char		*oc_user;
 	char		*oc_password;
 	struct zadara_client *zadara;	/* NULL without a token */
+	struct loggly	*loggly;	/* NULL without a Loggly token */
 	struct cluster	*clusters;	/* in config order */
 	struct control	*control;
 	struct xrand	 rng;		/* jitter of timers */

@@ -377,6 +377,8 @@ http_submit(struct http_client *c, const struct http_request *req,
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms ?
 	    req->timeout_ms : (long)HTTP_DEFAULT_TIMEOUT_MS);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "ec2-manager/" EC2M_VERSION);
+	if (req->ca_file && *req->ca_file && req->session == NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
 	if (has_body) {
 		call->body = xmalloc(req->body_len + 1);
 		if (req->body_len)

@@ -34,6 +34,8 @@ struct http_request {
 	const char *digest_user;	/* HTTP Digest auth when both set */
 	const char *digest_password;
 	struct http_session *session;	/* NULL: a handle of its own */
+	const char *ca_file;		/* CA bundle to trust instead of the
+					   system's; only without a session */
 };
 
 #define HTTP_DEFAULT_CONNECT_MS	5000

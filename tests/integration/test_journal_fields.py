@@ -18,8 +18,7 @@ import pytest
 
 from conftest import reload_daemon, wait_for
 from test_crash_safety import busy_worker, in_maintenance, kill, step
-from test_operations import (instances, online_hosts, running_oc_nodes,
-                             workers)
+from test_operations import online_hosts, running_oc_nodes, workers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CATALOG = os.path.join(HERE, "..", "..", "systemd", "ec2-manager.catalog")

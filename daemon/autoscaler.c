@@ -23,6 +23,7 @@
 #include "daemon/daemon.h"
 #include "daemon/looptimer.h"
 #include "daemon/model.h"
+#include "daemon/metrics.h"
 #include "daemon/operation.h"
 #include "daemon/policy.h"
 #include "daemon/statefile.h"
@@ -219,6 +220,7 @@ record(struct cluster *c, json_t *decision)
 
 	events_add(&c->events, now, EVENT_DECISION, warning ? LOG_WARNING :
 	    LOG_INFO, json_incref(decision), "autoscale%s: %s: %s",
+	metrics_decision(c->name, decision);
 	    ran ? "" : " did not run", action ? action : "none",
 	    reason ? reason : "");
 	clog_fields(warning ? LOG_WARNING : LOG_INFO, c->name, "autoscale",

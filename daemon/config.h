@@ -57,6 +57,7 @@ struct config {
 	int	 log_level;		/* syslog level; "info" */
 	char	*loggly_url;		/* "https://logs-01.loggly.com" */
 	char	*loggly_ca_file;	/* "" = the system's CAs */
+	char	*metrics_listen;	/* "" = no metrics listener */
 	/* [aws] */
 	char	*region;		/* "" = from the environment/profile */
 	char	*endpoint;		/* "" = from the environment/region */

@@ -18,6 +18,7 @@
 #include "common/strbuf.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
+#include "daemon/metrics.h"
 
 #define CLUSTER_NAME_MAX PROTO_MAX_CLUSTER_NAME
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1)
@@ -46,6 +47,8 @@ const struct key config_keys[] = {
 	  .offset = GLOBAL(state_dir), .dflt = "/var/lib/ec2-manager" },
 	{ .section = SECT_DAEMON, .name = "log_level", .type = KT_LOG_LEVEL,
 	  .offset = GLOBAL(log_level), .dflt = "info" },
+	{ .section = SECT_DAEMON, .name = "metrics_listen", .type = KT_LISTEN,
+	  .offset = GLOBAL(metrics_listen), .dflt = "" },
 	{ .section = SECT_DAEMON, .name = "loggly_url", .type = KT_URL,
 	  .offset = GLOBAL(loggly_url), .min = 1,
 	  .dflt = "https://logs-01.loggly.com" },
@@ -403,6 +406,15 @@ config_key_set(const struct key *k, void *base, const char *s, char *why,
 	case KT_STRING:
 		set_string((char **)(void *)p, s);
 		break;
+	case KT_LISTEN: {
+		struct sockaddr_storage ss;
+
+		if (s[0] != '\0' && metrics_parse_listen(s, &ss, why,
+		    whylen) == -1)
+			return -1;
+		set_string((char **)(void *)p, s);
+		break;
+	}
 	case KT_PATH:
 		if (s[0] != '/') {
 			utf8_snprintf(why, whylen, "must be an absolute path");
@@ -511,6 +523,7 @@ config_key_copy(const struct key *k, void *dst, const void *src)
 		memcpy(d, s, sizeof(enum scaling_policy));
 		break;
 	case KT_STRING:
+	case KT_LISTEN:
 	case KT_PATH:
 	case KT_URL:
 	case KT_ADMIN_URL:
@@ -539,6 +552,7 @@ config_key_free(const struct key *k, void *base)
 
 	switch (k->type) {
 	case KT_STRING:
+	case KT_LISTEN:
 	case KT_PATH:
 	case KT_URL:
 	case KT_ADMIN_URL:

@@ -36,6 +36,7 @@ enum key_type {
 	KT_POLICY,		/* enum scaling_policy */
 	KT_BOOL,		/* bool */
 	KT_LOG_LEVEL,		/* int, a syslog level */
+	KT_LISTEN,		/* char *, IP:PORT or [IPV6]:PORT; "" = off */
 };
 
 /*
@@ -65,7 +66,7 @@ struct config_section_name {
 extern const struct config_section_name config_section_names[];
 
 /* Every key; CONFIG_NKEYS of them. */
-#define CONFIG_NKEYS 32
+#define CONFIG_NKEYS 33
 extern const struct key config_keys[CONFIG_NKEYS];
 
 /* The key called name in section (SECT_CLUSTER for [defaults] and

@@ -21,6 +21,8 @@
 #include "daemon/ec2.h"
 #include "daemon/http.h"
 #include "daemon/loggly.h"
+#include "daemon/metrics.h"
+#include "daemon/metricsrv.h"
 #include "daemon/operation.h"
 #include "daemon/secrets.h"
 #include "daemon/zadara.h"
@@ -218,6 +220,12 @@ daemon_core_init(struct daemon *d, uv_loop_t *loop, struct config *cfg,
 	}
 	make_clusters(d);
 	return 0;
+	if (cfg->metrics_listen[0] != '\0' && (d->metrics =
+	    metricsrv_start(d, cfg->metrics_listen, err, errlen)) == NULL) {
+		free_clients(d);
+		d->config = NULL;
+		return -1;
+	}
 }
 
 int
@@ -228,6 +236,7 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 	struct cluster *list = NULL, **tail = &list, *c;
 	int64_t now = time_now_ms();
 
+	struct metricsrv *metrics = d->metrics;
 	/* A cluster that runs an operation cannot go away under it. */
 	for (c = d->clusters; c; c = c->next) {
 		if (c->op && config_cluster(nc, c->name) == NULL) {
@@ -239,6 +248,19 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 	}
 	/* New and kept clusters in the new order; removed ones go. */
 	for (size_t i = 0; i < nc->nclusters; i++) {
+	/* A new metrics address is bound before anything changes, so that
+	 * a reload that cannot bind it changes nothing. */
+	if (strcmp(old->metrics_listen, nc->metrics_listen) != 0 &&
+	    nc->metrics_listen[0] != '\0' && (metrics = metricsrv_start(d,
+	    nc->metrics_listen, err, errlen)) == NULL)
+		return -1;
+	if (metrics != d->metrics) {
+		metricsrv_stop(d->metrics);
+		d->metrics = metrics;
+	} else if (nc->metrics_listen[0] == '\0') {
+		metricsrv_stop(d->metrics);
+		d->metrics = NULL;
+	}
 		c = cluster_find(d, nc->clusters[i].name);
 		if (c) {
 			struct cluster **pp = &d->clusters;
@@ -262,6 +284,7 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 		clog(LOG_NOTICE, c->name, "no longer managed");
 		free_cluster(c);
 	}
+		metrics_forget_cluster(c->name);
 	d->clusters = list;
 	d->config = nc;
 	log_set_level(nc->log_level);
@@ -325,3 +348,5 @@ daemon_core_cancel_operations(struct daemon *d)
 			operation_cancel(c->op, "the daemon is exiting before "
 			    "the operation reached a safe point");
 }
+	metricsrv_stop(d->metrics);
+	d->metrics = NULL;

@@ -26,6 +26,7 @@ struct oc_call;
 struct oc_hosts;
 struct oc_jobs;
 struct control;
+struct metricsrv;
 struct operation;
 struct zadara_client;
 struct zadara_call;
@@ -44,6 +45,7 @@ struct daemon {
 	struct loggly	*loggly;	/* NULL without a Loggly token */
 	struct cluster	*clusters;	/* in config order */
 	struct control	*control;
+	struct metricsrv *metrics;	/* NULL without metrics_listen */
 	struct xrand	 rng;		/* jitter of timers */
 	int64_t		 started_ms;
 	bool		 stopping;

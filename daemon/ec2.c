@@ -65,7 +65,7 @@ static void on_cancel(struct upstream_call *up);
 static void on_release(struct upstream *u);
 
 static const struct upstream_ops ec2_ops = {
-	on_answer, on_cancel, on_release,
+	on_answer, on_cancel, on_release, "ec2",
 };
 
 static int
@@ -364,6 +364,7 @@ on_creds(void *arg, const struct aws_credentials *creds, const char *error)
 	req.connect_timeout_ms = c->connect_timeout_ms;
 	req.max_body = EC2_MAX_BODY;
 	call->up.attempts++;
+	call->up.what = call->action;
 	c->stats.requests++;
 	log_debug("EC2 %s: sending try %d", call->action, call->up.attempts);
 	rc = upstream_submit(&call->up, &req);

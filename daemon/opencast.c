@@ -59,7 +59,7 @@ static void on_release(struct upstream *u);
 static void call_send(struct upstream_call *up);
 
 static const struct upstream_ops oc_ops = {
-	on_answer, on_cancel, on_release,
+	on_answer, on_cancel, on_release, "opencast",
 };
 
 struct oc_client *
@@ -332,6 +332,7 @@ call_start(struct oc_client *c, enum oc_call_kind kind, const char *path,
 	call->kind = kind;
 	call->path = xstrdup(path);
 	call->arg = arg;
+	call->up.what = path;	/* a literal of the callers below */
 	upstream_call_start(&c->up, &call->up, call_send);
 	return call;
 }

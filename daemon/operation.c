@@ -33,6 +33,7 @@
 #include "daemon/daemon.h"
 #include "daemon/ec2.h"
 #include "daemon/looptimer.h"
+#include "daemon/metrics.h"
 #include "daemon/model.h"
 #include "daemon/opencast.h"
 
@@ -310,6 +311,10 @@ op_conclude(struct operation *op, bool ok, const char *extra)
 	    NULL, ok ? LOG_EV_OP_FINISHED : LOG_EV_OP_FAILED,
 	    "%s %s: %s", op->name, ok ? "succeeded" : "failed", msg);
 	result = json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o}",
+	metrics_operation(c->name, op_token(op), ok ? "succeeded" :
+	    op->err_code == PROTO_ERR_REFUSED ? "refused" :
+	    op->err_code == PROTO_ERR_BUSY ? "interrupted" : "failed",
+	    op->p.dry_run, (double)(time_now_ms() - op->started_ms) / 1000);
 	    "message", json_text(msg), "operation", json_text(op->name),
 	    "dry_run", op->p.dry_run,
 	    "started", strv_json(&op->started),

@@ -11,8 +11,28 @@
 #include "common/log.h"
 #include "daemon/aws.h"
 #include "daemon/looptimer.h"
+#include "daemon/metrics.h"
 
 static void on_shutdown(struct http_watch *w);
+
+static const char *
+service_of(const struct upstream *u)
+{
+	return u->ops->service ? u->ops->service : "other";
+}
+
+/* Counts and times the try that ended with r (NULL: its owner ended the
+ * call first). */
+static void
+count_try(struct upstream_call *call, const struct http_response *r)
+{
+	double s = (double)(uv_hrtime() - call->sent_ns) / 1e9;
+
+	metrics_upstream_request(service_of(call->u), call->what ?
+	    call->what : "other", r ? metrics_http_outcome(r->status, r->ok,
+	    r->timed_out, r->cancelled) : "cancelled", s);
+	call->sent_ns = 0;
+}
 
 /* Frees the client once nobody holds it and no call pins it. */
 static void
@@ -74,6 +94,7 @@ upstream_call_start(struct upstream *u, struct upstream_call *call,
 	call->timer = looptimer_new(u->loop, call);
 	call->http = NULL;
 	call->late = u->shut;
+	call->sent_ns = 0;
 	TAILQ_INSERT_TAIL(&u->calls, call, link);
 	u->ncalls++;
 	looptimer_start(call->timer, 0, on_timer);
@@ -116,6 +137,8 @@ upstream_retry(struct upstream_call *call, const char *why)
 	}
 	log_info("%s; retry %d of %d in %.2f s", why, call->attempts,
 	    u->retry.max_attempts - 1, (double)ms / 1000);
+	metrics_upstream_retry(service_of(u), call->what ? call->what :
+	    "other");
 	looptimer_start(call->timer, ms, on_timer);
 	return true;
 }
@@ -127,6 +150,7 @@ on_http_done(void *arg, const struct http_response *r)
 	struct upstream_call *call = arg;
 
 	call->http = NULL;
+	count_try(call, r);
 	call->u->ops->answer(call, r);
 }
 
@@ -137,6 +161,7 @@ upstream_submit(struct upstream_call *call, const struct http_request *req)
 		looptimer_start(call->timer, 0, on_timer);
 		return 0;
 	}
+	call->sent_ns = uv_hrtime();
 	call->http = http_submit(call->u->http, req, on_http_done, call);
 	return call->http ? 0 : -1;
 }
@@ -148,6 +173,8 @@ upstream_call_end(struct upstream_call *call)
 
 	TAILQ_REMOVE(&u->calls, call, link);
 	u->ncalls--;
+	if (call->http)
+		count_try(call, NULL);
 	http_cancel(call->http);
 	call->http = NULL;
 	looptimer_free(call->timer);

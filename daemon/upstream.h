@@ -55,6 +55,8 @@ struct upstream_ops {
 	upstream_fn *cancel;
 	/* Frees the client: the owner has let go and the last call ended. */
 	void	(*release)(struct upstream *u);
+	/* The service label of its metrics: "ec2", "opencast", "zadara". */
+	const char *service;
 };
 
 struct upstream_retry {
@@ -87,6 +89,10 @@ struct upstream_call {
 	struct looptimer *timer;
 	struct http_call *http;		/* the request in flight */
 	bool		 late;		/* made after the shutdown */
+	const char	*what;		/* for the client: the call label of
+					   its metrics (a static string, set
+					   before upstream_submit()) */
+	uint64_t	 sent_ns;	/* uv_hrtime() of the try in flight */
 	TAILQ_ENTRY(upstream_call) link;
 };
 

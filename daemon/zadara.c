@@ -86,7 +86,7 @@ static void ensure_end(struct zadara_call *e, enum zadara_outcome outcome,
     const char *message, struct zadara_error *err);
 
 static const struct upstream_ops zadara_ops = {
-	on_answer, on_cancel, on_release,
+	on_answer, on_cancel, on_release, "zadara",
 };
 
 struct zadara_client *
@@ -261,6 +261,7 @@ send_request(struct zadara_call *call, bool get)
 	req.connect_timeout_ms = c->timeout_ms < 5000 ? c->timeout_ms : 5000;
 	req.max_body = ZADARA_MAX_BODY;
 	call->sent_get = get;
+	call->up.what = get ? "vpsa" : action_verb(call->kind);
 	log_debug("Zadara %s %s: try %d", req.method, path,
 	    call->up.attempts);
 	rc = upstream_submit(&call->up, &req);

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "daemon/http.h"
+#include "daemon/metrics.h"
 #include "daemon/upstream.h"
 
 struct fake {
@@ -69,7 +70,7 @@ fake_release(struct upstream *u)
 }
 
 static const struct upstream_ops fake_ops = {
-	fake_answer, fake_cancel, fake_release,
+	fake_answer, fake_cancel, fake_release, "test",
 };
 
 static void
@@ -137,16 +138,20 @@ test_retry_attempts_and_deadline(void **state)
 	struct http_client *http;
 	struct fake f, g;
 	struct fcall a = { .retry_until = 100 }, b = { .retry_until = 100000 };
+	const char *labels[] = { "test", "FakeCall" };
 	uint64_t t0;
 
 	(void)state;
 	uv_loop_init(&loop);
 	http = http_client_new(&loop);
 	setup_fake(&f, &loop, http, 3, 0);
+	a.up.what = "FakeCall";
 	upstream_call_start(&f.up, &a.up, fake_send);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(a.sends, 3);		/* the first and two retries */
 	assert_true(a.ended);
+	/* Each retry is counted for the client's service and the call. */
+	assert_true(metrics_get(MF_UPSTREAM_RETRIES, labels) == 2);
 	upstream_release(&f.up);
 	assert_int_equal(f.released, 1);
 
@@ -240,6 +245,8 @@ test_submitted_call_is_cancelled(void **state)
 	 * loop turn at least (connection refused comes later). */
 	struct http_request req = { .method = "GET",
 	    .url = "http://127.0.0.1:9/" };
+	const char *cancelled[] = { "test", "Probe", "cancelled" };
+	const char *errored[] = { "test", "Probe", "error" };
 
 	(void)state;
 	cancels = 0;
@@ -251,11 +258,15 @@ test_submitted_call_is_cancelled(void **state)
 	upstream_call_start(&f.up, &a.up, fake_send);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	assert_int_equal(a.sends, 1);
+	a.up.what = "Probe";
 	assert_int_equal(upstream_submit(&a.up, &req), 0);
 	assert_non_null(a.up.http);
 	assert_int_equal(http_active(http), 1);
 	http_client_free(http);
 	assert_int_equal(a.cancels, 1);
+	/* The try in flight is counted once, as cancelled. */
+	assert_true(metrics_get(MF_UPSTREAM_REQUESTS, cancelled) == 1);
+	assert_true(metrics_get(MF_UPSTREAM_REQUESTS, errored) == 0);
 	upstream_release(&f.up);
 	assert_int_equal(f.released, 1);
 	http_session_free(s);
@@ -274,6 +285,10 @@ main(void)
 		cmocka_unit_test(test_submitted_call_is_cancelled),
 	};
 
+	int rc;
+
 	log_init("test_upstream", LOG_WARNING);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	metrics_reset();
+	return rc;
 }

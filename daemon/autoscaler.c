@@ -218,9 +218,9 @@ record(struct cluster *c, json_t *decision)
 	int64_t now = time_now_ms();
 	json_t *count;
 
+	metrics_decision(c->name, decision);
 	events_add(&c->events, now, EVENT_DECISION, warning ? LOG_WARNING :
 	    LOG_INFO, json_incref(decision), "autoscale%s: %s: %s",
-	metrics_decision(c->name, decision);
 	    ran ? "" : " did not run", action ? action : "none",
 	    reason ? reason : "");
 	clog_fields(warning ? LOG_WARNING : LOG_INFO, c->name, "autoscale",

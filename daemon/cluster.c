@@ -26,6 +26,7 @@
 #include "daemon/daemon.h"
 #include "daemon/ec2.h"
 #include "daemon/looptimer.h"
+#include "daemon/metrics.h"
 #include "daemon/model.h"
 #include "daemon/opencast.h"
 #include "daemon/zadara.h"
@@ -181,6 +182,11 @@ refresh_finish(struct cluster *c)
 
 	c->rf->refreshing = 0;
 	c->updated_ms = now;
+	if ((parts & REFRESH_EC2) && !c->ec2_ok)
+		metrics_refresh_failed(c->name, "ec2");
+	/* Opencast is not read when EC2 failed: not its failure. */
+	if ((parts & REFRESH_OPENCAST) && !c->oc_ok && c->ec2_ok)
+		metrics_refresh_failed(c->name, "opencast");
 	if (parts == REFRESH_ALL) {
 		if (!ok) {
 			events_add(&c->events, now, EVENT_REFRESH, LOG_WARNING,

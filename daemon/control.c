@@ -27,6 +27,7 @@
 #include "common/timeutil.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
+#include "daemon/metrics.h"
 
 struct control {
 	uv_loop_t	*loop;
@@ -264,9 +265,18 @@ req_end(struct ctl_req *r, char *line)
 		conn_pump(c);
 }
 
+/* The control requests counter (metrics.h). */
+static void
+count_request(const struct ctl_req *r, const char *outcome)
+{
+	metrics_control_request(r->req.cmd ? r->req.cmd->name : "none",
+	    outcome);
+}
+
 void
 ctl_req_ok(struct ctl_req *r, json_t *result)
 {
+	count_request(r, "ok");
 	req_end(r, proto_reply_ok(r->req.id, result));
 }
 
@@ -279,6 +289,7 @@ ctl_req_error(struct ctl_req *r, enum proto_err code, const char *fmt, ...)
 	va_start(ap, fmt);
 	msg = utf8_vasprintf(fmt, ap);
 	va_end(ap);
+	count_request(r, proto_err_name(code));
 	req_end(r, proto_reply_error(r->req.id, code, msg));
 	free(msg);
 }
@@ -338,6 +349,7 @@ conn_handle_line(struct ctl_conn *c, const char *line, size_t len)
 	e = proto_request_parse(line, len, &r->req, &id, msg, sizeof(msg));
 	if (e != PROTO_OK) {
 		free(r);
+		metrics_control_request("none", proto_err_name(e));
 		log_info("control: %s from pid %d: %s", proto_err_name(e),
 		    (int)c->cred.pid, msg);
 		conn_send(c, proto_reply_error(id, e, msg));
@@ -348,6 +360,7 @@ conn_handle_line(struct ctl_conn *c, const char *line, size_t len)
 			log_notice("control: denied \"%s\" on %s to uid %d "
 			    "pid %d", r->req.cmd->name, r->req.cluster,
 			    (int)c->cred.uid, (int)c->cred.pid);
+			count_request(r, "permission_denied");
 			conn_send(c, proto_reply_error(r->req.id,
 			    PROTO_ERR_PERMISSION_DENIED, "only root, the "
 			    "daemon's user or members of socket_group may "
@@ -525,6 +538,7 @@ on_connection(uv_stream_t *server, int status)
 	}
 	LIST_INSERT_HEAD(&ctl->conns, c, link);
 	ctl->nconns++;
+	metrics_control_connection();
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) != 0) {
 		conn_close(c);

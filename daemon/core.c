@@ -218,14 +218,14 @@ daemon_core_init(struct daemon *d, uv_loop_t *loop, struct config *cfg,
 		d->config = NULL;
 		return -1;
 	}
-	make_clusters(d);
-	return 0;
 	if (cfg->metrics_listen[0] != '\0' && (d->metrics =
 	    metricsrv_start(d, cfg->metrics_listen, err, errlen)) == NULL) {
 		free_clients(d);
 		d->config = NULL;
 		return -1;
 	}
+	make_clusters(d);
+	return 0;
 }
 
 int
@@ -234,9 +234,9 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 {
 	struct config *old = d->config;
 	struct cluster *list = NULL, **tail = &list, *c;
+	struct metricsrv *metrics = d->metrics;
 	int64_t now = time_now_ms();
 
-	struct metricsrv *metrics = d->metrics;
 	/* A cluster that runs an operation cannot go away under it. */
 	for (c = d->clusters; c; c = c->next) {
 		if (c->op && config_cluster(nc, c->name) == NULL) {
@@ -246,8 +246,6 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 			return -1;
 		}
 	}
-	/* New and kept clusters in the new order; removed ones go. */
-	for (size_t i = 0; i < nc->nclusters; i++) {
 	/* A new metrics address is bound before anything changes, so that
 	 * a reload that cannot bind it changes nothing. */
 	if (strcmp(old->metrics_listen, nc->metrics_listen) != 0 &&
@@ -261,6 +259,8 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 		metricsrv_stop(d->metrics);
 		d->metrics = NULL;
 	}
+	/* New and kept clusters in the new order; removed ones go. */
+	for (size_t i = 0; i < nc->nclusters; i++) {
 		c = cluster_find(d, nc->clusters[i].name);
 		if (c) {
 			struct cluster **pp = &d->clusters;
@@ -282,9 +282,9 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 	while ((c = d->clusters)) {
 		d->clusters = c->next;
 		clog(LOG_NOTICE, c->name, "no longer managed");
+		metrics_forget_cluster(c->name);
 		free_cluster(c);
 	}
-		metrics_forget_cluster(c->name);
 	d->clusters = list;
 	d->config = nc;
 	log_set_level(nc->log_level);
@@ -311,6 +311,8 @@ daemon_core_release(struct daemon *d)
 		d->clusters = c->next;
 		free_cluster(c);
 	}
+	metricsrv_stop(d->metrics);
+	d->metrics = NULL;
 	free_clients(d);
 	config_free(d->config);
 	d->config = NULL;
@@ -348,5 +350,3 @@ daemon_core_cancel_operations(struct daemon *d)
 			operation_cancel(c->op, "the daemon is exiting before "
 			    "the operation reached a safe point");
 }
-	metricsrv_stop(d->metrics);
-	d->metrics = NULL;

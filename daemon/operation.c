@@ -287,6 +287,10 @@ op_conclude(struct operation *op, bool ok, const char *extra)
 	if (op->concluded)
 		return;
 	op->concluded = true;
+	metrics_operation(c->name, op_token(op), ok ? "succeeded" :
+	    op->err_code == PROTO_ERR_REFUSED ? "refused" :
+	    op->err_code == PROTO_ERR_BUSY ? "interrupted" : "failed",
+	    op->p.dry_run, (double)(time_now_ms() - op->started_ms) / 1000);
 	if (ok && op->p.dry_run)
 		utf8_snprintf(msg, sizeof(msg), "dry run of %s passed every "
 		    "rule%s%s", op->what, op->would.n ? "; would act on " : "",
@@ -311,10 +315,6 @@ op_conclude(struct operation *op, bool ok, const char *extra)
 	    NULL, ok ? LOG_EV_OP_FINISHED : LOG_EV_OP_FAILED,
 	    "%s %s: %s", op->name, ok ? "succeeded" : "failed", msg);
 	result = json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o}",
-	metrics_operation(c->name, op_token(op), ok ? "succeeded" :
-	    op->err_code == PROTO_ERR_REFUSED ? "refused" :
-	    op->err_code == PROTO_ERR_BUSY ? "interrupted" : "failed",
-	    op->p.dry_run, (double)(time_now_ms() - op->started_ms) / 1000);
 	    "message", json_text(msg), "operation", json_text(op->name),
 	    "dry_run", op->p.dry_run,
 	    "started", strv_json(&op->started),

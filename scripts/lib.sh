@@ -4,9 +4,11 @@
 packages=(
 	gcc meson ninja-build pkg-config
 	libuv1-dev libcurl4-openssl-dev libssl-dev libjansson-dev libxml2-dev
-	libsystemd-dev libinih-dev libcmocka-dev
+	libsystemd-dev libinih-dev libcmocka-dev libmicrohttpd-dev
 	python3 python3-pytest python3-pytest-xdist python3-botocore
 	scdoc systemd bash-completion util-linux
+	# test_metrics.py: a real Prometheus server and promtool
+	prometheus
 )
 
 # What scripts/package needs besides the build dependencies above: the

@@ -182,18 +182,35 @@ aws_resolve_region(const char *configured, const char *profile_region,
 bool
 aws_region_valid(const char *region)
 {
-	size_t n = region ? strlen(region) : 0;
+	const char *p = region, *part;
+	size_t n, parts = 0;
+	bool digits = false;
 
-	if (n == 0 || n > 63 || region[0] == '-' || region[n - 1] == '-')
+	/* AREA-[QUALIFIER-]...-NAME-N: "eu-west-1", "us-gov-west-1",
+	 * "ap-southeast-2"; not "eu-west1" or "Ireland". */
+	if (region == NULL || strlen(region) > 63)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = region[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-'))
+	for (;;) {
+		part = p;
+		digits = *p >= '0' && *p <= '9';
+		while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+			p++;
+		n = (size_t)(p - part);
+		if (n == 0)
 			return false;
+		for (size_t i = 0; i < n; i++)
+			if ((part[i] >= '0' && part[i] <= '9') != digits)
+				return false;
+		if (parts == 0 && (n != 2 || digits))
+			return false;
+		parts++;
+		if (*p == '\0')
+			break;
+		if (*p != '-' || digits)
+			return false;
+		p++;
 	}
-	return true;
+	return parts >= 3 && digits;
 }
 
 int

@@ -84,8 +84,9 @@ void aws_retry_quota_release(struct aws_retry_quota *q, int taken);
 const char *aws_resolve_region(const char *configured,
     const char *profile_region, const char *(*env_get)(const char *));
 
-/* True when region can be a region name: a host label of 1 to 63 letters,
- * digits and '-', not starting or ending with '-' (botocore's check). */
+/* True when region has the shape of an AWS region name: a two-letter area,
+ * one or more lower-case words and a number, joined by '-' ("eu-west-1",
+ * "us-gov-west-1"), at most 63 characters.  "eu-west1" is not one. */
 bool aws_region_valid(const char *region);
 
 /* Checks that url is an http or https URL with a host, as the EC2 client

@@ -58,26 +58,39 @@ struct origin {
  * matters: libinih would otherwise take an indented line after a key as a
  * continuation of that key's value, and a block of indented keys would
  * silently turn into one odd value.  And a line longer than libinih's
- * buffer is an error here, where libinih would cut it in two.
+ * buffer, or one that is not UTF-8 text, is an error here and reaches
+ * libinih as a blank line.
  *
- * After every line that starts with "[" comes a probe line, PROBE: a key
- * line that ini_read_cb() makes up and ini_key_cb() recognises by the
- * probing flag, not by its name, so that no file can fake one.  libinih
- * reports the probe with the section it is in, so a header is seen even
- * when no key follows it, and libinih decides whether the line was a
- * header: when it was not, its section is not what the brackets hold, and
- * the syntax error comes back from ini_parse_stream().  That return value
- * is the first line that failed, a syntax error or one the handler
- * rejected; since probes shift libinih's line numbers, linemap turns them
- * back into ours.
+ * Before every line that starts with "[" comes a made-up header, RESET,
+ * and after it a probe line, PROBE: a key line that ini_key_cb()
+ * recognises by the probing flag, not by its name, so that no file can
+ * fake one.  libinih reports the probe with the section it is in: the
+ * header's when the line was a header, RESET's when libinih refused it.
+ * So a header is seen even when no key follows it, and libinih alone
+ * decides what a header is.  Any other line that is not blank or a
+ * comment must reach the handler as a key; when it does not, libinih
+ * found no "=" in it and the line is a syntax error.  Every error is
+ * recorded and loading goes on, so that one run reports them all.
  */
 #define PROBE "\001=\n"
+#define RESET "[\002]\n"
+#define RESET_NAME "\002"
+
+/* Where the next line goes. */
+enum pending {
+	PENDING_NONE,
+	PENDING_KEY,		/* a key line, not yet seen by the handler */
+	PENDING_RESET,		/* RESET sent; the real header comes next */
+};
 
 struct loader {
 	struct config	*c;
+	struct origin	 globals;	/* keys outside [defaults]/[cluster] */
 	struct origin	 defaults;
 	struct origin	*origins;	/* one per c->clusters */
-	size_t		 ccap, ocap;	/* of c->clusters, origins */
+	struct loc	*headers;	/* the latest header of each cluster */
+	size_t		 ccap, ocap, hcap;	/* of c->clusters, origins,
+						   headers */
 	char		**files;	/* every file opened */
 	size_t		 nfiles, filescap;
 
@@ -90,16 +103,18 @@ struct loader {
 	int		*linemap;	/* libinih's line numbers to ours */
 	size_t		 linemapcap;
 	int		 iniline;	/* lines handed to libinih */
+	enum pending	 pending;
 	bool		 probe_next;
 	bool		 probing;
+	bool		 got_key;	/* the handler saw the pending key */
+	bool		 skip;		/* in a section that was refused */
 	enum section	 section;
 	size_t		 cluster;	/* with SECT_CLUSTER */
+	size_t		 file_errors;	/* errors in the file being read */
 
-	/* The first error. */
-	char		*err;
-	size_t		 errlen;
-	bool		 failed;
-	int		 err_iniline;
+	/* Every error, one "FILE:LINE: reason" per line. */
+	struct strbuf	 errs;
+	size_t		 nerrs;
 };
 
 static void fail(struct loader *, int, int, const char *, ...)
@@ -108,30 +123,27 @@ static void fail_path(struct loader *, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * Records the first error as "PATH:LINE: message", or "PATH: message" for
- * line 0.  Later errors are dropped: the first one is what stops loading.
+ * Records an error as "PATH:LINE: message", or "PATH: message" for line 0,
+ * after the ones before it.
  */
 static void
 vfail(struct loader *ld, const char *path, int line, const char *fmt,
     va_list ap)
 {
-	int n;
+	char msg[1024];
 
-	if (ld->failed)
-		return;
-	ld->failed = true;
-	ld->err_iniline = line > 0 ? ld->iniline : INT_MAX;
-	if (ld->err == NULL || ld->errlen == 0)
-		return;
+	utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (ld->nerrs > 0)
+		strbuf_putc(&ld->errs, '\n');
 	if (line > 0)
-		n = utf8_snprintf(ld->err, ld->errlen, "%s:%d: ", path, line);
+		strbuf_printf(&ld->errs, "%s:%d: %s", path, line, msg);
 	else
-		n = utf8_snprintf(ld->err, ld->errlen, "%s: ", path);
-	if (n >= 0 && (size_t)n < ld->errlen)
-		utf8_vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
+		strbuf_printf(&ld->errs, "%s: %s", path, msg);
+	ld->nerrs++;
+	ld->file_errors++;
 }
 
-/* Records the first error, at a line of ld->files[file]. */
+/* Records an error at a line of ld->files[file]. */
 static void
 fail(struct loader *ld, int file, int line, const char *fmt, ...)
 {
@@ -142,7 +154,7 @@ fail(struct loader *ld, int file, int line, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Records the first error, about a path that is not a file read. */
+/* Records an error about a path that is not a file read. */
 static void
 fail_path(struct loader *ld, const char *path, const char *fmt, ...)
 {
@@ -210,6 +222,10 @@ config_free(struct config *c)
 	cluster_clear(&c->defaults);
 	for (i = 0; i < c->nclusters; i++)
 		cluster_clear(&c->clusters[i]);
+	if (c->key_at != NULL)
+		for (i = 0; i < CONFIG_NKEYS; i++)
+			free(c->key_at[i]);
+	free(c->key_at);
 	free(c->clusters);
 	free(c->path);
 	free(c);
@@ -227,24 +243,37 @@ config_cluster(const struct config *c, const char *name)
 }
 
 /* The index of the cluster called name, which is added (with nothing set
- * yet) if it is new. */
+ * yet) if it is new.  A cluster has one section per file: a drop-in may
+ * open it again to override keys, the same file may not. */
 static size_t
 find_or_add_cluster(struct loader *ld, const char *name)
 {
 	struct config *c = ld->c;
 	size_t i, n = c->nclusters;
+	struct loc here = { cur_file(ld), ld->line };
 
-	for (i = 0; i < n; i++)
-		if (strcmp(c->clusters[i].name, name) == 0)
-			return i;
+	for (i = 0; i < n; i++) {
+		if (strcmp(c->clusters[i].name, name) != 0)
+			continue;
+		if (ld->headers[i].file == here.file)
+			fail(ld, here.file, here.line, "[cluster %s] again: "
+			    "it was opened at line %d of this file; give each "
+			    "cluster one section per file", name,
+			    ld->headers[i].line);
+		ld->headers[i] = here;
+		return i;
+	}
 	c->clusters = xgrow(c->clusters, &ld->ccap, n + 1,
 	    sizeof(*c->clusters));
 	ld->origins = xgrow(ld->origins, &ld->ocap, n + 1,
 	    sizeof(*ld->origins));
+	ld->headers = xgrow(ld->headers, &ld->hcap, n + 1,
+	    sizeof(*ld->headers));
 	memset(&c->clusters[n], 0, sizeof(c->clusters[n]));
 	memset(&ld->origins[n], 0, sizeof(ld->origins[n]));
 	c->clusters[n].name = xstrdup(name);
-	ld->origins[n].section = (struct loc){ cur_file(ld), ld->line };
+	ld->origins[n].section = here;
+	ld->headers[n] = here;
 	c->nclusters++;
 	return n;
 }
@@ -259,6 +288,7 @@ static int
 open_section(struct loader *ld, char *hdr)
 {
 	const char *name;
+	char msg[128];
 	size_t typelen, i, n;
 
 	while (isspace((unsigned char)*hdr))
@@ -289,42 +319,52 @@ open_section(struct loader *ld, char *hdr)
 		ld->section = SECT_CLUSTER;
 		return 0;
 	}
-	for (i = 0; *name == '\0' && config_section_names[i].name != NULL;
-	    i++) {
-		if (strlen(config_section_names[i].name) == typelen &&
-		    strncmp(hdr, config_section_names[i].name, typelen) == 0) {
+	for (i = 0; config_section_names[i].name != NULL; i++) {
+		if (strlen(config_section_names[i].name) != typelen ||
+		    strncmp(hdr, config_section_names[i].name, typelen) != 0)
+			continue;
+		if (*name == '\0') {
 			ld->section = config_section_names[i].section;
 			return 0;
 		}
+		fail(ld, cur_file(ld), ld->line, "unknown section [%s]: "
+		    "[%s] takes no name", hdr, config_section_names[i].name);
+		return -1;
 	}
-	fail(ld, cur_file(ld), ld->line, "unknown section [%s]", hdr);
+	config_hint_section(hdr, typelen, name, msg, sizeof(msg));
+	fail(ld, cur_file(ld), ld->line, "unknown section [%s]%s", hdr, msg);
 	return -1;
 }
 
 /*
  * Called for the probe after a line starting with "[", with libinih's
- * section.  libinih keeps at most 49 bytes of a section name, so the full
- * header is taken from the line itself, after checking that libinih's
- * section starts it.  If it does not, the line was no header and libinih
- * reports the syntax error.
+ * section: RESET_NAME when libinih did not take the line as a header.
+ * libinih keeps at most 49 bytes of a section name, so the full header is
+ * taken from the line itself, up to its first "]" (where libinih's ends).
  */
-static int
+static void
 on_probe(struct loader *ld, const char *section)
 {
 	const char *body = ld->text + 1, *end;
-	size_t n = strlen(section);
 	char *hdr;
-	int rc;
 
-	if (strncmp(body, section, n) != 0)
-		return 0;
-	end = strchr(body + n, ']');
-	if (end == NULL)
-		return 0;
+	ld->skip = true;
+	ld->section = SECT_NONE;
+	end = strchr(body, ']');
+	if (strcmp(section, RESET_NAME) == 0 || end == NULL) {
+		if (end == NULL)
+			fail(ld, cur_file(ld), ld->line, "unclosed section "
+			    "header \"%s\": the \"]\" is missing", ld->text);
+		else
+			fail(ld, cur_file(ld), ld->line, "syntax error in "
+			    "section header \"%s\" (a comment must not start "
+			    "inside the brackets)", ld->text);
+		return;
+	}
 	hdr = xstrndup(body, end - body);
-	rc = open_section(ld, hdr);
+	if (open_section(ld, hdr) == 0)
+		ld->skip = false;
 	free(hdr);
-	return rc;
 }
 
 static void
@@ -343,19 +383,44 @@ section_label(const struct loader *ld, char *buf, size_t len)
 			    config_section_names[i].name);
 }
 
-static int
+static void
+unknown_key(struct loader *ld, enum section ks, const char *name)
+{
+	char label[CLUSTER_NAME_MAX + 16], hint[128];
+
+	section_label(ld, label, sizeof(label));
+	config_hint_key(ks, name, hint, sizeof(hint));
+	fail(ld, cur_file(ld), ld->line, "unknown key \"%s\" in %s%s", name,
+	    label, hint);
+}
+
+/* The old tool's operation ids in high_load_services
+ * (config_hint_services()). */
+static void
+check_services(struct loader *ld, const struct cluster_config *cc)
+{
+	char *msg = config_hint_services(cc);
+
+	if (msg != NULL)
+		fail(ld, cur_file(ld), ld->line, "%s", msg);
+	free(msg);
+}
+
+static void
 on_key(struct loader *ld, const char *name, const char *value)
 {
 	const struct key *k;
 	enum section ks = ld->section;
-	struct origin *o = NULL;
+	struct origin *o = &ld->globals;
 	void *base = ld->c;
-	char why[128], label[CLUSTER_NAME_MAX + 16];
+	char why[256];
 
+	if (ld->skip)
+		return;
 	if (ld->section == SECT_NONE) {
 		fail(ld, cur_file(ld), ld->line,
 		    "key \"%s\" outside of a section", name);
-		return -1;
+		return;
 	}
 	if (ld->section == SECT_DEFAULTS) {
 		ks = SECT_CLUSTER;
@@ -367,43 +432,44 @@ on_key(struct loader *ld, const char *name, const char *value)
 	}
 	k = config_key_find(ks, name);
 	if (k == NULL) {
-		section_label(ld, label, sizeof(label));
-		fail(ld, cur_file(ld), ld->line, "unknown key \"%s\" in %s",
-		    name, label);
-		return -1;
+		unknown_key(ld, ks, name);
+		return;
 	}
 	if (config_key_set(k, base, value, why, sizeof(why)) == -1) {
 		fail(ld, cur_file(ld), ld->line,
 		    "invalid value \"%s\" for %s: %s", value, name, why);
-		return -1;
+		return;
 	}
-	if (o != NULL)
-		o->keys[k - config_keys] = (struct loc){ cur_file(ld),
-		    ld->line };
-	return 0;
+	if (k->type == KT_LIST && k->offset == offsetof(struct cluster_config,
+	    high_load_services))
+		check_services(ld, base);
+	o->keys[k - config_keys] = (struct loc){ cur_file(ld), ld->line };
 }
 
-/* Called by libinih for each key, and for each probe. */
+/* Called by libinih for each key, and for each probe.  Errors are
+ * recorded here, not returned: libinih's own are found by the reader. */
 static int
 ini_key_cb(void *user, const char *section, const char *name,
     const char *value)
 {
 	struct loader *ld = user;
 
-	if (ld->failed)
-		return 0;
-	if (ld->probing)
-		return on_probe(ld, section) == 0;
+	if (ld->probing) {
+		on_probe(ld, section);
+		return 1;
+	}
 	/* A libinih built to report each header calls with no name; the
 	 * probes see headers already. */
 	if (name == NULL)
 		return 1;
+	ld->got_key = true;
 	/* A libinih built to allow keys without "=" calls with no value. */
 	if (value == NULL) {
 		fail(ld, cur_file(ld), ld->line, "syntax error");
-		return 0;
+		return 1;
 	}
-	return on_key(ld, name, value) == 0;
+	on_key(ld, name, value);
+	return 1;
 }
 
 /* Notes that libinih's next line number stands for our line. */
@@ -414,6 +480,26 @@ map_line(struct loader *ld)
 	ld->linemap = xgrow(ld->linemap, &ld->linemapcap,
 	    (size_t)ld->iniline + 1, sizeof(*ld->linemap));
 	ld->linemap[ld->iniline] = ld->line;
+}
+
+/* The key line handed to libinih last never reached the handler: libinih
+ * found no "=" or ":" in it. */
+static void
+check_pending(struct loader *ld)
+{
+	if (ld->pending == PENDING_KEY && !ld->got_key)
+		fail(ld, cur_file(ld), ld->line, "syntax error: \"%s\" is not "
+		    "\"key = value\", a [section] or a comment", ld->text);
+	ld->pending = PENDING_NONE;
+}
+
+/* Hands libinih a line of our own. */
+static char *
+give(struct loader *ld, char *str, const char *line)
+{
+	memcpy(str, line, strlen(line) + 1);
+	map_line(ld);
+	return str;
 }
 
 /* Called by libinih for its next line, fgets() style: num is the size of
@@ -427,18 +513,25 @@ ini_read_cb(char *str, int num, void *stream)
 	size_t len;
 
 	ld->probing = false;
-	if (ld->failed)
-		return NULL;
-	if (num < (int)sizeof(PROBE)) {
+	if (num < (int)sizeof(RESET)) {
 		fail(ld, cur_file(ld), 0, "libinih's line buffer is too small");
 		return NULL;
 	}
+	if (ld->pending == PENDING_RESET) {
+		/* The header itself, after RESET. */
+		ld->pending = PENDING_NONE;
+		ld->probe_next = true;
+		len = strlen(ld->text);
+		memcpy(str, ld->text, len);
+		memcpy(str + len, "\n", 2);
+		map_line(ld);
+		return str;
+	}
+	check_pending(ld);
 	if (ld->probe_next) {
 		ld->probe_next = false;
 		ld->probing = true;
-		memcpy(str, PROBE, sizeof(PROBE));
-		map_line(ld);
-		return str;
+		return give(ld, str, PROBE);
 	}
 	n = getline(&ld->buf, &ld->bufcap, ld->f);
 	if (n == -1) {
@@ -448,18 +541,18 @@ ini_read_cb(char *str, int num, void *stream)
 		return NULL;
 	}
 	ld->line++;
-	map_line(ld);
+	ld->text = "";
 	if (n > 0 && ld->buf[n - 1] == '\n')
 		ld->buf[--n] = '\0';
 	if (memchr(ld->buf, '\0', n) != NULL) {
 		fail(ld, cur_file(ld), ld->line, "syntax error: NUL byte");
-		return NULL;
+		return give(ld, str, "\n");
 	}
 	/* Values end up in status, events and the log: text only. */
 	if (!utf8_valid(ld->buf, (size_t)n)) {
 		fail(ld, cur_file(ld), ld->line, "not valid UTF-8 (the file "
 		    "must be UTF-8 text)");
-		return NULL;
+		return give(ld, str, "\n");
 	}
 	s = ld->buf;
 	if (ld->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
@@ -471,16 +564,42 @@ ini_read_cb(char *str, int num, void *stream)
 	if (len + 2 > (size_t)num) {
 		fail(ld, cur_file(ld), ld->line,
 		    "line too long (more than %d characters)", num - 2);
-		return NULL;
+		return give(ld, str, "\n");
+	}
+	ld->text = s;
+	if (s[0] == '[') {
+		/* RESET first; the header comes on the next call. */
+		ld->pending = PENDING_RESET;
+		return give(ld, str, RESET);
+	}
+	if (s[0] != '\0' && s[0] != ';' && s[0] != '#') {
+		ld->pending = PENDING_KEY;
+		ld->got_key = false;
 	}
 	memcpy(str, s, len);
 	memcpy(str + len, "\n", 2);
-	ld->text = s;
-	ld->probe_next = s[0] == '[';
+	map_line(ld);
 	return str;
 }
 
-static int
+/* libinih's options, set once for the process before its first parse
+ * (Debian's libinih has them as globals; see
+ * ../shared/reference/debian-libinih.md): "#" and ";" after a blank start a
+ * comment at the end of a line, as in most INI dialects. */
+static void
+ini_options(void)
+{
+	static char inline_prefixes[] = ";#";
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	ini_allow_inline_comments = true;
+	ini_inline_comment_prefixes = inline_prefixes;
+}
+
+static void
 load_file(struct loader *ld, const char *path)
 {
 	int rc;
@@ -488,97 +607,30 @@ load_file(struct loader *ld, const char *path)
 	ld->files = xgrow(ld->files, &ld->filescap, ld->nfiles + 1,
 	    sizeof(*ld->files));
 	ld->files[ld->nfiles++] = xstrdup(path);
+	ld->file_errors = 0;
 	ld->f = fopen(path, "re");
 	if (ld->f == NULL) {
 		fail(ld, cur_file(ld), 0, "cannot open: %s", strerror(errno));
-		return -1;
+		return;
 	}
 	ld->line = 0;
 	ld->iniline = 0;
 	ld->text = "";
-	ld->probe_next = ld->probing = false;
+	ld->pending = PENDING_NONE;
+	ld->probe_next = ld->probing = ld->skip = false;
 	ld->section = SECT_NONE;
 	rc = ini_parse_stream(ini_read_cb, ld, ini_key_cb, ld);
-	/* libinih returns the first line that failed, ours or its own; one
-	 * before ours is a syntax error. */
-	if (rc > 0 && (!ld->failed || rc < ld->err_iniline)) {
-		ld->failed = false;
+	check_pending(ld);
+	/* libinih returns the first line it refused; the reader has
+	 * reported each of them already, so this only guards against a
+	 * libinih that refuses more than it does today. */
+	if (rc > 0 && ld->file_errors == 0)
 		fail(ld, cur_file(ld), ld->linemap[rc], "syntax error");
-	} else if (rc < 0)
+	else if (rc < 0)
 		fail(ld, cur_file(ld), 0, "cannot parse (libinih error %d)",
 		    rc);
 	fclose(ld->f);
 	ld->f = NULL;
-	return ld->failed ? -1 : 0;
-}
-
-static bool
-is_dropin(const char *name)
-{
-	size_t n = strlen(name);
-
-	/* Hidden files are left alone: editors and package managers use
-	 * them for temporary copies. */
-	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".conf") == 0;
-}
-
-static int
-cmp_strings(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Lists dir/\*.conf in byte order; a missing dir has none. */
-static int
-list_dropins(struct loader *ld, const char *dir, char ***out, size_t *nout)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int saved;
-
-	if (d == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		fail_path(ld, dir, "cannot open: %s", strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (de == NULL)
-			break;
-		if (!is_dropin(de->d_name))
-			continue;
-		names = xgrow(names, &cap, n + 1, sizeof(*names));
-		names[n++] = xasprintf("%s/%s", dir, de->d_name);
-	}
-	saved = errno;
-	closedir(d);
-	if (saved != 0) {
-		fail_path(ld, dir, "cannot read: %s", strerror(saved));
-		config_free_list(names, n);
-		return -1;
-	}
-	if (n > 1)
-		qsort(names, n, sizeof(*names), cmp_strings);
-	*out = names;
-	*nout = n;
-	return 0;
-}
-
-/* The drop-in directory beside path. */
-static char *
-dropin_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xstrdup("conf.d");
-	if (slash == path)
-		return xstrdup("/conf.d");
-	return xasprintf("%.*s/conf.d", (int)(slash - path), path);
 }
 
 /*
@@ -620,7 +672,7 @@ origin_note(const struct loader *ld, size_t cluster, size_t i)
  * defaults): always inside the cluster's own section, which is what has to
  * change or override.
  */
-static int
+static void
 check_cluster(struct loader *ld, size_t i)
 {
 	const struct cluster_config *cc = &ld->c->clusters[i];
@@ -633,7 +685,7 @@ check_cluster(struct loader *ld, size_t i)
 	char *nmin, *nmax;
 
 	if (cc->min_workers <= cc->max_workers)
-		return 0;
+		return;
 	at = later(o->keys[kmin], o->keys[kmax]);
 	if (at.line == 0)
 		at = o->section;
@@ -644,13 +696,13 @@ check_cluster(struct loader *ld, size_t i)
 	    cc->max_workers, nmax, cc->name);
 	free(nmin);
 	free(nmax);
-	return -1;
 }
 
-static int
+static void
 finish(struct loader *ld)
 {
 	struct config *c = ld->c;
+	struct loc at;
 	size_t i, k;
 
 	for (i = 0; i < c->nclusters; i++) {
@@ -659,34 +711,44 @@ finish(struct loader *ld)
 			    ld->origins[i].keys[k].line == 0)
 				config_key_copy(&config_keys[k],
 				    &c->clusters[i], &c->defaults);
-		if (check_cluster(ld, i) == -1)
-			return -1;
+		check_cluster(ld, i);
 	}
-	return 0;
+	c->key_at = xcalloc(CONFIG_NKEYS, sizeof(*c->key_at));
+	for (k = 0; k < CONFIG_NKEYS; k++) {
+		at = ld->globals.keys[k];
+		if (at.line > 0)
+			c->key_at[k] = utf8_asprintf("%s:%d",
+			    ld->files[at.file], at.line);
+	}
 }
 
 int
 config_load(const char *path, struct config **out, char *err,
     size_t errlen)
 {
-	struct loader ld = { .err = err, .errlen = errlen };
-	char *dir = NULL, **dropins = NULL;
+	struct loader ld = { .errs = STRBUF_INIT };
+	char *dir = NULL, **dropins = NULL, why[512];
 	size_t ndropins = 0, i;
 	int rc = -1;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	ini_options();
 	ld.c = config_new(path);
-	if (load_file(&ld, path) == -1)
+	load_file(&ld, path);
+	dir = config_dropin_dir(path);
+	if (config_list_dropins(dir, &dropins, &ndropins, why,
+	    sizeof(why)) == -1)
+		fail_path(&ld, dir, "%s", why);
+	else
+		for (i = 0; i < ndropins; i++)
+			load_file(&ld, dropins[i]);
+	finish(&ld);
+	if (ld.nerrs > 0) {
+		if (err != NULL && errlen > 0)
+			utf8_snprintf(err, errlen, "%s", strbuf_str(&ld.errs));
 		goto out;
-	dir = dropin_dir(path);
-	if (list_dropins(&ld, dir, &dropins, &ndropins) == -1)
-		goto out;
-	for (i = 0; i < ndropins; i++)
-		if (load_file(&ld, dropins[i]) == -1)
-			goto out;
-	if (finish(&ld) == -1)
-		goto out;
+	}
 	*out = ld.c;
 	ld.c = NULL;
 	rc = 0;
@@ -696,7 +758,23 @@ out:
 	free(dir);
 	config_free_list(ld.files, ld.nfiles);
 	free(ld.origins);
+	free(ld.headers);
 	free(ld.linemap);
 	free(ld.buf);
+	strbuf_release(&ld.errs);
 	return rc;
+}
+
+const char *
+config_where(const struct config *c, const char *key)
+{
+	size_t i;
+
+	if (c->key_at == NULL)
+		return NULL;
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if (config_keys[i].section != SECT_CLUSTER &&
+		    strcmp(config_keys[i].name, key) == 0)
+			return c->key_at[i];
+	return NULL;
 }

@@ -37,7 +37,7 @@ struct cluster_config {
 	int	 wait_retries;		/* 10; >= 1 */
 	int64_t	 wait_interval_ms;	/* 10s; > 0 */
 	int64_t	 refresh_interval_ms;	/* 60s; > 0 */
-	bool	 autoscale;		/* on */
+	bool	 autoscale;		/* off: opt-in */
 	int64_t	 autoscale_interval_ms;	/* 2m; > 0 */
 	int	 scale_up_step;		/* 1; >= 1 */
 	int	 scale_down_step;	/* 1; >= 1 */
@@ -52,7 +52,9 @@ struct config {
 	char	*path;			/* the main file */
 	/* [daemon] */
 	char	*socket;		/* "/run/ec2-manager/ctl.sock" */
-	char	*socket_group;		/* "" = none */
+	char	*socket_group;		/* "ec2-manager"; "" = none; see
+					   config_where() for whether it was
+					   set or is the default */
 	char	*state_dir;		/* "/var/lib/ec2-manager" */
 	int	 log_level;		/* syslog level; "info" */
 	char	*loggly_url;		/* "https://logs-01.loggly.com" */
@@ -71,17 +73,26 @@ struct config {
 	struct cluster_config defaults;
 	struct cluster_config *clusters;
 	size_t	 nclusters;
+	/* "FILE:LINE" where each key outside [defaults] and [cluster NAME]
+	 * was last set, NULL where it keeps its default (config_where()). */
+	char	**key_at;
 };
 
 /* Loads path and the drop-ins DIR/conf.d/NAME.conf, DIR being path's
- * directory (lexical
- * order).  Later files and later lines override earlier ones, key by key;
- * each [cluster NAME] starts from the final [defaults].  Returns 0 and a new
- * config (free with config_free), or -1 with "FILE:LINE: reason" in err
- * (just "FILE: reason" when no line applies, e.g. cannot open). */
+ * directory (lexical order).  Later files and later lines override earlier
+ * ones, key by key; each [cluster NAME] starts from the final [defaults].
+ * Returns 0 and a new config (free with config_free), or -1 with every
+ * error in err, one "FILE:LINE: reason" per line without a newline at the
+ * end (just "FILE: reason" when no line applies, e.g. cannot open).
+ * What the settings need from the machine (the region, the secrets, the
+ * group) is checked by preflight_run() (preflight.h), not here. */
 int config_load(const char *path, struct config **out, char *err,
     size_t errlen);
 void config_free(struct config *c);
+
+/* "FILE:LINE" where the key called name of [daemon], [aws], [opencast]
+ * or [zadara] was set, or NULL when it has its built-in default. */
+const char *config_where(const struct config *c, const char *name);
 
 /* The cluster called name, or NULL. */
 const struct cluster_config *config_cluster(const struct config *c,

@@ -65,7 +65,9 @@ struct config_section_name {
 };
 extern const struct config_section_name config_section_names[];
 
-/* Every key; CONFIG_NKEYS of them. */
+/* Every key; CONFIG_NKEYS of them: the number of rows in config_keys.c,
+ * to be raised by one with each new row (test_config's test_key_table
+ * fails on a count that does not match the rows). */
 #define CONFIG_NKEYS 33
 extern const struct key config_keys[CONFIG_NKEYS];
 
@@ -80,6 +82,35 @@ int config_key_set(const struct key *k, void *base, const char *s,
 void config_key_copy(const struct key *k, void *dst, const void *src);
 /* Frees k's value in the struct at base. */
 void config_key_free(const struct key *k, void *base);
+/* The word of the NULL-terminated words that is closest to word, when it
+ * is close enough to be a likely misspelling (a small edit distance,
+ * adjacent swaps counting as one edit), else NULL. */
+const char *config_suggest(const char *word, const char *const *words);
+/* The edit distance of a and b (insertions, deletions, substitutions and
+ * swaps of adjacent characters, each counting one). */
+size_t config_edit_distance(const char *a, const char *b);
+/* The Opencast job type that the workflow operation id op (as the old
+ * tool's MAJOR_LOAD_OPERATION_TYPES listed them: "compose", "editor", ...)
+ * creates its heavy jobs with, or NULL when op is not one. */
+const char *config_operation_service(const char *op);
+/* The hint after "unknown section [HDR]" (config_hints.c): "; did you
+ * mean [daemon]?", or "".  typelen is the length of the header's first
+ * word, name the rest of it. */
+void config_hint_section(const char *hdr, size_t typelen, const char *name,
+    char *buf, size_t len);
+/* The hint after "unknown key NAME in SECTION" for a key of section ks:
+ * where the key belongs, or the closest key, or "". */
+void config_hint_key(enum section ks, const char *name, char *buf,
+    size_t len);
+/* The error for operation ids in cc's high_load_services, or NULL when
+ * there are none.  Free the message. */
+char *config_hint_services(const struct cluster_config *cc);
+/* The drop-in directory beside path ("DIR/conf.d").  Free it. */
+char *config_dropin_dir(const char *path);
+/* Lists dir/\*.conf (no hidden files) in byte order; a missing dir has
+ * none.  Returns 0, or -1 with err. */
+int config_list_dropins(const char *dir, char ***out, size_t *nout,
+    char *err, size_t errlen);
 /* Frees n words made by the list parser. */
 void config_free_list(char **list, size_t n);
 

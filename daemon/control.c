@@ -38,6 +38,7 @@ struct control {
 	ctl_dispatch_fn	*dispatch;
 	void		*arg;
 	gid_t		 group;
+	char		*group_name;	/* its name, for the refusal */
 	LIST_HEAD(ctl_conns, ctl_conn) conns;
 	size_t		 nconns;
 	uint64_t	 next_id;
@@ -100,10 +101,13 @@ control_new(uv_loop_t *loop, ctl_dispatch_fn *dispatch, void *arg)
 }
 
 void
-control_set_group(struct control *c, gid_t gid)
+control_set_group(struct control *c, gid_t gid, const char *name)
 {
 	c->group = gid;
+	free(c->group_name);
+	c->group_name = xstrdup(name);
 }
+
 
 size_t
 control_connections(const struct control *c)
@@ -335,6 +339,28 @@ peer_in_group(const struct ctl_conn *c, gid_t group)
 	return false;
 }
 
+/* The refusal of a mutating request, with what would allow it. */
+static void
+deny(struct ctl_conn *c, int64_t id)
+{
+	const struct control *ctl = c->ctl;
+	char msg[512];
+
+	if (ctl->group_name != NULL)
+		utf8_snprintf(msg, sizeof(msg), "only root, the daemon's user "
+		    "or members of group %s (socket_group) may change "
+		    "clusters; to let this user (uid %d) do it: usermod -aG "
+		    "%s USER, then log in again", ctl->group_name,
+		    (int)c->cred.uid, ctl->group_name);
+	else
+		utf8_snprintf(msg, sizeof(msg), "only root or the daemon's "
+		    "user may change clusters: no socket_group is in force; "
+		    "create group ec2-manager (systemd-sysusers) or set "
+		    "[daemon] socket_group, restart ec2-managerd, then "
+		    "usermod -aG GROUP USER and log in again");
+	conn_send(c, proto_reply_error(id, PROTO_ERR_PERMISSION_DENIED, msg));
+}
+
 /* Handles one request line. */
 static void
 conn_handle_line(struct ctl_conn *c, const char *line, size_t len)
@@ -361,10 +387,7 @@ conn_handle_line(struct ctl_conn *c, const char *line, size_t len)
 			    "pid %d", r->req.cmd->name, r->req.cluster,
 			    (int)c->cred.uid, (int)c->cred.pid);
 			count_request(r, "permission_denied");
-			conn_send(c, proto_reply_error(r->req.id,
-			    PROTO_ERR_PERMISSION_DENIED, "only root, the "
-			    "daemon's user or members of socket_group may "
-			    "change clusters"));
+			deny(c, r->req.id);
 			proto_request_release(&r->req);
 			free(r);
 			return;
@@ -657,7 +680,7 @@ control_listen_path(struct control *c, const char *path, const char *group,
 		return -1;
 	}
 	if (gid != (gid_t)-1)
-		c->group = gid;
+		control_set_group(c, gid, group);
 	return start_listening(c, err, errlen);
 }
 
@@ -678,6 +701,7 @@ static void
 control_release(struct control *c)
 {
 	free(c->path);
+	free(c->group_name);
 	free(c);
 }
 

@@ -38,9 +38,10 @@ int control_listen_path(struct control *c, const char *path,
     const char *group, char *err, size_t errlen);
 /* Serves on an inherited listening socket (systemd socket activation). */
 int control_listen_fd(struct control *c, int fd, char *err, size_t errlen);
-/* Peers in this group may send mutating commands (besides root and the
- * daemon's own user).  (gid_t)-1: nobody else. */
-void control_set_group(struct control *c, gid_t gid);
+/* Peers in this group (gid, called name) may send mutating commands
+ * (besides root and the daemon's own user).  Without a call: nobody
+ * else. */
+void control_set_group(struct control *c, gid_t gid, const char *name);
 /* Stops listening and closes every connection; requests in flight stay
  * valid and their replies are dropped.  Memory is released by libuv close
  * callbacks: run the loop afterwards. */

@@ -31,6 +31,7 @@
 #include "daemon/core.h"
 #include "daemon/daemon.h"
 #include "daemon/model.h"
+#include "daemon/preflight.h"
 
 /* How often STATUS= is brought up to date at least; the watchdog may ask
  * for more. */
@@ -172,8 +173,10 @@ start_notify_timer(struct main_ctx *m)
 	    ms);
 }
 
+/* Serves the control socket; group is the socket group in force
+ * (preflight_run(): "" for none). */
 static int
-open_control(struct main_ctx *m, char *err, size_t errlen)
+open_control(struct main_ctx *m, const char *group, char *err, size_t errlen)
 {
 	struct daemon *d = &m->d;
 	int n = sd_listen_fds(1);
@@ -186,7 +189,6 @@ open_control(struct main_ctx *m, char *err, size_t errlen)
 		return -1;
 	}
 	if (n == 1) {
-		const char *group = d->config->socket_group;
 		struct group *g;
 
 		log_info("serving the socket passed by systemd");
@@ -199,14 +201,86 @@ open_control(struct main_ctx *m, char *err, size_t errlen)
 				    "does not exist", group);
 				return -1;
 			}
-			control_set_group(d->control, g->gr_gid);
+			control_set_group(d->control, g->gr_gid, group);
 		}
 		return control_listen_fd(d->control, SD_LISTEN_FDS_START, err,
 		    errlen);
 	}
 	return control_listen_path(d->control, m->socket_override ?
-	    m->socket_override : d->config->socket, d->config->socket_group,
-	    err, errlen);
+	    m->socket_override : d->config->socket, group, err, errlen);
+}
+
+/*
+ * What start-up and a reload check beyond the files, with the same
+ * function as --check-config (preflight.h).  Returns 0, or -1 with every
+ * problem in err, one per line.  pf is filled either way.
+ */
+static int
+check_machine(const struct config *cfg, struct preflight *pf, char *err,
+    size_t errlen)
+{
+	size_t n = preflight_run(cfg, aws_getenv, pf);
+
+	if (n == 0)
+		return 0;
+	/* Without the last newline. */
+	utf8_snprintf(err, errlen, "%.*s", (int)strlen(pf->errors) - 1,
+	    pf->errors);
+	return -1;
+}
+
+/* Logs each line of a multi-line error. */
+static void
+log_err_lines(const char *text)
+{
+	const char *p = text, *nl;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		if (nl == NULL) {
+			log_err("%s", p);
+			return;
+		}
+		log_err("%.*s", (int)(nl - p), p);
+		p = nl + 1;
+	}
+}
+
+/* --check-config: the files, then what start-up needs from the machine,
+ * every problem at once.  Returns the exit status. */
+static int
+check_config(const char *path)
+{
+	struct config *cfg = NULL;
+	struct preflight pf;
+	char err[16384];
+	size_t n;
+
+	if (config_load(path, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		n = 1;
+		for (const char *p = err; (p = strchr(p, '\n')) != NULL; p++)
+			n++;
+		fprintf(stderr, "configuration rejected: %s: %zu error%s in "
+		    "the files (the AWS, Opencast and group settings are "
+		    "checked once the files load)\n", path, n,
+		    n == 1 ? "" : "s");
+		return 1;
+	}
+	n = preflight_run(cfg, aws_getenv, &pf);
+	fputs(pf.report, stdout);
+	fflush(stdout);
+	if (n > 0) {
+		fputs(pf.errors, stderr);
+		fprintf(stderr, "configuration rejected: %s: %zu error%s\n",
+		    path, n, n == 1 ? "" : "s");
+	} else {
+		printf("configuration OK: %s, %zu cluster%s\n", path,
+		    cfg->nclusters, cfg->nclusters == 1 ? "" : "s");
+	}
+	preflight_clear(&pf);
+	config_free(cfg);
+	return n > 0;
 }
 
 /* Applies a new configuration all or nothing (SIGHUP). */
@@ -214,7 +288,8 @@ static void
 reload(struct daemon *d)
 {
 	struct config *nc = NULL;
-	char err[1024];
+	struct preflight pf = { 0 };
+	char err[4096];
 
 	if (d->stopping) {
 		log_notice("reload ignored: the daemon is shutting down");
@@ -223,7 +298,9 @@ reload(struct daemon *d)
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)(uv_hrtime() / 1000));
 	if (config_load(d->config_path, &nc, err, sizeof(err)) != 0 ||
+	    check_machine(nc, &pf, err, sizeof(err)) != 0 ||
 	    daemon_core_reload(d, nc, err, sizeof(err)) != 0) {
+		preflight_clear(&pf);
 		config_free(nc);
 		clog_ctx(LOG_ERR, LOG_CTX(.event = LOG_EV_RELOAD_REJECTED),
 		    "reload rejected, the old configuration stays in "
@@ -233,6 +310,7 @@ reload(struct daemon *d)
 	}
 	clog_ctx(LOG_INFO, LOG_CTX(.event = LOG_EV_RELOAD_ACCEPTED),
 	    "configuration reloaded: %zu clusters", d->config->nclusters);
+	preflight_clear(&pf);
 	daemon_core_refresh_all(d);
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);
@@ -355,8 +433,9 @@ main(int argc, char **argv)
 	const char *path = CONFIG_DEFAULT_PATH;
 	bool check_only = false;
 	struct config *cfg = NULL;
+	struct preflight pf = { 0 };
 	uv_loop_t loop;
-	char err[1024];
+	char err[16384];
 	int ch, rc = 0;
 
 	memset(&m, 0, sizeof(m));
@@ -383,26 +462,22 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (check_only)
+		return check_config(path);
 	if (config_load(path, &cfg, err, sizeof(err)) != 0) {
-		log_err("%s", err);
+		log_err_lines(err);
 		return 1;
 	}
-	if (check_only) {
-		char report[4096];
-
-		/* Profile, credential source, region and endpoint, as
-		 * start-up resolves them (awscreds.h). */
-		rc = aws_check_config(cfg, aws_getenv, report, sizeof(report),
-		    err, sizeof(err));
-		fputs(report, stdout);
-		if (rc != 0)
-			log_err("%s", err);
-		else
-			printf("configuration OK: %s, %zu cluster%s\n", path,
-			    cfg->nclusters, cfg->nclusters == 1 ? "" : "s");
+	if (check_machine(cfg, &pf, err, sizeof(err)) != 0) {
+		log_err_lines(err);
+		preflight_clear(&pf);
 		config_free(cfg);
-		return rc != 0;
+		return 1;
 	}
+	if (pf.group_missing)
+		log_notice("socket_group: the default group ec2-manager does "
+		    "not exist; only root and the daemon's user may change "
+		    "clusters");
 	log_set_level(cfg->log_level);
 	d->config_path = xstrdup(path);
 	d->started_ms = time_now_ms();
@@ -415,11 +490,14 @@ main(int argc, char **argv)
 
 	if (daemon_core_init(d, &loop, cfg, err, sizeof(err)) != 0) {
 		log_err("%s", err);
+		preflight_clear(&pf);
 		config_free(cfg);
 		rc = 1;
 		goto out;
 	}
-	if (open_control(&m, err, sizeof(err)) != 0) {
+	rc = open_control(&m, pf.group, err, sizeof(err));
+	preflight_clear(&pf);
+	if (rc != 0) {
 		log_err("%s", err);
 		rc = 1;
 		d->stopping = true;

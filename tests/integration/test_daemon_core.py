@@ -410,12 +410,12 @@ def test_check_config(linked_sims, daemon_factory):
     ec2, oc = linked_sims()
     d = daemon_factory(ec2, oc, {"dev04": [], "dev05": []})
     p = subprocess.run([DAEMON, "--check-config", "-c", str(d.conf)],
-                       capture_output=True, text=True)
+                       env=d.env, capture_output=True, text=True)
     assert p.returncode == 0
     assert "configuration OK" in p.stdout and "2 clusters" in p.stdout
     d.conf.write_text(d.conf.read_text() + "\n[cluster x]\nbilling = weekly\n")
     p = subprocess.run([DAEMON, "--check-config", "-c", str(d.conf)],
-                       capture_output=True, text=True)
+                       env=d.env, capture_output=True, text=True)
     assert p.returncode == 1
     assert str(d.conf) in p.stderr and "billing" in p.stderr
 

@@ -168,6 +168,30 @@ test_region(void **state)
 	assert_null(aws_resolve_region(NULL, NULL, env_get));
 }
 
+/* The shape of a region name (issue 14: "eu-west1" passed the check and
+ * became ec2.eu-west1.amazonaws.com). */
+static void
+test_region_valid(void **state)
+{
+	static const char *const good[] = { "eu-west-1", "us-east-1",
+	    "ap-southeast-2", "us-gov-west-1", "us-isob-east-1",
+	    "cn-north-1", "il-central-1", "eu-central-12" };
+	static const char *const bad[] = { "eu-west1", "euwest-1", "eu-1",
+	    "eu-west-", "-eu-west-1", "eu--west-1", "EU-WEST-1", "e-west-1",
+	    "eur-west-1", "eu-west-1a", "eu-west-1 ", "eu-west-1   # Ireland",
+	    "", "Ireland", "eu-west-x1", "12-west-1" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!aws_region_valid(good[i]))
+			fail_msg("refused %s", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (aws_region_valid(bad[i]))
+			fail_msg("accepted \"%s\"", bad[i]);
+	assert_false(aws_region_valid(NULL));
+}
+
 static void
 test_endpoint(void **state)
 {
@@ -232,6 +256,7 @@ main(void)
 		cmocka_unit_test(test_policy_default_and_env),
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_region),
+		cmocka_unit_test(test_region_valid),
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_error_format),
 	};

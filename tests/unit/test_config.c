@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/config_keys.h"
 
 #define SEC	1000LL
 #define MIN	(60 * SEC)
@@ -140,6 +141,30 @@ expect_error(const char *dir, const char *want)
 	assert_string_equal(err, full);
 }
 
+/* Loads dir's main file, which must fail with want, every "@" in it
+ * standing for dir (several errors, one per line). */
+static void
+expect_lines(const char *dir, const char *want)
+{
+	struct config *c = NULL;
+	char err[4096], full[4096];
+	size_t n = 0;
+
+	for (const char *p = want; *p != '\0' && n + 128 < sizeof(full);
+	    p++) {
+		if (*p == '@') {
+			n += (size_t)snprintf(full + n, sizeof(full) - n, "%s",
+			    dir);	/* not text */
+		} else
+			full[n++] = *p;
+	}
+	full[n] = '\0';
+	assert_int_equal(config_load(main_path(dir), &c, err, sizeof(err)),
+	    -1);
+	assert_null(c);
+	assert_string_equal(err, full);
+}
+
 struct error_case {
 	const char	*text;		/* the main file */
 	const char	*want;		/* the error after "DIR/" */
@@ -191,7 +216,8 @@ assert_builtin_cluster(const struct cluster_config *cc)
 	assert_int_equal(cc->wait_retries, 10);
 	assert_int_equal(cc->wait_interval_ms, 10 * SEC);
 	assert_int_equal(cc->refresh_interval_ms, 60 * SEC);
-	assert_true(cc->autoscale);
+	/* Autoscaling is opt-in (SPEC §7). */
+	assert_false(cc->autoscale);
 	assert_int_equal(cc->autoscale_interval_ms, 2 * MIN);
 	assert_int_equal(cc->scale_up_step, 1);
 	assert_int_equal(cc->scale_down_step, 1);
@@ -205,7 +231,8 @@ static void
 assert_builtin_globals(const struct config *c)
 {
 	assert_string_equal(c->socket, "/run/ec2-manager/ctl.sock");
-	assert_string_equal(c->socket_group, "");
+	/* The group systemd/ec2-manager.sysusers creates. */
+	assert_string_equal(c->socket_group, "ec2-manager");
 	assert_string_equal(c->state_dir, "/var/lib/ec2-manager");
 	assert_int_equal(c->log_level, LOG_INFO);
 	assert_string_equal(c->region, "");
@@ -230,7 +257,7 @@ static const char every_cluster_key[] =
     "wait_retries = 3\n"
     "wait_interval = 500ms\n"
     "refresh_interval = 2min\n"
-    "autoscale = off\n"
+    "autoscale = on\n"
     "autoscale_interval = 1h\n"
     "scale_up_step = 2\n"
     "scale_down_step = 3\n"
@@ -259,7 +286,7 @@ assert_every_cluster_key(const struct cluster_config *cc)
 	assert_int_equal(cc->wait_retries, 3);
 	assert_int_equal(cc->wait_interval_ms, 500);
 	assert_int_equal(cc->refresh_interval_ms, 2 * MIN);
-	assert_false(cc->autoscale);
+	assert_true(cc->autoscale);
 	assert_int_equal(cc->autoscale_interval_ms, HOUR);
 	assert_int_equal(cc->scale_up_step, 2);
 	assert_int_equal(cc->scale_down_step, 3);
@@ -350,6 +377,9 @@ test_defaults(void **state)
 	assert_null(c->defaults.name);
 	assert_int_equal(c->nclusters, 0);
 	assert_null(config_cluster(c, "dev04"));
+	/* Nothing was set: every key has its default. */
+	assert_null(config_where(c, "socket_group"));
+	assert_null(config_where(c, "region"));
 	config_free(c);
 
 	put(fx->dir, MAIN, "# nothing\n[daemon]\n[aws]\n; nothing\n"
@@ -380,7 +410,7 @@ test_every_key(void **state)
 	snprintf(text, sizeof(text),
 	    "[daemon]\n"
 	    "socket = /tmp/ec2m.sock\n"
-	    "socket_group = ec2-manager\n"
+	    "socket_group = staff\n"
 	    "state_dir = /srv/ec2m\n"
 	    "log_level = debug\n"
 	    "[aws]\n"
@@ -397,7 +427,8 @@ test_every_key(void **state)
 	put(fx->dir, MAIN, text);
 	c = load(fx->dir);
 	assert_string_equal(c->socket, "/tmp/ec2m.sock");
-	assert_string_equal(c->socket_group, "ec2-manager");
+	assert_string_equal(c->socket_group, "staff");
+	assert_non_null(config_where(c, "socket_group"));
 	assert_string_equal(c->state_dir, "/srv/ec2m");
 	assert_int_equal(c->log_level, LOG_DEBUG);
 	assert_string_equal(c->region, "eu-central-1");
@@ -667,9 +698,8 @@ test_clusters(void **state)
 	snprintf(text, sizeof(text),
 	    "[cluster b]\n"
 	    "min_workers = 1\n"
-	    "[cluster a]\n"
-	    "[cluster b]\n"
 	    "max_workers = 5\n"
+	    "[cluster a]\n"
 	    "[  cluster \t c.d_e-F9  ]\n"
 	    "[cluster %s]\n"
 	    "max_queued_jobs = 7\n", name64);
@@ -679,7 +709,8 @@ test_clusters(void **state)
 	    "[cluster a]\n"
 	    "max_workers = 3\n");
 	c = load(fx->dir);
-	/* In the order the sections first appear; repeats merge. */
+	/* In the order the sections first appear; a drop-in's section of a
+	 * cluster overrides keys of the earlier files. */
 	assert_int_equal(c->nclusters, 5);
 	assert_string_equal(c->clusters[0].name, "b");
 	assert_string_equal(c->clusters[1].name, "a");
@@ -709,9 +740,10 @@ test_syntax(void **state)
 	    "\t# a comment\r\n"
 	    "; a comment\r\n"
 	    "\r\n"
-	    "socket_group = staff # not a comment\r\n"
+	    "socket_group = staff # a comment, too\r\n"
 	    "[aws]\r\n"
-	    "region: eu-west-1\r\n"
+	    "region: eu-west-1   # Ireland\r\n"
+	    "endpoint = http://h/#frag ;x\r\n"
 	    "  [opencast]\r\n"
 	    "    timeout = 30s\r\n"
 	    "    [defaults]\n"
@@ -725,8 +757,11 @@ test_syntax(void **state)
 	put(fx->dir, MAIN, text);
 	c = load(fx->dir);
 	assert_int_equal(c->log_level, LOG_DEBUG);
-	assert_string_equal(c->socket_group, "staff # not a comment");
+	/* "#" after a blank starts a comment too (issue 14). */
+	assert_string_equal(c->socket_group, "staff");
 	assert_string_equal(c->region, "eu-west-1");
+	/* Without a blank before it, "#" is part of the value. */
+	assert_string_equal(c->endpoint, "http://h/#frag");
 	assert_int_equal(c->opencast_timeout_ms, 30 * SEC);
 	/* Indented keys are keys, not continuations of the one before. */
 	assert_int_equal(c->defaults.min_workers, 1);
@@ -752,11 +787,19 @@ test_section_errors(void **state)
 		{ "[cluster " NAME64 "y]\n", MAIN ":1: invalid cluster name "
 		  "\"" NAME64 "y\": it takes 1 to 64 letters, digits, '.', "
 		  "'_' or '-'" },
-		{ "[daemon extra]\n",
-		  MAIN ":1: unknown section [daemon extra]" },
-		{ "[defaults x]\n", MAIN ":1: unknown section [defaults x]" },
-		{ "[Daemon]\n", MAIN ":1: unknown section [Daemon]" },
-		{ "[clusters a]\n", MAIN ":1: unknown section [clusters a]" },
+		{ "[daemon extra]\n", MAIN ":1: unknown section "
+		  "[daemon extra]: [daemon] takes no name" },
+		{ "[defaults x]\n", MAIN ":1: unknown section [defaults x]: "
+		  "[defaults] takes no name" },
+		{ "[Daemon]\n", MAIN ":1: unknown section [Daemon]; did you "
+		  "mean [daemon]?" },
+		{ "[clusters a]\n", MAIN ":1: unknown section [clusters a]; "
+		  "did you mean [cluster a]?" },
+		{ "[clustr]\n", MAIN ":1: unknown section [clustr]; did you "
+		  "mean [cluster NAME]?" },
+		{ "[opencats]\n", MAIN ":1: unknown section [opencats]; did "
+		  "you mean [opencast]?" },
+		{ "[paths]\n", MAIN ":1: unknown section [paths]" },
 		{ "[]\n", MAIN ":1: unknown section []" },
 		/* Errors in sections that no key follows. */
 		{ "[daemon]\n[bogus]\n[aws]\n", MAIN ":2: unknown section "
@@ -772,18 +815,26 @@ test_key_errors(void **state)
 {
 	static const struct error_case cases[] = {
 		{ "[cluster dev04]\nmin_workers = 1\nmin_worker = 3\n",
-		  MAIN ":3: unknown key \"min_worker\" in [cluster dev04]" },
+		  MAIN ":3: unknown key \"min_worker\" in [cluster dev04]; "
+		  "did you mean min_workers?" },
+		{ "[aws]\nregoin = eu-west-1\n", MAIN ":2: unknown key "
+		  "\"regoin\" in [aws]; did you mean region?" },
+		{ "[defaults]\nautoscael = on\n", MAIN ":2: unknown key "
+		  "\"autoscael\" in [defaults]; did you mean autoscale?" },
+		{ "[defaults]\nfrobnicate = 2\n", MAIN ":2: unknown key "
+		  "\"frobnicate\" in [defaults]" },
 		/* Secrets are not keys. */
 		{ "[opencast]\npassword = secret\n",
 		  MAIN ":2: unknown key \"password\" in [opencast]" },
 		{ "[zadara]\ntoken = secret\n",
 		  MAIN ":2: unknown key \"token\" in [zadara]" },
-		{ "[defaults]\nsocket = /x\n",
-		  MAIN ":2: unknown key \"socket\" in [defaults]" },
-		{ "[daemon]\nmin_workers = 3\n",
-		  MAIN ":2: unknown key \"min_workers\" in [daemon]" },
-		{ "[aws]\nRegion = x\n",
-		  MAIN ":2: unknown key \"Region\" in [aws]" },
+		{ "[defaults]\nsocket = /x\n", MAIN ":2: unknown key "
+		  "\"socket\" in [defaults]; it belongs in [daemon]" },
+		{ "[daemon]\nmin_workers = 3\n", MAIN ":2: unknown key "
+		  "\"min_workers\" in [daemon]; it belongs in [defaults] or "
+		  "[cluster NAME]" },
+		{ "[aws]\nRegion = x\n", MAIN ":2: unknown key \"Region\" "
+		  "in [aws]; did you mean region?" },
 		{ "\nmin_workers = 3\n",
 		  MAIN ":2: key \"min_workers\" outside of a section" },
 	};
@@ -905,24 +956,52 @@ static void
 test_syntax_errors(void **state)
 {
 	static const struct error_case cases[] = {
-		{ "[daemon\n", MAIN ":1: syntax error" },
-		{ "[daemon]\nlog_level\n", MAIN ":2: syntax error" },
-		{ "[daemon]\n[aws\nregion = x\n", MAIN ":2: syntax error" },
-		{ "[aws]\n[aws ;x]\nregion = x\n", MAIN ":2: syntax error" },
+		{ "[daemon\n", MAIN ":1: unclosed section header \"[daemon\": "
+		  "the \"]\" is missing" },
+		{ "[daemon]\nlog_level\n", MAIN ":2: syntax error: "
+		  "\"log_level\" is not \"key = value\", a [section] or a "
+		  "comment" },
+		/* The keys of a header that failed are not looked at. */
+		{ "[daemon]\n[aws\nregion = x\nbogus = 1\n", MAIN ":2: "
+		  "unclosed section header \"[aws\": the \"]\" is missing" },
+		{ "[aws]\n[aws ;x]\nregion = x\n", MAIN ":2: syntax error in "
+		  "section header \"[aws ;x]\" (a comment must not start "
+		  "inside the brackets)" },
 		/* There are no continuation lines. */
 		{ "[defaults]\nhigh_load_services = a\n    b\n",
-		  MAIN ":3: syntax error" },
-		/* The first error counts, whatever its kind. */
-		{ "[daemon]\nfoo\nbar = 1\n", MAIN ":2: syntax error" },
-		{ "[daemon]\nbar = 1\nfoo\n",
-		  MAIN ":2: unknown key \"bar\" in [daemon]" },
-		{ "[daemon\n[bogus]\n", MAIN ":1: syntax error" },
-		{ "[bogus]\n[daemon\n", MAIN ":1: unknown section [bogus]" },
+		  MAIN ":3: syntax error: \"b\" is not \"key = value\", a "
+		  "[section] or a comment" },
 	};
 	struct fixture *fx = *state;
 	char text[512];
 
 	expect_errors(fx->dir, cases, sizeof(cases) / sizeof(cases[0]));
+
+	/* Every error at once, in the order of the lines, whatever their
+	 * kind. */
+	put(fx->dir, MAIN, "[daemon]\nfoo\nbar = 1\n[aws\n[bogus]\n"
+	    "[defaults]\nmin_workers = x\nmax_workers = 0\n[cluster a]\n"
+	    "min_workers = 5\nmax_workers = 3\n");
+	expect_lines(fx->dir,
+	    "@/" MAIN ":2: syntax error: \"foo\" is not \"key = value\", a "
+	    "[section] or a comment\n"
+	    "@/" MAIN ":3: unknown key \"bar\" in [daemon]\n"
+	    "@/" MAIN ":4: unclosed section header \"[aws\": the \"]\" is "
+	    "missing\n"
+	    "@/" MAIN ":5: unknown section [bogus]\n"
+	    "@/" MAIN ":7: invalid value \"x\" for min_workers: not an "
+	    "integer\n"
+	    "@/" MAIN ":8: invalid value \"0\" for max_workers: must be at "
+	    "least 1\n"
+	    "@/" MAIN ":11: min_workers (5) is greater than max_workers (3) "
+	    "in [cluster a]");
+
+	/* A cluster has one section per file. */
+	put(fx->dir, MAIN, "[cluster a]\nmin_workers = 1\n\n[cluster b]\n"
+	    "[cluster a]\n");
+	expect_lines(fx->dir, "@/" MAIN ":5: [cluster a] again: it was "
+	    "opened at line 1 of this file; give each cluster one section "
+	    "per file");
 
 	/* Lines up to 198 characters fit libinih's buffer. */
 	snprintf(text, sizeof(text), "[aws]\nprofile = %0188d\n", 7);
@@ -936,6 +1015,10 @@ test_syntax_errors(void **state)
 
 	put_len(fx->dir, MAIN, "[aws]\nregion = a\0b\n", 19);
 	expect_error(fx->dir, MAIN ":2: syntax error: NUL byte");
+	/* The lines after a bad one are still read. */
+	put_len(fx->dir, MAIN, "[aws]\nregion = a\0b\nfoo = 1\n", 27);
+	expect_lines(fx->dir, "@/" MAIN ":2: syntax error: NUL byte\n"
+	    "@/" MAIN ":3: unknown key \"foo\" in [aws]");
 	/* Values reach status and the log: a Latin-1 byte is refused with
 	 * its line, and valid UTF-8 (in a comment here) is fine. */
 	put(fx->dir, MAIN, "[aws]\n# Ireland \xc3\xa9\nregion = caf\xe9\n");
@@ -944,16 +1027,13 @@ test_syntax_errors(void **state)
 	put(fx->dir, MAIN, "[aws]\n# caf\xc3\xa9\nregion = x\n");
 	config_free(load(fx->dir));
 
-	/* An error in a drop-in names the drop-in; the first file with an
-	 * error stops the loading. */
+	/* An error in a drop-in names the drop-in; every file is read. */
 	put(fx->dir, MAIN, "[daemon]\n");
 	put(fx->dir, "conf.d/10-ok.conf", "[aws]\nregion = x\n");
 	put(fx->dir, "conf.d/20-bad.conf", "[aws]\n\nregion = y\nfoo = 1\n");
 	put(fx->dir, "conf.d/30-bad.conf", "[bogus]\n");
-	expect_error(fx->dir, "conf.d/20-bad.conf:4: unknown key \"foo\" in "
-	    "[aws]");
-	put(fx->dir, MAIN, "[daemon]\n[daemon\n");
-	expect_error(fx->dir, MAIN ":2: syntax error");
+	expect_lines(fx->dir, "@/conf.d/20-bad.conf:4: unknown key \"foo\" "
+	    "in [aws]\n@/conf.d/30-bad.conf:1: unknown section [bogus]");
 }
 
 static void
@@ -969,7 +1049,7 @@ test_cross_key(void **state)
 		  "in [cluster a]" },
 		/* Neither: the cluster's first header. */
 		{ "[defaults]\nmin_workers = 12\n\n[cluster a]\n"
-		  "autoscale = off\n[cluster a]\n",
+		  "autoscale = off\n",
 		  MAIN ":4: min_workers (12, from [defaults] at %s/" MAIN
 		  ":2) is greater than max_workers (10, the built-in "
 		  "default) in [cluster a]" },
@@ -977,20 +1057,22 @@ test_cross_key(void **state)
 		{ "[cluster a]\nmax_workers = 3\n[defaults]\nmin_workers = 5\n",
 		  MAIN ":2: min_workers (5, from [defaults] at %s/" MAIN
 		  ":4) is greater than max_workers (3) in [cluster a]" },
-		/* The first cluster that breaks the rule. */
-		{ "[cluster ok]\nmin_workers = 10\n[cluster bad]\n"
-		  "max_workers = 1\n[cluster worse]\nmax_workers = 0\n",
-		  MAIN ":6: invalid value \"0\" for max_workers: must be at "
-		  "least 1" },
-		{ "[cluster ok]\nmin_workers = 10\n[cluster bad]\n"
-		  "max_workers = 1\n[cluster worse]\nmax_workers = 1\n",
-		  MAIN ":4: min_workers (2, the built-in default) is greater "
-		  "than max_workers (1) in [cluster bad]" },
 	};
 	struct fixture *fx = *state;
 	struct config *c;
 
 	expect_errors(fx->dir, cases, sizeof(cases) / sizeof(cases[0]));
+
+	/* Every cluster that breaks the rule, after the lines' errors. */
+	put(fx->dir, MAIN, "[cluster ok]\nmin_workers = 10\n[cluster bad]\n"
+	    "max_workers = 1\n[cluster worse]\nmax_workers = 0\n"
+	    "[cluster worst]\nmax_workers = 1\n");
+	expect_lines(fx->dir, "@/" MAIN ":6: invalid value \"0\" for "
+	    "max_workers: must be at least 1\n"
+	    "@/" MAIN ":4: min_workers (2, the built-in default) is greater "
+	    "than max_workers (1) in [cluster bad]\n"
+	    "@/" MAIN ":8: min_workers (2, the built-in default) is greater "
+	    "than max_workers (1) in [cluster worst]");
 
 	/* The later of the two may be in a later file. */
 	put(fx->dir, MAIN, "[cluster a]\nmin_workers = 3\nmax_workers = 9\n");
@@ -1183,6 +1265,113 @@ test_sample_uncommented(void **state)
 	assert_string_equal(dev04->admin_url, "https://{public_dns}");
 	assert_string_equal(dev04->zadara_vpsa, "vsa-0000000a");
 	assert_int_equal(dev04->cooldown_ms, 5 * MIN);
+	/* The sample shows how to turn autoscaling on. */
+	assert_true(dev04->autoscale);
+	config_free(c);
+}
+
+/* The table has CONFIG_NKEYS rows, each complete (a count that is too
+ * high leaves empty rows at the end). */
+static void
+test_key_table(void **state)
+{
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (config_keys[i].name == NULL || config_keys[i].dflt == NULL)
+			fail_msg("row %zu of config_keys is empty: CONFIG_NKEYS "
+			    "is more than the rows", i);
+		for (j = 0; j < i; j++)
+			if (config_keys[j].section == config_keys[i].section &&
+			    strcmp(config_keys[j].name, config_keys[i].name)
+			    == 0)
+				fail_msg("key %s twice", config_keys[i].name);
+	}
+}
+
+/* "Did you mean": the edit distance, and which words are close enough. */
+static void
+test_suggest(void **state)
+{
+	static const char *const words[] = { "min_workers", "max_workers",
+	    "region", "autoscale", "autoscale_interval", "cooldown", NULL };
+
+	(void)state;
+	assert_int_equal(config_edit_distance("", ""), 0);
+	assert_int_equal(config_edit_distance("abc", ""), 3);
+	assert_int_equal(config_edit_distance("", "ab"), 2);
+	assert_int_equal(config_edit_distance("region", "region"), 0);
+	assert_int_equal(config_edit_distance("regoin", "region"), 1);
+	assert_int_equal(config_edit_distance("min_worker", "min_workers"),
+	    1);
+	assert_int_equal(config_edit_distance("kitten", "sitting"), 3);
+	assert_int_equal(config_edit_distance("ca", "abc"), 3);
+
+	assert_string_equal(config_suggest("min_worker", words),
+	    "min_workers");
+	assert_string_equal(config_suggest("max_worker", words),
+	    "max_workers");
+	assert_string_equal(config_suggest("regoin", words), "region");
+	assert_string_equal(config_suggest("Region", words), "region");
+	assert_string_equal(config_suggest("autoscael", words), "autoscale");
+	assert_string_equal(config_suggest("cooldwon", words), "cooldown");
+	assert_string_equal(config_suggest("autoscale_intervall", words),
+	    "autoscale_interval");
+	/* Nothing close: no suggestion, and an exact word is no typo. */
+	assert_null(config_suggest("frobnicate", words));
+	assert_null(config_suggest("rg", words));
+	assert_null(config_suggest("x", words));
+	assert_null(config_suggest("region", words));
+	assert_null(config_suggest("anything", (const char *const []){
+	    NULL }));
+}
+
+/* The old tool's MAJOR_LOAD_OPERATION_TYPES values are refused with the
+ * job types they stand for, wherever the list is (issue 14). */
+static void
+test_operation_ids(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "[defaults]\nhigh_load_services = compose editor inspect "
+		  "video-segment\n", MAIN ":2: high_load_services lists "
+		  "workflow operation ids (the old MAJOR_LOAD_OPERATION_TYPES), "
+		  "not job types: compose means org.opencastproject.composer, "
+		  "editor means org.opencastproject.videoeditor, inspect means "
+		  "org.opencastproject.inspection, video-segment means "
+		  "org.opencastproject.videosegmenter; write "
+		  "high_load_services = org.opencastproject.composer "
+		  "org.opencastproject.videoeditor "
+		  "org.opencastproject.inspection "
+		  "org.opencastproject.videosegmenter" },
+		/* Each type once; real types are kept as they are. */
+		{ "[cluster a]\nhigh_load_services = encode "
+		  "org.opencastproject.composer compose x.y\n", MAIN ":2: "
+		  "high_load_services lists workflow operation ids (the old "
+		  "MAJOR_LOAD_OPERATION_TYPES), not job types: encode means "
+		  "org.opencastproject.composer, compose means "
+		  "org.opencastproject.composer; write high_load_services = "
+		  "org.opencastproject.composer x.y" },
+	};
+	struct fixture *fx = *state;
+	struct config *c;
+
+	assert_string_equal(config_operation_service("compose"),
+	    "org.opencastproject.composer");
+	assert_string_equal(config_operation_service("editor"),
+	    "org.opencastproject.videoeditor");
+	assert_string_equal(config_operation_service("inspect"),
+	    "org.opencastproject.inspection");
+	assert_string_equal(config_operation_service("video-segment"),
+	    "org.opencastproject.videosegmenter");
+	assert_null(config_operation_service("org.opencastproject.composer"));
+	assert_null(config_operation_service("Compose"));
+	expect_errors(fx->dir, cases, sizeof(cases) / sizeof(cases[0]));
+	/* Service types load as they are. */
+	put(fx->dir, MAIN, "[defaults]\nhigh_load_services = "
+	    "org.opencastproject.composer org.opencastproject.execute\n");
+	c = load(fx->dir);
+	assert_int_equal(c->defaults.n_high_load_services, 2);
 	config_free(c);
 }
 
@@ -1209,6 +1398,9 @@ main(void)
 		TEST(test_admin_url),
 		TEST(test_sample),
 		TEST(test_sample_uncommented),
+		TEST(test_key_table),
+		TEST(test_suggest),
+		TEST(test_operation_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

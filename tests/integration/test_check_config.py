@@ -1,0 +1,165 @@
+"""ec2-managerd --check-config against a table of cases (issue 14).
+
+Each case in tests/integration/check_config/ is a configuration (main file
+and drop-ins), the environment it runs in and the exact verdict: the
+lines on stdout or stderr and the exit status (check_config/README.md
+says how a case is written).  --check-config and start-up share one check
+(daemon/preflight.c), and the table holds them to it: a case that the
+check accepts must start a daemon that answers ping, and a case that it
+rejects must stop start-up with the same reasons.
+"""
+import glob
+import grp
+import os
+import subprocess
+
+import pytest
+
+from conftest import (ACCESS_KEY, DAEMON, OC_PASSWORD, OC_USER, SECRET_KEY,
+                      clean_env, ctl_request, wait_for)
+
+CASES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         "check_config")
+CASES = sorted(os.path.basename(p)[:-5]
+               for p in glob.glob(os.path.join(CASES_DIR, "*.conf")))
+
+
+def default_group_line():
+    """What the check says about the default socket group here."""
+    try:
+        g = grp.getgrnam("ec2-manager")
+    except KeyError:
+        return ("socket group: none: the default group ec2-manager does not "
+                "exist, so only root and the daemon's user may change "
+                "clusters (create it with systemd-sysusers)")
+    return "socket group: ec2-manager (gid %d, the default)" % g.gr_gid
+
+
+class Case:
+    def __init__(self, name, tmp_path, ec2):
+        self.name = name
+        self.dir = tmp_path / "etc"
+        self.dir.mkdir()
+        self.conf = self.dir / "ec2-manager.conf"
+        self.socket = str(tmp_path / "ctl.sock")
+        state = tmp_path / "state"
+        state.mkdir()
+        home = tmp_path / "home"
+        home.mkdir()
+        subst = {"socket": self.socket, "state": str(state),
+                 "endpoint": ec2.url, "admin": "http://127.0.0.1:9"}
+        with open(os.path.join(CASES_DIR, name + ".conf")) as f:
+            text = f.read()
+        files = {"ec2-manager.conf": []}
+        current = files["ec2-manager.conf"]
+        for line in text.splitlines():
+            if line.startswith("#--- "):
+                current = files.setdefault(line[5:].strip(), [])
+                continue
+            current.append(line.format(**subst))
+        for rel, lines in files.items():
+            path = self.dir / rel
+            path.parent.mkdir(exist_ok=True)
+            path.write_text("\n".join(lines) + "\n")
+
+        self.env = clean_env(home, AWS_ACCESS_KEY_ID=ACCESS_KEY,
+                             AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+                             OPENCAST_USER=OC_USER,
+                             OPENCAST_PASSWORD=OC_PASSWORD)
+        self.exit = None
+        self.stdout, self.stderr = [], []
+        out_subst = {"conf": str(self.conf), "dir": str(self.dir),
+                     "endpoint": ec2.url}
+        with open(os.path.join(CASES_DIR, name + ".expect")) as f:
+            for line in f.read().splitlines():
+                key, _, value = line.partition(": ")
+                if key == "env":
+                    k, _, v = value.partition("=")
+                    self.env[k] = v
+                elif key == "unset":
+                    for k in value.split():
+                        self.env.pop(k, None)
+                elif key == "credential":
+                    creds = tmp_path / "credentials"
+                    creds.mkdir(exist_ok=True)
+                    k, _, v = value.partition("=")
+                    (creds / k).write_text(v + "\n")
+                    self.env["CREDENTIALS_DIRECTORY"] = str(creds)
+                elif key == "exit":
+                    self.exit = int(value)
+                elif key in ("stdout", "stderr"):
+                    if value == "{group}":
+                        value = default_group_line()
+                    else:
+                        for k, v in out_subst.items():
+                            value = value.replace("{%s}" % k, v)
+                    getattr(self, key).append(value)
+                else:
+                    raise AssertionError("%s.expect: bad line %r" %
+                                         (name, line))
+        assert self.exit is not None, name + ".expect: no exit status"
+
+
+@pytest.fixture
+def ec2(ec2sim_factory):
+    return ec2sim_factory({"clusters": [{"prefix": "dev04", "admin": 1,
+                                         "workers": 1}]})
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_check_config_case(name, tmp_path, ec2):
+    case = Case(name, tmp_path, ec2)
+    p = subprocess.run([DAEMON, "--check-config", "-c", str(case.conf)],
+                       env=case.env, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == case.exit, p.stdout + p.stderr
+    if case.exit == 0:
+        assert p.stdout.splitlines() == case.stdout, p.stdout
+        assert p.stderr == ""
+    else:
+        assert p.stderr.splitlines() == case.stderr, p.stderr
+        assert "configuration OK" not in p.stdout
+        for line in case.stdout:
+            assert line in p.stdout.splitlines(), p.stdout
+
+    # Start-up checks the same: an accepted case runs and answers, a
+    # rejected one stops with the same reasons (all but the verdict).
+    log_path = tmp_path / "daemon.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([DAEMON, "-c", str(case.conf)],
+                                env=case.env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            if case.exit != 0:
+                assert proc.wait(30) == 1
+                text = log_path.read_text()
+                for reason in case.stderr[:-1]:
+                    assert reason in text, text
+                return
+
+            def answers():
+                if proc.poll() is not None:
+                    return True
+                try:
+                    return ctl_request(case.socket, {
+                        "v": 1, "id": 1, "cmd": "ping"})[-1]["ok"]
+                except (OSError, AssertionError):
+                    return False
+            wait_for(answers, what="the daemon's ping")
+            assert proc.poll() is None, log_path.read_text()
+            proc.terminate()
+            assert proc.wait(30) == 0, log_path.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_every_case_has_its_verdict():
+    """A .conf without a .expect (or the reverse) is a case that never
+    runs."""
+    confs = {p[:-5] for p in glob.glob(os.path.join(CASES_DIR, "*.conf"))}
+    expects = {p[:-7] for p in glob.glob(os.path.join(CASES_DIR,
+                                                      "*.expect"))}
+    assert confs == expects
+    assert len(confs) >= 6

@@ -163,12 +163,22 @@ policy_may_run(const struct policy_settings *s, const struct policy_input *in,
 		    in->disabled_reason);
 		return false;
 	}
+	if (in->ec2_error != NULL) {
+		policy_reason_add(d, "the cluster's instances could not be "
+		    "read: %s", in->ec2_error);
+		return false;
+	}
 	if (!in->admin_running) {
-		policy_reason_add(d, "the admin is not running");
+		policy_reason_add(d, "the admin is not running%s%s%s",
+		    in->admin_detail ? " (" : "",
+		    in->admin_detail ? in->admin_detail : "",
+		    in->admin_detail ? ")" : "");
 		return false;
 	}
 	if (!in->opencast_reachable) {
-		policy_reason_add(d, "Opencast is not reachable");
+		policy_reason_add(d, "Opencast is not reachable%s%s",
+		    in->opencast_error ? ": " : "",
+		    in->opencast_error ? in->opencast_error : "");
 		return false;
 	}
 	if (!policy_data_fresh(s, in, "EC2", in->ec2_at_ms, d) ||
@@ -222,7 +232,8 @@ scale_up(const struct policy_settings *s, const struct policy_input *in,
     struct policy_decision *d)
 {
 	int step = s->scale_up_step > 0 ? s->scale_up_step : 1;
-	int room = s->max_workers - d->running;
+	/* --force: max_workers does not apply. */
+	int room = in->force ? d->stopped : s->max_workers - d->running;
 	int k;
 
 	verdicts_not_considered(in, d);
@@ -248,7 +259,10 @@ scale_up(const struct policy_settings *s, const struct policy_input *in,
 	d->count = k;
 	policy_reason_add(d,
 	    ": start %d %s", k, policy_plural(k, "worker", "workers"));
-	if (k < step && room == k) {
+	if (in->force && d->running + k > s->max_workers)
+		policy_reason_add(d, " (max_workers %d ignored: --force)",
+		    s->max_workers);
+	if (k < step && room == k && !in->force) {
 		d->warning = true;
 		policy_reason_add(d,
 		    " (scale_up_step %d cut by max_workers %d, "
@@ -318,7 +332,8 @@ scale_down(const struct policy_settings *s, const struct policy_input *in,
     struct policy_decision *d)
 {
 	int step = s->scale_down_step > 0 ? s->scale_down_step : 1;
-	int room = d->running - s->min_workers;
+	/* --force: min_workers does not apply. */
+	int room = in->force ? d->running : d->running - s->min_workers;
 	int spare = d->idle - s->min_idle_workers;
 	size_t *cand, ncand = 0;
 	int k;
@@ -339,7 +354,7 @@ scale_down(const struct policy_settings *s, const struct policy_input *in,
 			d->verdicts[i] = VERDICT_BUSY;
 		else if (w->running_jobs < 0)
 			d->verdicts[i] = VERDICT_UNKNOWN_JOBS;
-		else if (!policy_past_billing(s, w))
+		else if (!in->force && !policy_past_billing(s, w))
 			d->verdicts[i] = VERDICT_BILLING;
 		else {
 			d->verdicts[i] = VERDICT_NOT_NEEDED;
@@ -373,7 +388,11 @@ scale_down(const struct policy_settings *s, const struct policy_input *in,
 		    in->workers[cand[j]].id ? in->workers[cand[j]].id : "?");
 	}
 	policy_reason_add(d, ")");
-	if (k < step && k < spare && k == room) {
+	if (in->force)
+		policy_reason_add(d, "; --force: %sthe billing threshold "
+		    "ignored", d->running - k < s->min_workers ?
+		    "min_workers and " : "");
+	if (k < step && k < spare && k == room && !in->force) {
 		d->warning = true;
 		policy_reason_add(d,
 		    "; scale_down_step %d cut by min_workers %d "
@@ -487,10 +506,12 @@ inputs_json(const struct policy_settings *s, const struct policy_input *in,
 	json_object_set_new(o, "now", time_json(in->now_ms));
 	json_object_set_new(o, "disabled_reason", in->disabled_reason ?
 	    json_text(in->disabled_reason) : json_null());
+	json_object_set_new(o, "ec2_error", json_text_or_null(in->ec2_error));
 	json_object_set_new(o, "admin_running",
 	    json_boolean(in->admin_running));
 	json_object_set_new(o, "opencast_reachable",
 	    json_boolean(in->opencast_reachable));
+	json_object_set_new(o, "force", json_boolean(in->force));
 	json_object_set_new(o, "ec2_data_age_s",
 	    age_json(in->ec2_at_ms, in->now_ms));
 	json_object_set_new(o, "opencast_data_age_s",

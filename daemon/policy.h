@@ -62,8 +62,19 @@ struct policy_worker_demand {
 struct policy_input {
 	int64_t	 now_ms;
 	const char *disabled_reason;	/* an autoscale switch is off: NULL if on */
+	/* The last read of the cluster's instances failed: EC2's error (the
+	 * data may be old, so the admin's state is not known); NULL: it did
+	 * not fail. */
+	const char *ec2_error;
 	bool	 admin_running;
+	const char *admin_detail;	/* why not, e.g. "no instance named
+					   dev04-admin"; NULL: none given */
 	bool	 opencast_reachable;
+	const char *opencast_error;	/* why not; NULL: none given */
+	/* ec2ctl --force: min_workers, max_workers and the billing
+	 * threshold do not apply; holds, busy workers, the switches and the
+	 * cooldown still do. */
+	bool	 force;
 	int64_t	 ec2_at_ms;		/* when EC2 data was read (0: never) */
 	int64_t	 oc_at_ms;		/* when Opencast data was read */
 	int	 queued_high_load_jobs;

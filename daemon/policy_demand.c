@@ -99,9 +99,10 @@ demand_figures(const struct policy_settings *s, const struct policy_input *in,
 		needed++;
 	d->needed = (int)needed;
 	d->target = d->needed + s->min_idle_workers;
-	if (d->target > s->max_workers)
+	/* --force: min_workers and max_workers do not apply. */
+	if (d->target > s->max_workers && !in->force)
 		d->target = s->max_workers;
-	if (d->target < s->min_workers)
+	if (d->target < s->min_workers && !in->force)
 		d->target = s->min_workers;
 }
 
@@ -130,7 +131,8 @@ demand_up(const struct policy_settings *s, const struct policy_input *in,
 	}
 	want -= d->take_back;
 	k = imin(want, step);
-	k = imin(k, imax(0, s->max_workers - present));
+	if (!in->force)
+		k = imin(k, imax(0, s->max_workers - present));
 	k = imin(k, d->stopped);
 	if (k < 0)
 		k = 0;
@@ -140,7 +142,7 @@ demand_up(const struct policy_settings *s, const struct policy_input *in,
 		d->warning = true;
 		if (k == step)
 			policy_reason_add(d, " (scale_up_max_step %d)", step);
-		else if (present + k >= s->max_workers)
+		else if (present + k >= s->max_workers && !in->force)
 			policy_reason_add(d,
 			    " (max_workers %d reached)", s->max_workers);
 		else
@@ -176,7 +178,7 @@ demand_down(const struct policy_settings *s, const struct policy_input *in,
 			d->verdicts[i] = VERDICT_BUSY;
 		else if (w->running_jobs < 0)
 			d->verdicts[i] = VERDICT_UNKNOWN_JOBS;
-		else if (!policy_past_billing(s, w))
+		else if (!in->force && !policy_past_billing(s, w))
 			d->verdicts[i] = VERDICT_BILLING;
 		else {
 			d->verdicts[i] = VERDICT_NEEDED;
@@ -184,13 +186,13 @@ demand_down(const struct policy_settings *s, const struct policy_input *in,
 		}
 	}
 	/* Never below min_workers among the workers taking jobs. */
-	k = imin(surplus, active - s->min_workers);
+	k = imin(surplus, in->force ? active : active - s->min_workers);
 	k = imin(k, (int)ncand);
 	if (cooling || k <= 0) {
 		if (cooling) {
 			policy_reason_add(d,
 			    ", but in cooldown after the last action");
-		} else if (active <= s->min_workers) {
+		} else if (active <= s->min_workers && !in->force) {
 			d->warning = true;
 			policy_reason_add(d, ", but min_workers %d is reached",
 			    s->min_workers);
@@ -261,6 +263,9 @@ policy_demand_decide(const struct policy_settings *s,
 	    d->needed,
 	    policy_plural(d->needed, "worker", "workers"), d->max_load,
 	    d->target, d->capacity, d->starting);
+	if (in->force)
+		policy_reason_add(d, " (--force: min_workers, max_workers and "
+		    "the billing threshold ignored)");
 	if (d->target > d->capacity) {
 		demand_up(s, in, d);
 		return;

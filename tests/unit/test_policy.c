@@ -207,6 +207,124 @@ test_cannot_run(void **state)
 	assert_not_ran(&in, "the admin is not running");
 }
 
+/* Issue 14: the reason names what is actually wrong, in the order the
+ * evaluation checks it: a switch, then EC2 (whose old data cannot tell
+ * whether the admin runs), then the admin, then Opencast, then freshness. */
+static void
+test_causes(void **state)
+{
+	struct policy_input in;
+
+	(void)state;
+	in = input(wanting, NW(wanting), 4);
+	in.ec2_error = "no AWS credentials found: none anywhere";
+	in.admin_running = false;
+	in.opencast_reachable = false;
+	assert_not_ran(&in, "the cluster's instances could not be read: no "
+	    "AWS credentials found: none anywhere");
+	/* A switch still comes first. */
+	in.disabled_reason = "autoscale = off in the configuration";
+	assert_not_ran(&in, "autoscale is off: autoscale = off in the "
+	    "configuration");
+
+	in = input(wanting, NW(wanting), 4);
+	in.admin_running = false;
+	in.admin_detail = "the admin instance i-1 is stopped";
+	assert_not_ran(&in, "the admin is not running (the admin instance i-1 "
+	    "is stopped)");
+
+	in = input(wanting, NW(wanting), 4);
+	in.opencast_reachable = false;
+	in.opencast_error = "HTTP 503 from /info/me.json";
+	assert_not_ran(&in, "Opencast is not reachable: HTTP 503 from "
+	    "/info/me.json");
+}
+
+/* --force (SPEC §5): min_workers, max_workers and the billing threshold do
+ * not apply; holds, busy workers and the cooldown still do. */
+static void
+test_force(void **state)
+{
+	static const struct policy_worker full[] = {
+		RUN("i-0", 1, 10), RUN("i-1", 1, 10), STOP("i-2"),
+		STOP("i-3"), HELD_STOP("i-4"),
+	};
+	static const struct policy_worker young[] = {
+		RUN("i-0", 0, MIN(40)), RUN("i-1", 0, HM(1, 40)),
+		RUN("i-2", 3, MIN(55)), HELD_RUN("i-3", 0, MIN(55)),
+	};
+	static const enum policy_verdict young_v[] = {
+		VERDICT_NOT_NEEDED, VERDICT_CHOSEN, VERDICT_BUSY,
+		VERDICT_HELD,
+	};
+	struct policy_settings s = defaults();
+	struct policy_input in;
+	struct policy_decision d;
+
+	(void)state;
+	/* max_workers 2 reached: without --force a warning and no change. */
+	s.max_workers = 2;
+	s.scale_up_step = 5;
+	in = input(full, NW(full), 4);
+	policy_decide(&s, &in, &d);
+	assert_int_equal(d.action, POLICY_NONE);
+	assert_true(d.warning);
+	policy_decision_release(&d);
+	/* With it: up to the stopped, unheld workers (2 of 3). */
+	in.force = true;
+	policy_decide(&s, &in, &d);
+	assert_true(d.ran);
+	assert_int_equal(d.action, POLICY_SCALE_UP);
+	assert_int_equal(d.count, 2);
+	assert_string_equal(d.reason, "4 queued high-load jobs > "
+	    "max_queued_jobs 0: start 2 workers (max_workers 2 ignored: "
+	    "--force) (scale_up_step 5, but only 2 stopped workers are "
+	    "left)");
+	policy_decision_release(&d);
+
+	/* Idle workers within the billing hour, min_workers 3 of 4
+	 * running: without --force nothing to stop. */
+	s = defaults();
+	s.min_workers = 3;
+	s.scale_down_step = 3;
+	in = input(young, NW(young), 0);
+	policy_decide(&s, &in, &d);
+	assert_int_equal(d.action, POLICY_NONE);
+	policy_decision_release(&d);
+	/* With it the idle ones go, longest uptime first, up to the step
+	 * and min_idle_workers; the busy and the held one stay. */
+	in.force = true;
+	policy_decide(&s, &in, &d);
+	assert_true(d.ran);
+	assert_int_equal(d.action, POLICY_SCALE_DOWN);
+	assert_int_equal(d.count, 2);
+	assert_int_equal(d.chosen[0], 1);
+	assert_int_equal(d.chosen[1], 0);
+	assert_string_equal(d.reason, "2 idle workers > min_idle_workers 0: "
+	    "stop 2 workers (i-1, i-0); --force: min_workers and the billing "
+	    "threshold ignored");
+	policy_decision_release(&d);
+	s.min_idle_workers = 1;
+	policy_decide(&s, &in, &d);
+	assert_int_equal(d.action, POLICY_SCALE_DOWN);
+	assert_int_equal(d.count, 1);
+	assert_verdicts(&d, young_v, NW(young_v));
+	policy_decision_release(&d);
+
+	/* The cooldown and the switches still apply. */
+	in.last_action_ms = NOW - 1000;
+	policy_decide(&s, &in, &d);
+	assert_int_equal(d.action, POLICY_NONE);
+	assert_non_null(strstr(d.reason, "in cooldown"));
+	policy_decision_release(&d);
+	in.last_action_ms = 0;
+	in.disabled_reason = "paused";
+	policy_decide(&s, &in, &d);
+	assert_false(d.ran);
+	assert_int_equal(d.action, POLICY_NONE);
+	policy_decision_release(&d);
+}
+
 static void
 test_stale_data(void **state)
 {
@@ -1405,6 +1523,8 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_settings_from_config),
 		cmocka_unit_test(test_cannot_run),
+		cmocka_unit_test(test_causes),
+		cmocka_unit_test(test_force),
 		cmocka_unit_test(test_stale_data),
 		cmocka_unit_test(test_cooldown),
 		cmocka_unit_test(test_scale_up_threshold),

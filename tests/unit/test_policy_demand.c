@@ -191,6 +191,58 @@ test_scale_down_idle_past_billing(void **state)
 	policy_decision_release(&d);
 }
 
+/* --force: the target is not held within min_workers and max_workers,
+ * starting is not cut by max_workers, and idle workers go whatever their
+ * uptime; busy and held workers stay. */
+static void
+test_force(void **state)
+{
+	struct fx f;
+	struct policy_decision d;
+	size_t busy, young, held;
+
+	(void)state;
+	fx_init(&f);
+	f.s.max_workers = 3;
+	fx_run(&f, 8.0, 5, 3600);
+	fx_run(&f, 8.0, 5, 3600);
+	fx_stopped(&f, 4);
+	f.in.queued_load = 24.0;	/* 40: 5 workers of 8 */
+	policy_demand_decide(&f.s, &f.in, &d);
+	assert_int_equal(d.target, 3);
+	assert_int_equal(d.count, 1);
+	policy_decision_release(&d);
+	f.in.force = true;
+	policy_demand_decide(&f.s, &f.in, &d);
+	assert_true(d.ran);
+	assert_int_equal(d.target, 5);
+	assert_int_equal(d.action, POLICY_SCALE_UP);
+	assert_int_equal(d.count, 3);
+	assert_false(d.warning);
+	assert_non_null(strstr(d.reason, "(--force: min_workers, max_workers "
+	    "and the billing threshold ignored)"));
+	policy_decision_release(&d);
+
+	fx_init(&f);
+	busy = fx_run(&f, 3.0, 2, 60);
+	young = fx_run(&f, 0, 0, 60);
+	held = fx_run(&f, 0, 0, 7200);
+	f.w[held].held = true;
+	f.in.queued_load = 0;		/* 3: 1 worker; min_workers 2 */
+	policy_demand_decide(&f.s, &f.in, &d);
+	assert_int_equal(d.action, POLICY_NONE);
+	policy_decision_release(&d);
+	f.in.force = true;
+	policy_demand_decide(&f.s, &f.in, &d);
+	assert_int_equal(d.target, 1);
+	assert_int_equal(d.action, POLICY_SCALE_DOWN);
+	assert_int_equal(d.count, 1);
+	assert_int_equal(d.chosen[0], young);
+	assert_int_equal(d.verdicts[busy], VERDICT_BUSY);
+	assert_int_equal(d.verdicts[held], VERDICT_HELD);
+	policy_decision_release(&d);
+}
+
 static void
 test_stale_and_json(void **state)
 {
@@ -397,6 +449,7 @@ main(void)
 		cmocka_unit_test(test_take_back_draining),
 		cmocka_unit_test(test_scale_down_idle_past_billing),
 		cmocka_unit_test(test_stale_and_json),
+		cmocka_unit_test(test_force),
 		cmocka_unit_test(test_properties),
 		cmocka_unit_test(test_config_keys),
 	};

@@ -29,6 +29,7 @@
 #include "daemon/cluster.h"
 #include "daemon/control.h"
 #include "daemon/daemon.h"
+#include "daemon/loggly.h"
 #include "daemon/metrics.h"
 #include "daemon/model.h"
 
@@ -279,6 +280,11 @@ write_daemon(struct daemon *d, struct strbuf *out, size_t nclusters)
 	    "open on the control socket.", "gauge");
 	metrics_write_sample(out, "ec2m_control_connections", NULL, NULL, 0,
 	    d->control ? (double)control_connections(d->control) : 0);
+	metrics_write_header(out, "ec2m_loggly_dropped_total", "Log entries "
+	    "the Loggly sink dropped (the oldest first) because its queue was "
+	    "full.", "counter");
+	metrics_write_sample(out, "ec2m_loggly_dropped_total", NULL, NULL, 0,
+	    (double)loggly_dropped_total());
 }
 
 void

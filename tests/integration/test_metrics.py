@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from conftest import (ACCESS_KEY, DAEMON, OC_PASSWORD, ROOT, SECRET_KEY,
-                      clean_env, wait_for)
+                      clean_env, reload_daemon, wait_for)
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -117,6 +117,7 @@ def test_scrape(make):
     assert s['ec2m_control_requests_total{command="status",'
              'outcome="ok"}'] >= 1
     assert s['ec2m_control_connections_total'] >= 1
+    assert s['ec2m_loggly_dropped_total'] == 0
     # No secret, whatever it is.
     for secret in (OC_PASSWORD, SECRET_KEY, ACCESS_KEY):
         assert secret not in body
@@ -247,6 +248,37 @@ def test_prometheus_scrapes_the_daemon(make, tmp_path):
             prom.kill()
             prom.wait()
         log.close()
+
+
+def refused(url):
+    try:
+        http_get(url, timeout=2)
+    except urllib.error.URLError as e:
+        return isinstance(e.reason, ConnectionRefusedError)
+    return False
+
+
+def test_reload_moves_and_closes_the_listener(make):
+    ec2, oc, d = make()
+    old_url = d.metrics_url
+    new_port = free_port()
+    new_url = "http://127.0.0.1:%d/metrics" % new_port
+    assert reload_daemon(d, lambda t: t.replace(
+        "metrics_listen = 127.0.0.1:%d" % d.metrics_port,
+        "metrics_listen = 127.0.0.1:%d" % new_port))
+    assert http_get(new_url)[0] == 200
+    assert refused(old_url)
+    # A bad address is rejected with the reason; the listener stays.
+    assert reload_daemon(d, lambda t: t.replace(
+        "metrics_listen = 127.0.0.1:%d" % new_port,
+        "metrics_listen = 127.0.0.1:x"))
+    assert "reload rejected" in d.read_log()
+    assert http_get(new_url)[0] == 200
+    # Taken out of the file: no listener any more.
+    assert reload_daemon(d, lambda t: t.replace(
+        "metrics_listen = 127.0.0.1:x\n", ""))
+    assert refused(new_url)
+    assert d.request("ping")["ok"]
 
 
 def test_metrics_off_by_default(linked_sims, daemon_factory):

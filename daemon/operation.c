@@ -69,21 +69,41 @@ op_token(const struct operation *op)
 
 /* Talking. */
 
-void
-op_say(struct operation *op, int level, const char *fmt, ...)
+static void
+op_vsay(struct operation *op, int level, const char *instance,
+    const char *fmt, va_list ap)
 {
 	enum proto_level pl = level <= LOG_ERR ? PROTO_LEVEL_ERROR :
 	    level == LOG_WARNING ? PROTO_LEVEL_WARNING :
 	    level == LOG_DEBUG ? PROTO_LEVEL_DEBUG : PROTO_LEVEL_INFO;
-	va_list ap;
 	char msg[1024];
 
-	va_start(ap, fmt);
 	utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	clog_op(level, op->c->name, op_token(op), "%s: %s", op->name, msg);
+	clog_instance(level, op->c->name, op_token(op), instance, "%s: %s",
+	    op->name, msg);
 	if (op->req)
 		ctl_req_log(op->req, pl, "%s", msg);
+}
+
+void
+op_say(struct operation *op, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	op_vsay(op, level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+op_say_instance(struct operation *op, int level, const char *instance,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	op_vsay(op, level, instance, fmt, ap);
+	va_end(ap);
 }
 
 void

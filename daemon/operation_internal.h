@@ -143,6 +143,9 @@ struct operation {
 const char *op_token(const struct operation *op);
 void op_say(struct operation *op, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same, about one instance (EC2M_INSTANCE in the journal). */
+void op_say_instance(struct operation *op, int level, const char *instance,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void op_warn(struct operation *op, const char *msg);
 /* Enters a step: status shows it, the client sees a progress event. */
 void op_step(struct operation *op, const char *step, int done, int total,

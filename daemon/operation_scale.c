@@ -129,8 +129,9 @@ op_run_scale_up(struct operation *op)
 		return;
 	case SU_SINGLE_DONE:
 		if (op->ec2_failed && is_capacity_error(&op->ec2_err)) {
-			op_say(op, LOG_WARNING, "EC2 has no capacity for %s; "
-			    "trying the next stopped worker", op->batch.v[0]);
+			op_say_instance(op, LOG_WARNING, op->batch.v[0],
+			    "EC2 has no capacity for %s; trying the next "
+			    "stopped worker", op->batch.v[0]);
 		} else if (op->ec2_failed) {
 			op_fail_ec2(op);
 			return;
@@ -241,8 +242,8 @@ recheck(struct operation *op, struct scale_down *sd, struct strv *hosts,
 	model_release(&md);
 	op_batch_set(op, &stop);
 	for (size_t i = 0; i < release.n; i++) {
-		op_say(op, LOG_INFO, "keeping %s: it took a job meanwhile",
-		    release.v[i]);
+		op_say_instance(op, LOG_INFO, release.v[i],
+		    "keeping %s: it took a job meanwhile", release.v[i]);
 		for (size_t k = 0; k < op->rec.ids.n; k++) {
 			if (strcmp(op->rec.ids.v[k], release.v[i]) == 0) {
 				strv_add(hosts, op->rec.hosts.v[k]);

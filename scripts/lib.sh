@@ -7,6 +7,8 @@ packages=(
 	libsystemd-dev libinih-dev libcmocka-dev libmicrohttpd-dev
 	python3 python3-pytest python3-pytest-xdist python3-botocore
 	scdoc systemd bash-completion util-linux
+	# test_loggly.py: openssl makes the HTTPS double's certificate
+	openssl
 	# test_metrics.py: a real Prometheus server and promtool
 	prometheus
 )

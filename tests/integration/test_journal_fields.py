@@ -178,6 +178,11 @@ def test_operations_and_maintenance(make):
     assert failed["EC2M_CLUSTER"] == "dev04"
     assert failed["PRIORITY"] == "4"
     assert "failed" in failed["MESSAGE"]
+    # Each worker it tried, one at a time, is named as the instance.
+    tried = [e for e in entries(d) if e.get("EC2M_OP") == "scale_up" and
+             "no capacity for" in e["MESSAGE"]]
+    assert sorted(e["EC2M_INSTANCE"] for e in tried) == sorted(stopped)
+    assert all(e["EC2M_INSTANCE"] in e["MESSAGE"] for e in tried)
     check_invariants(d)
 
 

@@ -20,10 +20,11 @@
 #include "common/xalloc.h"
 #include "common/xrand.h"
 #include "daemon/cluster.h"
+#include "daemon/control.h"
 #include "daemon/daemon.h"
 #include "daemon/looptimer.h"
-#include "daemon/model.h"
 #include "daemon/metrics.h"
+#include "daemon/model.h"
 #include "daemon/operation.h"
 #include "daemon/policy.h"
 #include "daemon/statefile.h"
@@ -31,7 +32,8 @@
 /* One evaluation in flight. */
 struct autoscale_eval {
 	struct cluster *c;
-	bool	 dry_run;
+	struct autoscale_ask ask;
+	bool	 handed_over;	/* ask.follow went to the action */
 	bool	 explain;	/* decide only: no record, no action */
 	LIST_ENTRY(autoscale_eval) link;	/* explain: in explains */
 	autoscale_done_fn *cb;
@@ -165,7 +167,7 @@ drop_evaluation(struct cluster *c, const char *why)
 		LIST_REMOVE(ev, link);
 		cluster_refresh_cancel(c, ev);
 		if (ev->cb)
-			ev->cb(ev->arg, c, false, NULL, why);
+			ev->cb(ev->arg, c, false, NULL, why, false);
 		eval_free(ev);
 	}
 	if ((ev = c->autoscaler->evaluating) == NULL)
@@ -175,7 +177,7 @@ drop_evaluation(struct cluster *c, const char *why)
 	clog_op(LOG_INFO, c->name, "autoscale",
 	    "autoscale evaluation dropped: %s", why);
 	if (ev->cb)
-		ev->cb(ev->arg, c, false, NULL, why);
+		ev->cb(ev->arg, c, false, NULL, why, false);
 	eval_free(ev);
 }
 
@@ -249,7 +251,8 @@ eval_end(struct autoscale_eval *ev, bool ran, const char *why_not)
 	else
 		c->autoscaler->evaluating = NULL;
 	if (ev->cb)
-		ev->cb(ev->arg, c, ran, ev->decision, why_not);
+		ev->cb(ev->arg, c, ran, ev->decision, why_not,
+		    ev->handed_over);
 	eval_free(ev);
 }
 
@@ -304,6 +307,23 @@ not_carried_out(struct cluster *c, json_t *decision)
 	free(r);
 }
 
+/* Why the admin is not running, for the reason; "" when it is. */
+static void
+admin_detail_text(struct cluster *c, const struct model *md, char *buf,
+    size_t len)
+{
+	buf[0] = '\0';
+	if (md->admins == 0)
+		utf8_snprintf(buf, len, "no instance named %s-admin", c->name);
+	else if (md->admins > 1)
+		utf8_snprintf(buf, len, "%zu instances named %s-admin",
+		    md->admins, c->name);
+	else if (md->admin->inst->state != EC2_STATE_RUNNING)
+		utf8_snprintf(buf, len, "the admin instance %s is %s",
+		    md->admin->inst->id,
+		    ec2_state_name(md->admin->inst->state));
+}
+
 /* Called when the evaluation's read of the cluster has ended. */
 static void
 on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
@@ -317,6 +337,7 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 	struct model md;
 	int64_t now = time_now_ms();
 	size_t nw = 0;
+	char admin_detail[256];
 
 	(void)ok;
 	(void)error;
@@ -353,9 +374,17 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 	in.now_ms = now;
 	in.disabled_reason = model_autoscale_off_reason(&md, c->cfg->autoscale,
 	    c->autoscaler->paused);
+	/* What is wrong, each as what it is (issue 14): EC2 unreadable is
+	 * not "the admin is not running". */
+	in.ec2_error = c->ec2_ok ? NULL : c->ec2_error ? c->ec2_error :
+	    "not read yet";
 	in.admin_running = md.admin &&
 	    md.admin->inst->state == EC2_STATE_RUNNING;
+	admin_detail_text(c, &md, admin_detail, sizeof(admin_detail));
+	in.admin_detail = admin_detail[0] ? admin_detail : NULL;
 	in.opencast_reachable = c->oc_ok;
+	in.opencast_error = c->oc_ok ? NULL : c->oc_error;
+	in.force = ev->ask.force;
 	in.ec2_at_ms = c->ec2_ok ? c->ec2_at_ms : 0;
 	in.oc_at_ms = c->oc_ok ? c->oc_at_ms : 0;
 	in.queued_high_load_jobs = md.queued_high_load_jobs;
@@ -382,8 +411,13 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 		p.kind = dec.action == POLICY_SCALE_UP ? OP_SCALE_UP :
 		    OP_SCALE_DOWN;
 		p.workers = dec.count;
-		p.dry_run = ev->dry_run;
+		p.dry_run = ev->ask.dry_run;
+		p.force = ev->ask.force;
+		/* --force lifts the limits only: a chosen worker that took a
+		 * job meanwhile is still kept. */
+		p.keep_busy = true;
 		p.wait = true;
+		p.decision = ev->decision;
 		utf8_snprintf(p.initiator, sizeof(p.initiator),
 		    "the autoscaler");
 		if (dec.action == POLICY_SCALE_DOWN) {
@@ -392,9 +426,19 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 			p.ids = ids;
 			p.nids = (size_t)dec.count;
 		}
-		if (operation_start(c, &p, NULL, on_action_done, NULL) != 0)
+		if (ev->ask.follow != NULL) {
+			/* The decision first, then the action's progress and
+			 * outcome, as `scale` shows them.  A refusal answers
+			 * the request too. */
+			ctl_req_log(ev->ask.follow, PROTO_LEVEL_INFO,
+			    "autoscale decided %s: %s",
+			    policy_action_name(dec.action), dec.reason);
+			ev->handed_over = true;
+		}
+		if (operation_start(c, &p, ev->ask.follow, on_action_done,
+		    NULL) != 0)
 			not_carried_out(c, ev->decision);
-		else if (!ev->dry_run) {
+		else if (!ev->ask.dry_run) {
 			c->autoscaler->last_action_ms = now;
 			save_state(c);
 		}
@@ -411,8 +455,8 @@ on_eval_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 }
 
 void
-autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
-    void *arg)
+autoscaler_evaluate(struct cluster *c, const struct autoscale_ask *ask,
+    autoscale_done_fn *cb, void *arg)
 {
 	struct autoscale_eval *ev;
 	const char *off;
@@ -420,7 +464,8 @@ autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
 
 	if (c->d->stopping || c->autoscaler->stopped) {
 		if (cb)
-			cb(arg, c, false, NULL, "the daemon is shutting down");
+			cb(arg, c, false, NULL, "the daemon is shutting down",
+			    false);
 		return;
 	}
 	if (c->op || c->autoscaler->evaluating) {
@@ -430,12 +475,12 @@ autoscaler_evaluate(struct cluster *c, bool dry_run, autoscale_done_fn *cb,
 		clog_op(LOG_INFO, c->name, "autoscale",
 		    "autoscale skipped: %s", why);
 		if (cb)
-			cb(arg, c, false, NULL, why);
+			cb(arg, c, false, NULL, why, false);
 		return;
 	}
 	ev = xcalloc(1, sizeof(*ev));
 	ev->c = c;
-	ev->dry_run = dry_run;
+	ev->ask = *ask;
 	ev->cb = cb;
 	ev->arg = arg;
 	/* Switched off: no reads at all; the decision records why. */
@@ -458,7 +503,7 @@ autoscaler_explain(struct cluster *c, autoscale_done_fn *cb, void *arg)
 	struct autoscale_eval *ev;
 
 	if (c->d->stopping || c->autoscaler->stopped) {
-		cb(arg, c, false, NULL, "the daemon is shutting down");
+		cb(arg, c, false, NULL, "the daemon is shutting down", false);
 		return;
 	}
 	ev = xcalloc(1, sizeof(*ev));
@@ -474,12 +519,13 @@ autoscaler_explain(struct cluster *c, autoscale_done_fn *cb, void *arg)
 static void
 on_tick(void *arg)
 {
+	static const struct autoscale_ask tick = { 0 };
 	struct cluster *c = arg;
 
 	if (c->d->stopping || c->autoscaler->stopped)
 		return;
 	schedule_tick(c);
-	autoscaler_evaluate(c, false, NULL, NULL);
+	autoscaler_evaluate(c, &tick, NULL, NULL);
 }
 
 int

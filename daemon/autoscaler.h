@@ -27,16 +27,36 @@ void autoscaler_stop(struct cluster *c);
 void autoscaler_detach(struct cluster *c);
 
 /* Told when an evaluation ends.  ran: the policy ran (whatever it
- * decided); decision: its record (borrowed); why_not: when !ran. */
+ * decided); decision: its record (borrowed); why_not: when !ran.
+ * handed_over: the asker's request (autoscale_ask.follow) went to the
+ * action, which answers it (or was answered by the action's refusal): the
+ * callback must not answer it. */
 typedef void autoscale_done_fn(void *arg, struct cluster *c, bool ran,
-    json_t *decision, const char *why_not);
+    json_t *decision, const char *why_not, bool handed_over);
 
-/* Evaluates now.  dry_run: an action is only a dry run.  cb is called
- * exactly once: at once when the evaluation cannot start (switched off,
- * busy, shutting down), else when it has decided, or with ran false when
- * it is dropped (shutdown, the cluster removed).  An action that could not
- * start (another operation, shutdown) is recorded as not carried out. */
-void autoscaler_evaluate(struct cluster *c, bool dry_run,
+struct ctl_req;
+
+/* What an evaluation is asked for. */
+struct autoscale_ask {
+	bool	 dry_run;	/* an action is only a dry run */
+	bool	 force;		/* ec2ctl --force: the policy ignores
+				   min_workers, max_workers and the billing
+				   threshold (holds, busy workers, the
+				   switches and the cooldown still apply) */
+	/* `ec2ctl CLUSTER autoscale` without --no-wait: when the decision
+	 * is to act, the action is started with this request, which then
+	 * gets the decision as a log event, the action's progress and, as
+	 * its reply, the action's outcome with the decision (SPEC §5).
+	 * NULL: a tick, or --no-wait (the action runs on alone). */
+	struct ctl_req *follow;
+};
+
+/* Evaluates now.  cb is called exactly once: at once when the evaluation
+ * cannot start (switched off, busy, shutting down), else when it has
+ * decided (and started its action), or with ran false when it is dropped
+ * (shutdown, the cluster removed).  An action that could not start
+ * (another operation, shutdown) is recorded as not carried out. */
+void autoscaler_evaluate(struct cluster *c, const struct autoscale_ask *ask,
     autoscale_done_fn *cb, void *arg);
 /* `ec2ctl CLUSTER explain`: reads the cluster afresh and decides as an
  * evaluation would now, whatever the switches, the cooldown or an

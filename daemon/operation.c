@@ -290,6 +290,7 @@ op_free(struct operation *op)
 	strv_clear(&op->would);
 	strv_clear(&op->warnings);
 	strv_clear(&op->wait_ids);
+	json_decref(op->p.decision);
 	free(op->refresh_error);
 	free(op->maint_error);
 	free(op->zadara_msg);
@@ -341,6 +342,18 @@ op_conclude(struct operation *op, bool ok, const char *extra)
 	    "stopped", strv_json(&op->stopped),
 	    "would", strv_json(&op->would),
 	    "warnings", strv_json(&op->warnings));
+	if (op->p.decision) {
+		/* The autoscaler's action: its decision, then the outcome. */
+		s = utf8_asprintf("%s: %s; %s", json_string_value(
+		    json_object_get(op->p.decision, "action")),
+		    json_string_value(json_object_get(op->p.decision,
+		    "reason")), msg);
+		utf8_snprintf(msg, sizeof(msg), "%s", s);
+		free(s);
+		s = NULL;
+		json_object_set(result, "decision", op->p.decision);
+		json_object_set_new(result, "message", json_text(msg));
+	}
 	if (op->req) {
 		if (ok)
 			ctl_req_ok(op->req, json_incref(result));
@@ -486,6 +499,7 @@ operation_start(struct cluster *c, const struct op_params *p,
 	op = xcalloc(1, sizeof(*op));
 	op->c = c;
 	op->p = *p;
+	json_incref(op->p.decision);
 	op->req = req;
 	op->done = done;
 	op->done_arg = arg;

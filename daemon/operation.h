@@ -50,6 +50,13 @@ struct op_params {
 	 * instead of the rules' own; workers must equal their number. */
 	const char *const *ids;
 	size_t	 nids;
+	/* scale down with force: a chosen worker that took a job meanwhile
+	 * is still kept (the autoscaler's --force lifts the limits only). */
+	bool	 keep_busy;
+	/* The autoscaler's decision that asked for this, or NULL: the
+	 * result carries it as "decision" and the reply's message starts
+	 * with it.  The operation holds a reference while it lives. */
+	json_t	*decision;
 };
 
 /* Told when an operation ends; result is borrowed for the call. */

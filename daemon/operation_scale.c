@@ -237,8 +237,8 @@ recheck(struct operation *op, struct scale_down *sd, struct strv *hosts,
 	struct model md;
 
 	op_model(op, &md);
-	rules_scale_down_recheck(&md, &sd->chosen, op->p.force, &stop,
-	    &release);
+	rules_scale_down_recheck(&md, &sd->chosen, op->p.force &&
+	    !op->p.keep_busy, &stop, &release);
 	model_release(&md);
 	op_batch_set(op, &stop);
 	for (size_t i = 0; i < release.n; i++) {

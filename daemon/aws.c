@@ -60,6 +60,13 @@ aws_error_format(const struct aws_error *e, char *buf, size_t len)
 		utf8_snprintf(detail + n, sizeof(detail) - n,
 		    "%safter %d attempt%s",
 		    n ? ", " : "", e->attempts, e->attempts == 1 ? "" : "s");
+	/* No credentials: no call was made, and the message says why in
+	 * full ("no AWS credentials found: ..."). */
+	if (e->kind == AWS_ERR_CREDENTIALS &&
+	    strncmp(e->message, "no AWS credentials", 18) == 0) {
+		utf8_snprintf(buf, len, "%s", e->message);
+		return buf;
+	}
 	utf8_snprintf(buf, len, "EC2 %s failed: %s%s%s%s%s%s",
 	    e->action[0] ? e->action : "call",
 	    e->code, e->code[0] ? ": " : "", e->message,

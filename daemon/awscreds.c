@@ -152,6 +152,8 @@ struct aws_creds_provider {
 	/* Instance role only. */
 	bool	 imds;
 	char	*imds_endpoint;
+	char	*looked;	/* where keys were looked for before it */
+	bool	 fetched;	/* the role gave credentials once */
 	char	*imds_token;
 	int64_t	 imds_token_expiry_ms;
 	char	*role;
@@ -202,6 +204,8 @@ aws_creds_provider_new(uv_loop_t *loop, struct http_client *http,
 		p->imds = true;
 		p->imds_endpoint = res.imds_endpoint;
 		res.imds_endpoint = NULL;
+		p->looked = res.looked;
+		res.looked = NULL;
 		break;
 	}
 	p->creds = res.creds;
@@ -272,6 +276,17 @@ imds_fail(struct aws_creds_provider *p, const char *fmt, ...)
 		waiters_finish(p, NULL);
 		return;
 	}
+	if (!p->fetched && p->looked) {
+		/* The last resort gave nothing either: say so in those
+		 * words, with every place looked at (issue 14). */
+		char *all = utf8_asprintf("no AWS credentials found: %s, and "
+		    "no instance role: %s", p->looked, msg);
+
+		log_warnx("%s", all);
+		waiters_finish(p, all);
+		free(all);
+		return;
+	}
 	log_warnx("%s", msg);
 	waiters_finish(p, msg);
 }
@@ -299,8 +314,9 @@ on_imds_done(void *arg, const struct http_response *r)
 		return;
 	}
 	if (r->status != 200) {
-		imds_fail(p, "instance metadata service answered HTTP %ld to "
-		    "the %s request", r->status, p->step == IMDS_TOKEN ?
+		imds_fail(p, "the instance metadata service at %s answered "
+		    "HTTP %ld to the %s request", p->imds_endpoint, r->status,
+		    p->step == IMDS_TOKEN ?
 		    "token" : p->step == IMDS_ROLE ? "role" : "credentials");
 		return;
 	}
@@ -334,6 +350,7 @@ on_imds_done(void *arg, const struct http_response *r)
 		    "valid until %lld", p->role,
 		    (long long)(p->creds.expiration_ms / 1000));
 		p->step = IMDS_IDLE;
+		p->fetched = true;
 		waiters_finish(p, NULL);
 		return;
 	case IMDS_IDLE:
@@ -447,6 +464,7 @@ aws_creds_provider_free(struct aws_creds_provider *p)
 	free(p->profile_region);
 	free(p->describe);
 	free(p->imds_endpoint);
+	free(p->looked);
 	free_secret(p->imds_token);
 	free(p->role);
 	free(p);

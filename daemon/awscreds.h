@@ -158,6 +158,9 @@ struct aws_resolution {
 	char	*keys_file;		/* the file static keys came from */
 	struct aws_credentials creds;	/* static keys */
 	char	*imds_endpoint;		/* AWS_CREDS_IMDS */
+	char	*looked;		/* AWS_CREDS_IMDS: where keys were
+					   looked for before the instance role,
+					   for "no AWS credentials found" */
 	char	*region;		/* the profile's region, or NULL */
 	char	*region_file;		/* the file it is in */
 };
@@ -208,7 +211,11 @@ const char *aws_creds_provider_describe(const struct aws_creds_provider *p);
 /* The region of the selected profile, or NULL. */
 const char *aws_creds_provider_region(const struct aws_creds_provider *p);
 
-/* Receives credentials (borrowed, valid during the call) or an error. */
+/* Receives credentials (borrowed, valid during the call) or an error.
+ * When the instance role is the last resort and it never gave credentials
+ * (no IMDS, IMDS refusing with 403, no role attached), the error is
+ * "no AWS credentials found: " with every place that was looked at and
+ * what IMDS answered. */
 typedef void aws_creds_fn(void *arg, const struct aws_credentials *creds,
     const char *error);
 

@@ -369,6 +369,7 @@ aws_resolution_clear(struct aws_resolution *r)
 	free(r->keys_file);
 	aws_credentials_clear(&r->creds);
 	free(r->imds_endpoint);
+	free(r->looked);
 	free(r->region);
 	free(r->region_file);
 	memset(r, 0, sizeof(*r));
@@ -673,6 +674,16 @@ aws_resolve_credentials(const struct aws_creds_settings *s,
 	if (imds_endpoint(env, &prof, out, err, errlen) != 0)
 		goto fail;
 	out->kind = AWS_CREDS_IMDS;
+	/* Said when the instance role gives nothing either: a machine
+	 * without one, or a HOME other than the operator thought. */
+	v = env_nonempty(env, "HOME");
+	out->looked = utf8_asprintf("none in the environment, none for "
+	    "profile \"%s\" in the shared files %s and %s (%s%s)",
+	    out->profile,
+	    out->credentials_file ? out->credentials_file :
+	    "(the credentials file)",
+	    out->config_file ? out->config_file : "(the config file)",
+	    v ? "HOME is " : "HOME is not set", v ? v : "");
 done:
 	aws_profile_clear(&prof);
 	return 0;

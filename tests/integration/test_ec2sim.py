@@ -797,8 +797,21 @@ def test_imds_credentials_flow(sim):
     assert fetched["role_name"] == "ec2-manager-role"
     assert fetched["access_key"].startswith("ASIA")
     assert sim.ctl("GET", "imds") == {
-        "enabled": True, "token_requests": 5, "credential_requests": 3,
-        "lifetime_s": 21600.0}
+        "enabled": True, "forbidden": False, "token_requests": 5,
+        "credential_requests": 3, "lifetime_s": 21600.0}
+
+
+def test_imds_forbidden_answers_403(sim):
+    """"forbidden": every IMDS request gets 403, as on a machine whose
+    metadata service refuses the caller (issue 14)."""
+    sim.ctl("POST", "imds", {"forbidden": True})
+    assert imds(sim, "/latest/api/token", "PUT",
+                {"X-aws-ec2-metadata-token-ttl-seconds": "60"})[0] == 403
+    assert imds(sim, CREDS_PATH)[0] == 403
+    assert sim.ctl("GET", "imds")["forbidden"] is True
+    sim.ctl("POST", "imds", {"forbidden": False})
+    assert imds(sim, "/latest/api/token", "PUT",
+                {"X-aws-ec2-metadata-token-ttl-seconds": "60"})[0] == 200
 
 
 def test_imds_tokens_and_credentials_expire(sim):

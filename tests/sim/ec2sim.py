@@ -161,7 +161,10 @@ GETs need a live X-aws-ec2-metadata-token (missing, unknown or expired ->
 issues new keys (a counter in the key id) valid until their Expiration
 (lifetime 6 h unless set through /_sim/imds, rounded up to the second).
 While IMDS is disabled, requests under /latest/ get no answer: the
-connection is closed.
+connection is closed.  While it is "forbidden", every request under
+/latest/ is answered 403 Forbidden, as an instance whose metadata service
+refuses the caller answers (and as seen on machines without an instance
+role behind some proxies).
 
 Control API (JSON, no authentication)
 -------------------------------------
@@ -206,7 +209,8 @@ GET    /_sim/requests         the last 10000 EC2 requests: {"ts", "action",
 POST   /_sim/requests/reset
 GET    /_sim/imds             {"enabled", "token_requests",
                               "credential_requests", "lifetime_s"}.
-POST   /_sim/imds             {"lifetime_s": S (>= 1), "enabled": bool};
+POST   /_sim/imds             {"lifetime_s": S (>= 1), "enabled": bool,
+                              "forbidden": bool};
                               a new lifetime applies to keys issued
                               afterwards.
 GET    /_sim/delays           {"pending", "stopping"} in seconds.
@@ -792,6 +796,7 @@ class Ec2Sim:
         self._used_private_ips = set()
         self.credentials = {}           # access key id -> Credential
         self.imds_enabled = True
+        self.imds_forbidden = False
         self.imds_lifetime = DEFAULT_CRED_LIFETIME
         self.imds_tokens = {}           # token -> expiry epoch
         self.imds_counts = {"token_requests": 0, "credential_requests": 0}
@@ -1292,6 +1297,7 @@ class Ec2Sim:
             self._configure_imds(body)
         if route[1:] == ("imds", 1) and method in ("GET", "POST"):
             return 200, dict(self.imds_counts, enabled=self.imds_enabled,
+                             forbidden=self.imds_forbidden,
                              lifetime_s=self.imds_lifetime)
         if route == ("POST", "delays", 1):
             _check_keys(body, ("pending", "stopping"), "delays")
@@ -1377,7 +1383,11 @@ class Ec2Sim:
         return self.faults
 
     def _configure_imds(self, body):
-        _check_keys(body, ("lifetime_s", "enabled"), "imds")
+        _check_keys(body, ("lifetime_s", "enabled", "forbidden"), "imds")
+        if "forbidden" in body:
+            if not isinstance(body["forbidden"], bool):
+                raise ControlError(400, "forbidden must be true or false")
+            self.imds_forbidden = body["forbidden"]
         if "lifetime_s" in body:
             self.imds_lifetime = _check_number(body["lifetime_s"],
                                                "lifetime_s", 1.0)
@@ -1475,8 +1485,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         now = time.time()
         with sim.lock:
             enabled = sim.imds_enabled
+            forbidden = sim.imds_forbidden
         if not enabled:
             self._drop()
+            return
+        if forbidden:
+            self._send(403, b"Forbidden\n", "text/plain")
             return
         if path == "/latest/api/token":
             if self.command != "PUT":

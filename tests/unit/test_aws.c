@@ -245,6 +245,18 @@ test_error_format(void **state)
 	e.attempts = 1;
 	assert_string_equal(aws_error_format(&e, buf, sizeof(buf)),
 	    "EC2 call failed: Connection refused (after 1 attempt)");
+	/* No credentials: no call was made; the message says it all. */
+	aws_error_clear(&e);
+	aws_error_set(&e, AWS_ERR_CREDENTIALS, NULL, "no AWS credentials "
+	    "found: none anywhere");
+	strcpy(e.action, "DescribeInstances");
+	assert_string_equal(aws_error_format(&e, buf, sizeof(buf)),
+	    "no AWS credentials found: none anywhere");
+	aws_error_clear(&e);
+	aws_error_set(&e, AWS_ERR_CREDENTIALS, NULL, "cannot sign");
+	strcpy(e.action, "DescribeInstances");
+	assert_string_equal(aws_error_format(&e, buf, sizeof(buf)),
+	    "EC2 DescribeInstances failed: cannot sign");
 }
 
 int

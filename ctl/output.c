@@ -551,6 +551,28 @@ list_of(json_t *result, const char *key)
 	return json_object_get(result, key);
 }
 
+/* The daemon's last reload, one line after the clusters (nothing when
+ * there was none since it started). */
+static void
+reload_line(FILE *fp, json_t *reload)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!json_is_object(reload))
+		return;
+	strbuf_puts(&sb, "last reload: ");
+	put_member(&sb, reload, "at");
+	if (json_is_true(json_object_get(reload, "ok"))) {
+		strbuf_puts(&sb, " accepted");
+	} else {
+		strbuf_puts(&sb, " rejected, the old configuration stays in "
+		    "force: ");
+		put_member(&sb, reload, "error");
+	}
+	fprintf(fp, "%s\n", strbuf_str(&sb));
+	strbuf_release(&sb);
+}
+
 void
 output_clusters(FILE *fp, json_t *result)
 {
@@ -605,6 +627,7 @@ output_clusters(FILE *fp, json_t *result)
 		table_add(&t, row);
 	}
 	table_print(fp, &t);
+	reload_line(fp, json_object_get(result, "reload"));
 	table_release(&t);
 	strbuf_release(&sb);
 }

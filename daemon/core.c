@@ -303,6 +303,43 @@ daemon_core_reload(struct daemon *d, struct config *nc, char *err,
 }
 
 void
+daemon_core_note_reload(struct daemon *d, bool ok, const char *why)
+{
+	const char *nl;
+	size_t more = 0;
+
+	free(d->reload_error);
+	d->reload_error = NULL;
+	d->reload_ms = time_now_ms();
+	d->reload_ok = ok;
+	if (ok)
+		return;
+	if (why == NULL || *why == '\0')
+		why = "unknown";
+	nl = strchr(why, '\n');
+	for (const char *p = nl; p != NULL; p = strchr(p + 1, '\n'))
+		more++;
+	if (nl == NULL)
+		d->reload_error = xstrdup(why);
+	else
+		d->reload_error = utf8_asprintf("%.*s (and %zu more)",
+		    (int)(nl - why), why, more);
+}
+
+json_t *
+daemon_core_reload_json(const struct daemon *d)
+{
+	char ts[TIME_ISO8601_LEN];
+
+	if (d->reload_ms == 0)
+		return json_null();
+	time_format_iso8601(d->reload_ms, ts);
+	return json_pack("{s:o, s:b, s:o}", "at", json_text(ts), "ok",
+	    d->reload_ok, "error", d->reload_error ?
+	    json_text(d->reload_error) : json_null());
+}
+
+void
 daemon_core_release(struct daemon *d)
 {
 	struct cluster *c;
@@ -316,6 +353,8 @@ daemon_core_release(struct daemon *d)
 	free_clients(d);
 	config_free(d->config);
 	d->config = NULL;
+	free(d->reload_error);
+	d->reload_error = NULL;
 }
 
 void

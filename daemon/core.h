@@ -7,8 +7,10 @@
 #ifndef EC2M_CORE_H
 #define EC2M_CORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 struct config;
@@ -27,6 +29,13 @@ void daemon_core_refresh_all(struct daemon *d);
  * caller's). */
 int daemon_core_reload(struct daemon *d, struct config *nc, char *err,
     size_t errlen);
+/* Records the outcome of a reload now: applied (why NULL) or rejected,
+ * with every reason in why, one per line (only the first line and the
+ * count of the others are kept). */
+void daemon_core_note_reload(struct daemon *d, bool ok, const char *why);
+/* The last reload for `clusters`: {"at", "ok", "error"}, or null when
+ * there was none since start-up. */
+json_t *daemon_core_reload_json(const struct daemon *d);
 /* Shutdown begins (SIGTERM): no new operation or autoscale action from now
  * on, the evaluations in flight are dropped (their askers answered), and
  * the operations in flight are told to stop at a safe point (the nodes

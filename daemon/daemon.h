@@ -49,6 +49,12 @@ struct daemon {
 	struct xrand	 rng;		/* jitter of timers */
 	int64_t		 started_ms;
 	bool		 stopping;
+	/* The last reload (SIGHUP, systemctl reload): when (0: none since
+	 * start-up), whether it was applied, and why not (NULL when it was).
+	 * daemon_core_note_reload() sets them; `clusters` shows them. */
+	int64_t		 reload_ms;
+	bool		 reload_ok;
+	char		*reload_error;
 };
 
 #endif

@@ -302,6 +302,7 @@ reload(struct daemon *d)
 	    daemon_core_reload(d, nc, err, sizeof(err)) != 0) {
 		preflight_clear(&pf);
 		config_free(nc);
+		daemon_core_note_reload(d, false, err);
 		clog_ctx(LOG_ERR, LOG_CTX(.event = LOG_EV_RELOAD_REJECTED),
 		    "reload rejected, the old configuration stays in "
 		    "force: %s", err);
@@ -311,6 +312,7 @@ reload(struct daemon *d)
 	clog_ctx(LOG_INFO, LOG_CTX(.event = LOG_EV_RELOAD_ACCEPTED),
 	    "configuration reloaded: %zu clusters", d->config->nclusters);
 	preflight_clear(&pf);
+	daemon_core_note_reload(d, true, NULL);
 	daemon_core_refresh_all(d);
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);

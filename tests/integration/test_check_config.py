@@ -163,3 +163,137 @@ def test_every_case_has_its_verdict():
                                                       "*.expect"))}
     assert confs == expects
     assert len(confs) >= 6
+
+
+UNIT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "systemd", "ec2-managerd.service.in")
+
+
+def exec_reload_lines(d):
+    """The unit's ExecReload= commands, for this daemon: as systemd runs
+    them, in order, stopping at the first that fails."""
+    cmds = []
+    with open(UNIT) as f:
+        for line in f:
+            if not line.startswith("ExecReload="):
+                continue
+            cmd = line[len("ExecReload="):].strip()
+            cmd = cmd.replace("@sbindir@/ec2-managerd", DAEMON)
+            cmd = cmd.replace("@sysconfdir@/ec2-manager/ec2-manager.conf",
+                              str(d.conf))
+            cmd = cmd.replace("$MAINPID", str(d.proc.pid))
+            cmds.append(cmd.split())
+    return cmds
+
+
+def clusters_on_tty(d):
+    """`ec2ctl clusters` as an operator sees it: on a terminal (where the
+    output is for people), without colours."""
+    import pty
+    from conftest import EC2CTL
+    master, slave = pty.openpty()
+    env = clean_env(d.home, NO_COLOR="1")
+    p = subprocess.Popen([EC2CTL, "--socket", d.socket, "clusters"],
+                         env=env, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:         # EIO: the terminal's other end closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert p.wait(30) == 0, p.stderr.read()
+    p.stderr.close()
+    return out.decode().replace("\r\n", "\n")
+
+
+def systemctl_reload(d):
+    """Runs ExecReload= as systemd does; the failing command's result, or
+    None when every one succeeded."""
+    for argv in exec_reload_lines(d):
+        p = subprocess.run(argv, env=d.env, capture_output=True, text=True,
+                           timeout=30)
+        if p.returncode != 0:
+            return p
+    return None
+
+
+def test_systemctl_reload_checks_first_and_clusters_shows_outcome(
+        linked_sims, daemon_factory):
+    from conftest import reload_count, reload_daemon
+    ec2, oc = linked_sims()
+    d = daemon_factory(ec2, oc, {"dev04": []}).start()
+    # The check comes before the signal, with the file that ExecStart=
+    # names.
+    cmds = exec_reload_lines(d)
+    assert [c[1:3] for c in cmds] == [["--check-config", "-c"],
+                                      ["-HUP", str(d.proc.pid)]]
+    with open(UNIT) as f:
+        unit = f.read()
+    start = [l for l in unit.splitlines() if l.startswith("ExecStart=")]
+    assert start[0].split()[-1] == "@sysconfdir@/ec2-manager/ec2-manager.conf"
+    r = d.request("clusters")["result"]
+    assert r["reload"] is None
+    assert "dev04" in clusters_on_tty(d)
+    assert "last reload" not in clusters_on_tty(d)
+
+    # A bad file: the reload fails with the reasons, and the daemon is
+    # never signalled.
+    good = d.conf.read_text()
+    d.conf.write_text(good + "[cluster dev05]\nmin_worker = 1\n"
+                      "[cluster dev05]\n")
+    n = reload_count(d)
+    failed = systemctl_reload(d)
+    assert failed is not None and failed.returncode == 1
+    assert failed.args[1] == "--check-config"
+    k = len(good.splitlines())
+    assert failed.stderr.splitlines() == [
+        '%s:%d: unknown key "min_worker" in [cluster dev05]; did you mean '
+        'min_workers?' % (d.conf, k + 2),
+        "%s:%d: [cluster dev05] again: it was opened at line %d of this "
+        "file; give each cluster one section per file" % (d.conf, k + 3,
+                                                          k + 1),
+        "configuration rejected: %s: 2 errors in the files (the AWS, "
+        "Opencast and group settings are checked once the files load)"
+        % d.conf]
+    assert reload_count(d) == n
+    assert d.request("clusters")["result"]["reload"] is None
+
+    # A good one: checked, then applied.
+    d.conf.write_text(good + "[cluster dev05]\nmin_workers = 1\n")
+    assert systemctl_reload(d) is None
+    wait_for(lambda: reload_count(d) > n, what="the reload")
+    r = d.request("clusters")["result"]
+    assert [c["cluster"] for c in r["clusters"]] == ["dev04", "dev05"]
+    assert r["reload"]["ok"] is True and r["reload"]["error"] is None
+    last = [l for l in clusters_on_tty(d).splitlines()
+            if l.startswith("last reload")]
+    assert last == ["last reload: %s accepted" % r["reload"]["at"]]
+
+    # A SIGHUP that skips the check (kill -HUP by hand) is still refused
+    # by the daemon, with the same check, and the refusal is shown.
+    d.conf.write_text(good + "[cluster dev05]\nmin_workers = 1\n"
+                      "[cluster dev06]\nzadara_vpsa = vsa-1\n")
+    assert reload_daemon(d)
+    r = d.request("clusters")["result"]
+    assert [c["cluster"] for c in r["clusters"]] == ["dev04", "dev05"]
+    assert r["reload"]["ok"] is False
+    assert r["reload"]["error"] == (
+        "[cluster dev06] has zadara_vpsa = vsa-1 but there is no Zadara "
+        "token: give the credential zadara-token, or set "
+        "ZADARA_ACCOUNT_TOKEN")
+    last = [l for l in clusters_on_tty(d).splitlines()
+            if l.startswith("last reload")]
+    assert last == ["last reload: %s rejected, the old configuration stays "
+                    "in force: %s" % (r["reload"]["at"],
+                                      r["reload"]["error"])]
+    # Several reasons: the first, and how many more.
+    d.conf.write_text(good + "[cluster dev05]\nmin_worker = 1\nfoo\n")
+    assert reload_daemon(d)
+    err = d.request("clusters")["result"]["reload"]["error"]
+    assert err.startswith(str(d.conf) + ':')
+    assert err.endswith("did you mean min_workers? (and 1 more)"), err

@@ -266,6 +266,54 @@ status_health(struct strbuf *sb, json_t *o, const char *okkey,
 	}
 }
 
+/* A source's last_ok_at in ms, or 0 when null or not a time. */
+static int64_t
+last_ok_ms(json_t *o)
+{
+	const char *ts = str_member(o, "last_ok_at");
+	int64_t ms;
+
+	if (ts == NULL || time_parse_iso8601(ts, &ms) != 0)
+		return 0;
+	return ms;
+}
+
+/* `Updated:` the last refresh that read EC2 and Opencast both (the older
+ * of their last_ok_at) with its age, and a failed refresh since then.  A
+ * daemon without last_ok_at: its updated_at as it is. */
+static void
+status_updated(struct strbuf *sb, json_t *st, int64_t now_ms)
+{
+	json_t *ec2 = json_object_get(st, "ec2");
+	json_t *oc = json_object_get(st, "opencast");
+	int64_t e = last_ok_ms(ec2), o = last_ok_ms(oc), last;
+	char ts[TIME_ISO8601_LEN], age[32];
+	json_t *secs;
+
+	if (json_object_get(ec2, "last_ok_at") == NULL &&
+	    json_object_get(oc, "last_ok_at") == NULL) {
+		put_member(sb, st, "updated_at");
+		return;
+	}
+	last = e > 0 && o > 0 ? (e < o ? e : o) : 0;
+	if (last == 0) {
+		strbuf_puts(sb, "never");
+	} else {
+		time_format_iso8601(last, ts);
+		secs = json_integer(now_ms > last ? (now_ms - last) / 1000 : 0);
+		output_uptime(age, sizeof(age), secs);
+		json_decref(secs);
+		strbuf_printf(sb, "%s (%s ago)", ts, age);
+	}
+	if ((json_is_false(json_object_get(ec2, "ok")) ||
+	    json_is_false(json_object_get(oc, "reachable"))) &&
+	    str_member(st, "updated_at") != NULL) {
+		strbuf_puts(sb, "; the refresh at ");
+		put_member(sb, st, "updated_at");
+		strbuf_puts(sb, " failed");
+	}
+}
+
 /* The columns of the instance table. */
 static const char *const inst_heads[] = { "NAME", "ID", "ROLE", "STATE",
     "MAINT", "JOBS", "UPTIME", "HELD", "HOST" };
@@ -335,7 +383,7 @@ status_header(FILE *fp, json_t *st)
 	status_health(&sb, json_object_get(st, "opencast"), "reachable",
 	    "reachable", "unreachable");
 	header_line(fp, "Opencast", &sb);
-	put_member(&sb, st, "updated_at");
+	status_updated(&sb, st, time_now_ms());
 	header_line(fp, "Updated", &sb);
 	strbuf_release(&sb);
 }
@@ -551,6 +599,29 @@ list_of(json_t *result, const char *key)
 	return json_object_get(result, key);
 }
 
+/* What failed, at the end of a cluster's line (its numbers are old or
+ * unknown then): "; EC2 failing: ERROR" or "; Opencast unreachable:
+ * ERROR".  Nothing when both answered. */
+static void
+cluster_failure(struct strbuf *sb, json_t *c)
+{
+	json_t *ec2 = json_object_get(c, "ec2");
+	json_t *oc = json_object_get(c, "opencast");
+	json_t *bad = NULL;
+
+	if (json_is_false(json_object_get(ec2, "ok"))) {
+		strbuf_puts(sb, "; EC2 failing");
+		bad = ec2;
+	} else if (json_is_false(json_object_get(oc, "reachable"))) {
+		strbuf_puts(sb, "; Opencast unreachable");
+		bad = oc;
+	}
+	if (bad != NULL && str_member(bad, "error") != NULL) {
+		strbuf_puts(sb, ": ");
+		put_clean(sb, str_member(bad, "error"));
+	}
+}
+
 /* The daemon's last reload, one line after the clusters (nothing when
  * there was none since it started). */
 static void
@@ -623,6 +694,7 @@ output_clusters(FILE *fp, json_t *result)
 			strbuf_puts(&sb, json_is_null(op) ? "no operation" :
 			    "-");
 		}
+		cluster_failure(&sb, c);
 		row[4] = strbuf_detach(&sb, NULL);
 		table_add(&t, row);
 	}

@@ -648,12 +648,16 @@ cluster_model(struct cluster *c, struct model *md, int64_t now_ms)
 void
 cluster_status_parts(struct cluster *c, json_t *o)
 {
-	json_object_set_new(o, "ec2", json_pack("{s:b, s:o}", "ok",
+	/* last_ok_at: the last read that succeeded (updated_at is the last
+	 * refresh, whatever its outcome). */
+	json_object_set_new(o, "ec2", json_pack("{s:b, s:o, s:o}", "ok",
 	    c->ec2_ok, "error", c->instances || c->ec2_error ?
-	    json_text_or_null(c->ec2_error) : json_text("not read yet")));
-	json_object_set_new(o, "opencast", json_pack("{s:b, s:o}",
+	    json_text_or_null(c->ec2_error) : json_text("not read yet"),
+	    "last_ok_at", time_or_null(c->ec2_at_ms)));
+	json_object_set_new(o, "opencast", json_pack("{s:b, s:o, s:o}",
 	    "reachable", c->oc_ok, "error", c->oc_ok ? json_null() :
-	    json_text(c->oc_error ? c->oc_error : "not read yet")));
+	    json_text(c->oc_error ? c->oc_error : "not read yet"),
+	    "last_ok_at", time_or_null(c->oc_at_ms)));
 	json_object_set_new(o, "zadara", c->cfg->zadara_vpsa[0] ?
 	    json_pack("{s:o, s:o, s:o}", "vpsa", json_text(c->cfg->zadara_vpsa),
 	    "status", json_text_or_null(c->zadara_status),

@@ -43,6 +43,9 @@ status_summary_json(struct cluster *c, int64_t now_ms)
 	    "operation", operation_status_json(c->op),
 	    "ec2_ok", c->ec2_ok, "opencast_reachable", c->oc_ok,
 	    "updated_at", c->updated_ms > 0 ? json_text(ts) : json_null());
+	/* What failed, for the cluster's line: "ec2" and "opencast" as in
+	 * status. */
+	cluster_status_parts(c, o);
 	model_release(&md);
 	return o;
 }

@@ -3,15 +3,17 @@ emulators: on demand with `ec2ctl CLUSTER autoscale` and on its timer.
 Launch times are set through the EC2 emulator's control API instead of
 waiting for billing hours to pass."""
 import json
+import re
 import signal
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import wait_for
-from test_operations import (COMPOSER, host_of, instances, online_hosts,
-                             run_jobs, running_oc_nodes, workers)
+from conftest import CtlRun, wait_for
+from test_operations import (COMPOSER, hold, host_of, hosts, instances,
+                             online_hosts, release, run_jobs,
+                             running_oc_nodes, workers)
 
 
 def ago(minutes):
@@ -25,9 +27,10 @@ def make(linked_sims, daemon_factory):
         ec2, oc = linked_sims(oc_settings=oc_settings)
         wait_for(lambda: online_hosts(oc) == running_oc_nodes(ec2),
                  what="hosts registered")
+        # Autoscaling is opt-in (SPEC §7): these clusters opt in.
         d = daemon_factory(ec2, oc, {"dev04": [
-            "wait_interval = 200ms", "wait_retries = 40", "cooldown = 0",
-            "autoscale_interval = 1h", *settings]}).start()
+            "autoscale = on", "wait_interval = 200ms", "wait_retries = 40",
+            "cooldown = 0", "autoscale_interval = 1h", *settings]}).start()
         return ec2, oc, d
     return start
 
@@ -38,8 +41,9 @@ def set_uptime(ec2, ids, minutes):
 
 
 def autoscale(d, *flags):
-    p = d.ctl(*flags, "dev04", "autoscale")
-    return p
+    """`ec2ctl [FLAGS] dev04 autoscale` as people see it (-f table: the
+    output is JSON lines when it is not a terminal)."""
+    return d.ctl(*flags, "dev04", "autoscale", "-f", "table")
 
 
 def idle_op(d):
@@ -121,7 +125,8 @@ def test_limits_give_warnings_and_no_change(make):
     assert p.returncode == 0
     assert "but max_workers 2 is reached (2 running)" in p.stdout
     assert len(workers(ec2, "running")) == 2
-    assert "warning: [dev04] autoscale: none:" in d.read_log()
+    assert re.search(r"warning: \[dev04[^]]*\] autoscale: none:",
+                     d.read_log())
 
 
 def test_busy_and_held_workers_are_never_stopped(make):
@@ -195,7 +200,8 @@ def test_ticks_act_and_pause_survives_a_restart(linked_sims,
     ec2, oc = linked_sims(oc_settings={"dispatch": False})
     wait_for(lambda: online_hosts(oc) == running_oc_nodes(ec2),
              what="hosts registered")
-    conf = {"dev04": ["wait_interval = 200ms", "cooldown = 0",
+    conf = {"dev04": ["autoscale = on", "wait_interval = 200ms",
+                      "cooldown = 0",
                       "autoscale_interval = 1s", "max_workers = 3"]}
     d = daemon_factory(ec2, oc, conf).start()
     st = d.status("dev04")
@@ -279,7 +285,7 @@ def test_explain_decides_without_acting(make):
     ec2.ctl("POST", "requests/reset")
     before = len(d.request("events", "dev04", {"n": 500})["result"]
                  ["events"])
-    p = d.ctl("dev04", "explain")
+    p = d.ctl("dev04", "explain", "-f", "table")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("scale_up: "), p.stdout
     assert "needed 5" in p.stdout and "target 5" in p.stdout, p.stdout
@@ -298,7 +304,231 @@ def test_explain_decides_without_acting(make):
     assert len(after) == before, after[before:]
     # Paused: explain still answers, saying why it would not run.
     assert d.ctl("dev04", "autoscale", "pause").returncode == 0
-    p = d.ctl("dev04", "explain")
+    p = d.ctl("dev04", "explain", "-f", "table")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("would not run: "), p.stdout
     assert "paused" in p.stdout, p.stdout
+
+
+# Issue 14: `autoscale` as the tool it replaces did it, and causes in an
+# operator's words.
+
+def test_autoscale_follows_its_action_to_the_end(make):
+    """Without --no-wait, `autoscale` prints the decision, shows the scale
+    up's progress as `scale up` does, and ends with its outcome: while the
+    new worker is held in pending, the ctl is still waiting."""
+    ec2, oc, d = make(oc_settings={"dispatch": False})
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 3})
+    before = workers(ec2, "running")
+    hold(ec2, "pending")
+    run = CtlRun(d, "dev04", "autoscale", "-f", "table", name="autoscale")
+    try:
+        wait_for(lambda: (d.status("dev04")["operation"] or {}).get(
+            "step") == "wait_running", timeout=30,
+            what="the action waits for the worker")
+        assert not run.done(), run.stderr
+        release(ec2, "pending")
+        assert run.wait(60) == 0, run.stderr
+        out, err = run.stdout, run.stderr
+    finally:
+        run.close()
+    # Ended with the action: nothing runs on.
+    assert d.status("dev04")["operation"] is None
+    assert len(workers(ec2, "running")) == 3
+    assert "autoscale decided scale_up: 3 queued high-load jobs > " \
+        "max_queued_jobs 0: start 1 worker" in err, err
+    assert "wait_running" in err and "wait_registered" in err, err
+    assert out.strip() == "scale_up: 3 queued high-load jobs > " \
+        "max_queued_jobs 0: start 1 worker; started 1 worker: %s" % \
+        [w for w in workers(ec2, "running") if w not in before][0], out
+    # -j: the reply is the operation's outcome with the decision.
+    p = d.ctl("-j", "dev04", "autoscale")
+    reply = [json.loads(l) for l in p.stdout.splitlines()][-1]
+    assert p.returncode == 0 and reply["ok"], p.stdout
+    assert reply["result"]["decision"]["action"] == "scale_up"
+    assert reply["result"]["operation"] == "scale up 1"
+    assert len(reply["result"]["started"]) == 1
+
+
+def test_autoscale_exits_1_when_its_action_fails(make):
+    ec2, oc, d = make(oc_settings={"dispatch": False})
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 3})
+    ec2.ctl("POST", "faults", {"action": "StartInstances", "kind": "auth",
+                               "count": 10})
+    p = autoscale(d)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "ec2ctl: scale_up: 3 queued high-load jobs > max_queued_jobs " \
+        "0: start 1 worker; " in p.stderr, p.stderr
+    assert "AuthFailure" in p.stderr, p.stderr
+    assert len(workers(ec2, "running")) == 2
+    assert d.status("dev04")["operation"] is None
+
+
+def test_autoscale_no_wait_returns_after_the_decision(make):
+    ec2, oc, d = make(oc_settings={"dispatch": False})
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 3})
+    hold(ec2, "pending")
+    p = autoscale(d, "--no-wait")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "scale_up: 3 queued high-load jobs > " \
+        "max_queued_jobs 0: start 1 worker; started, not waited for " \
+        "(--no-wait)", p.stdout
+    # The action runs on, held in pending, after the ctl has returned.
+    assert d.status("dev04")["operation"]["cmd"] == "scale up 1"
+    release(ec2, "pending")
+    idle_op(d)
+    assert len(workers(ec2, "running")) == 3
+
+
+def test_force_ignores_the_limits_and_the_billing_threshold(make):
+    """--force: min_workers, max_workers and the billing threshold do not
+    hold the evaluation back (it is said so); a busy worker and a held one
+    are still never stopped."""
+    ec2, oc, d = make(["min_workers = 3", "max_workers = 3",
+                       "scale_down_step = 5", "idle_uptime_threshold = 50m"],
+                      oc_settings={"dispatch": False})
+    a, b = workers(ec2, "running")
+    c = workers(ec2, "stopped")[0]
+    ec2.ctl("POST", "instances/" + c, {"state": "running"})
+    wait_for(lambda: [h for h in hosts(oc).values() if h["address"] ==
+                      [i for i in instances(ec2) if i["id"] == c][0]
+                      ["private_ip"]], what="third worker registered")
+    set_uptime(ec2, [a, b, c], 10)             # within the billing hour
+    run_jobs(oc, host_of(ec2, oc, a)["base_url"])
+    ec2.ctl("POST", "instances/" + c, {"tags": {"Name": "dev04-worker",
+                                                "hold": "yes"}})
+    p = autoscale(d)
+    assert p.returncode == 0, p.stderr
+    assert "scale_down" not in p.stdout and "min_workers 3 is reached" \
+        in p.stdout, p.stdout
+    p = autoscale(d, "--force")
+    assert p.returncode == 0, p.stderr
+    assert "scale_down: 1 idle worker > min_idle_workers 0: stop 1 " \
+        "worker (%s); --force: min_workers and the billing threshold " \
+        "ignored; stopped 1 worker: %s" % (b, b) in p.stdout, p.stdout
+    assert sorted(workers(ec2, "running")) == sorted([a, c])
+    dec = [e for e in d.request("events", "dev04")["result"]["events"]
+           if e["kind"] == "decision"][-1]["data"]
+    assert dec["inputs"]["force"] is True
+    assert {w["id"]: w["verdict"] for w in dec["workers"]
+            if w["id"] in (a, c)} == {a: "busy", c: "held"}
+
+    # Up to max_workers 3 as usual, then past it only with --force.
+    oc.ctl("POST", "jobs", {"type": COMPOSER, "count": 3})
+    p = autoscale(d)
+    assert p.returncode == 0 and "; started 1 worker: " in p.stdout, \
+        p.stdout
+    p = autoscale(d)
+    assert p.returncode == 0
+    assert "max_workers 3 is reached (3 running)" in p.stdout, p.stdout
+    p = autoscale(d, "-f")
+    assert p.returncode == 0, p.stderr
+    assert "start 1 worker (max_workers 3 ignored: --force); started 1 " \
+        "worker: " in p.stdout, p.stdout
+    assert len(workers(ec2, "running")) == 4
+
+
+def test_force_still_keeps_a_worker_that_took_a_job(make):
+    """A forced scale-down lifts the limits only: the chosen worker that
+    takes a job between the decision and the stop stays (the operation's
+    own --force would stop it)."""
+    ec2, oc, d = make(["min_workers = 2"])
+    a, b = workers(ec2, "running")
+    set_uptime(ec2, [a], 30)
+    set_uptime(ec2, [b], 20)
+    target = host_of(ec2, oc, a)["base_url"]
+    oc.ctl("POST", "faults", {"path": "/services/maintenance",
+                              "kind": "hold", "count": 1})
+    run = CtlRun(d, "-f", "dev04", "autoscale", "-f", "table",
+                 name="autoscale")
+    try:
+        wait_for(lambda: oc.ctl("GET", "held")["held"] == 1,
+                 what="maintenance request held")
+        run_jobs(oc, target)
+        oc.ctl("POST", "release")
+        assert run.wait(60) == 1, run.stdout
+        err = run.stderr
+    finally:
+        run.close()
+    assert "every chosen worker took a job meanwhile" in err, err
+    assert sorted(workers(ec2, "running")) == sorted([a, b])
+    assert hosts(oc)[target]["maintenance"] is False
+
+
+def test_reason_names_ec2_when_ec2_cannot_be_read(make):
+    """EC2 unreadable: the evaluation says so (not "the admin is not
+    running"), `clusters` shows it on the cluster's line, and the table's
+    Updated: is the last successful refresh, with its age and the failed
+    one after it."""
+    ec2, oc, d = make()
+    good = d.status("dev04")
+    assert good["ec2"]["last_ok_at"] and good["opencast"]["last_ok_at"]
+    ec2.ctl("POST", "faults", {"action": "DescribeInstances",
+                               "kind": "auth", "count": 1000})
+    p = autoscale(d)
+    assert p.returncode == 1
+    assert "dev04: autoscale could not run: the cluster's instances could " \
+        "not be read: EC2 DescribeInstances failed: AuthFailure" \
+        in p.stderr, p.stderr
+    assert "admin" not in p.stderr, p.stderr
+    st = d.status("dev04")
+    assert st["ec2"]["ok"] is False
+    assert st["ec2"]["last_ok_at"] == good["ec2"]["last_ok_at"]
+    p = d.ctl("clusters", "-f", "table")
+    assert p.returncode == 0, p.stderr
+    line = [l for l in p.stdout.splitlines() if l.startswith("dev04")][0]
+    assert "no operation; EC2 failing: EC2 DescribeInstances failed: " \
+        "AuthFailure" in line, line
+    p = d.ctl("dev04", "status", "-f", "table")
+    upd = [l for l in p.stdout.splitlines() if l.startswith("Updated:")][0]
+    last = min(good["ec2"]["last_ok_at"], good["opencast"]["last_ok_at"])
+    assert upd.split(None, 1)[1].startswith(last + " ("), upd
+    assert " ago); the refresh at %s failed" % st["updated_at"] in upd, upd
+    # Opencast down while EC2 reads: said as what it is.
+    ec2.ctl("DELETE", "faults")
+    oc.ctl("POST", "faults", {"path": "*", "kind": "503", "count": 1000})
+    p = autoscale(d)
+    assert p.returncode == 1
+    assert "autoscale could not run: Opencast is not reachable: " \
+        in p.stderr, p.stderr
+    line = [l for l in d.ctl("clusters", "-f", "table").stdout.splitlines()
+            if l.startswith("dev04")][0]
+    assert "; Opencast unreachable: " in line, line
+
+
+def test_admin_stopped_is_named(make):
+    ec2, oc, d = make()
+    admin = [i for i in instances(ec2) if i["name"] == "dev04-admin"][0]
+    ec2.ctl("POST", "instances/" + admin["id"], {"state": "stopped"})
+    p = autoscale(d)
+    assert p.returncode == 1
+    assert "autoscale could not run: the admin is not running (the admin " \
+        "instance %s is stopped)" % admin["id"] in p.stderr, p.stderr
+
+
+def test_no_credentials_anywhere_says_so(linked_sims, daemon_factory):
+    """No keys in the environment or the shared files, and an instance
+    metadata service that answers 403: status says "no AWS credentials
+    found" and where it looked, not a failed DescribeInstances."""
+    ec2, oc = linked_sims()
+    ec2.ctl("POST", "imds", {"forbidden": True})
+    d = daemon_factory(ec2, oc, {"dev04": ["autoscale = on"]})
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+              "AWS_EC2_METADATA_DISABLED"):
+        d.env.pop(k, None)
+    d.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = ec2.url
+    d.start()
+    st = d.status("dev04")
+    home = str(d.home)
+    assert st["ec2"]["ok"] is False
+    assert st["ec2"]["error"] == (
+        "no AWS credentials found: none in the environment, none for "
+        "profile \"default\" in the shared files %s/.aws/credentials and "
+        "%s/.aws/config (HOME is %s), and no instance role: the instance "
+        "metadata service at %s answered HTTP 403 to the token request"
+        % (home, home, home, ec2.url)), st["ec2"]["error"]
+    assert ec2.ctl("GET", "imds")["forbidden"] is True
+    p = autoscale(d)
+    assert p.returncode == 1
+    assert "autoscale could not run: the cluster's instances could not be " \
+        "read: no AWS credentials found: " in p.stderr, p.stderr

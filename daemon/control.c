@@ -383,9 +383,10 @@ conn_handle_line(struct ctl_conn *c, const char *line, size_t len)
 	}
 	if (!(r->req.cmd->flags & CMD_F_READONLY)) {
 		if (!c->may_mutate) {
-			log_notice("control: denied \"%s\" on %s to uid %d "
-			    "pid %d", r->req.cmd->name, r->req.cluster,
-			    (int)c->cred.uid, (int)c->cred.pid);
+			clog(LOG_NOTICE, r->req.cluster, "control: denied "
+			    "\"%s\" on %s to uid %d pid %d", r->req.cmd->name,
+			    r->req.cluster, (int)c->cred.uid,
+			    (int)c->cred.pid);
 			count_request(r, "permission_denied");
 			deny(c, r->req.id);
 			proto_request_release(&r->req);
@@ -393,7 +394,8 @@ conn_handle_line(struct ctl_conn *c, const char *line, size_t len)
 			return;
 		}
 		/* The audit trail of every mutating request. */
-		log_notice("control: uid %d pid %d asks \"%s\" on %s%s%s",
+		clog(LOG_NOTICE, r->req.cluster,
+		    "control: uid %d pid %d asks \"%s\" on %s%s%s",
 		    (int)c->cred.uid, (int)c->cred.pid, r->req.cmd->name,
 		    r->req.cluster, r->req.dry_run ? " (dry run)" : "",
 		    r->req.force ? " (force)" : "");

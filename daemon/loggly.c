@@ -86,9 +86,11 @@ tap(void *arg, const struct log_record *r, const struct log_fields *f)
 
 	(void)r;
 	e->seq = ++l->seq;
+	/* The cluster becomes a tag in the URL: no secret there either. */
 	cluster = log_fields_get(f, "EC2M_CLUSTER", &clen);
 	if (cluster)
-		e->cluster = xstrndup(cluster, clen);
+		e->cluster = loggly_redact(cluster, clen,
+		    (const char *const *)l->secrets, l->nsecrets);
 	ev = loggly_event(f, time_now_ms(), e->seq,
 	    (const char *const *)l->secrets, l->nsecrets);
 	n = strlen(ev);

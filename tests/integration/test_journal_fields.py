@@ -154,6 +154,10 @@ def test_operations_and_maintenance(make):
              "wait_running" in e["MESSAGE"]]
     assert steps and all(e["EC2M_CLUSTER"] == "dev04" for e in steps)
 
+    # The audit line of a request names the cluster in the field too.
+    audit = [e for e in entries(d) if e["MESSAGE"].startswith("control: uid")]
+    assert audit and all(e.get("EC2M_CLUSTER") == "dev04" for e in audit)
+
     # Maintenance: one entry per node, with its instance.
     running = sorted(i["id"] for i in d.status("dev04")["instances"]
                      if i["mh_host"])

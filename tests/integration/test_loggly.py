@@ -131,10 +131,15 @@ def test_no_secret_is_sent(make, loggly):
     wait_for(lambda: sum(LOGGLY_REDACTED in e["MESSAGE"]
                          for e in received(loggly)) >= 2,
              what="the redacted messages at Loggly")
+    others = (OC_PASSWORD, ZADARA_TOKEN, SECRET_KEY, "sessiontoken-xyz")
     for r in posts(loggly):
-        for secret in (OC_PASSWORD, ZADARA_TOKEN, TOKEN, SECRET_KEY,
-                       "sessiontoken-xyz"):
+        for secret in others + (TOKEN,):
             assert secret not in r["body"], (secret, r["body"])
+        # The cluster is a tag: the one that was a secret is redacted.
+        for secret in others:
+            assert secret not in r["path"], (secret, r["path"])
+    assert any(r["tags"] == ["ec2-manager", "_redacted_"]
+               for r in posts(loggly))
 
 
 LOGGLY_REDACTED = "[redacted]"

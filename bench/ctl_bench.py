@@ -90,7 +90,9 @@ def main():
         def status():
             p = subprocess.run(ctl + ["bench", "status", "--json"],
                                capture_output=True, text=True, env=env)
-            return json.loads(p.stdout) if p.returncode == 0 else None
+            # The reply line: {"id":1,"ok":true,"result":STATUS}.
+            return json.loads(p.stdout)["result"] if p.returncode == 0 \
+                else None
 
         try:
             wait(lambda: os.path.exists(sock) and status() and

@@ -240,7 +240,8 @@ proto_event_log(int64_t id, enum proto_level level, const char *ts,
     const char *msg)
 {
 	return line_of(id, json_pack("{s:I, s:s, s:s, s:o, s:o}", "id",
-	    (json_int_t)id, "event", "log", "level", proto_level_name(level),
+	    (json_int_t)id, "event", PROTO_EVENT_LOG, "level",
+	    proto_level_name(level),
 	    "ts", json_text(ts), "msg", json_text(msg)));
 }
 
@@ -249,6 +250,42 @@ proto_event_progress(int64_t id, const char *step, int done, int total,
     const char *msg)
 {
 	return line_of(id, json_pack("{s:I, s:s, s:o, s:i, s:i, s:o}", "id",
-	    (json_int_t)id, "event", "progress", "step", json_text(step),
+	    (json_int_t)id, "event", PROTO_EVENT_PROGRESS, "step",
+	    json_text(step),
 	    "done", done, "total", total, "msg", json_text(msg)));
+}
+
+char *
+proto_event_entry(int64_t id, json_t *entry)
+{
+	json_t *o;
+
+	if (!json_is_object(entry)) {
+		json_decref(entry);
+		return line_of(id, NULL);
+	}
+	o = json_pack("{s:I, s:s}", "id", (json_int_t)id, "event",
+	    PROTO_EVENT_ENTRY);
+	/* The entry's own members follow, in their order. */
+	json_object_del(entry, "id");
+	json_object_del(entry, "event");
+	if (o == NULL || json_object_update(o, entry) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(entry);
+	return line_of(id, o);
+}
+
+char *
+proto_event_lost(int64_t id, uint64_t count)
+{
+	char *msg = utf8_asprintf("%llu event%s left out: the client read "
+	    "too slowly", (unsigned long long)count, count == 1 ? "" : "s");
+	char *line = line_of(id, json_pack("{s:I, s:s, s:I, s:o}", "id",
+	    (json_int_t)id, "event", PROTO_EVENT_LOST, "count",
+	    (json_int_t)count, "msg", json_text(msg)));
+
+	free(msg);
+	return line;
 }

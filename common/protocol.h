@@ -11,6 +11,9 @@
  *   event:    {"id":7,"event":"log","level":"info","ts":"...","msg":"..."}
  *             {"id":7,"event":"progress","step":"wait_running","done":2,
  *              "total":3,"msg":"..."}
+ *             {"id":7,"event":"entry","seq":12,"ts":"...","kind":"decision",
+ *              "level":"info","msg":"...","data":{...}}   (events --follow)
+ *             {"id":7,"event":"lost","count":3,"msg":"..."} (events --follow)
  *   reply:    {"id":7,"ok":true,"result":{...}}
  *             {"id":7,"ok":false,"error":{"code":"refused","message":"..."}}
  */
@@ -130,6 +133,24 @@ char *proto_event_log(int64_t id, enum proto_level level, const char *ts,
     const char *msg);
 char *proto_event_progress(int64_t id, const char *step, int done, int total,
     const char *msg);
+
+/*
+ * `events` with "follow": true streams the cluster's event history: the
+ * newest n entries, then each new one as it is recorded, every one as an
+ * "entry" event (the members of an item of `events`' result, plus "id"
+ * and "event").  When the client reads too slowly the daemon leaves
+ * entries out and says how many in a "lost" event before the next entry
+ * it sends.  The stream ends with a final reply {"cluster", "end"} when
+ * the daemon stops or a reload removes the cluster; a client ends it by
+ * closing the connection.
+ */
+#define PROTO_EVENT_LOG		"log"
+#define PROTO_EVENT_PROGRESS	"progress"
+#define PROTO_EVENT_ENTRY	"entry"
+#define PROTO_EVENT_LOST	"lost"
+/* entry (an object) is stolen; NULL gives an `internal` error line. */
+char *proto_event_entry(int64_t id, json_t *entry);
+char *proto_event_lost(int64_t id, uint64_t count);
 
 /* Limits on a few request arguments, checked on both sides. */
 #define PROTO_MAX_WORKERS	10000

@@ -28,7 +28,7 @@ static volatile sig_atomic_t interrupted;
 
 struct session {
 	const struct ctl_invocation *inv;
-	const struct ctl_output *out;	/* for people, or JSON with -j */
+	const struct ctl_output *out;	/* for people, or JSON lines */
 	struct ctl_display *d;
 	struct ctl_conn conn;
 	int64_t	 next_id;
@@ -129,6 +129,9 @@ run_request(struct session *s, size_t i, int timeout_ms)
 	char err[512];
 	int rc;
 
+	/* One shape for machines whatever the command: JSON lines. */
+	s->out = ctl_request_json(s->inv, r, s->d->out_tty) ? &output_json :
+	    &output_human;
 	rc = client_send(&s->conn, req, SEND_TIMEOUT_MS, err, sizeof(err));
 	free(req);
 	if (rc != 0)
@@ -195,6 +198,12 @@ display_init(struct ctl_display *d, const struct ctl_invocation *inv)
 	d->err = stderr;
 	d->out_tty = isatty(STDOUT_FILENO);
 	d->err_tty = isatty(STDERR_FILENO);
+	d->color_out = output_color_wanted(d->out_tty, getenv("NO_COLOR"),
+	    getenv("TERM"));
+	d->color_err = output_color_wanted(d->err_tty, getenv("NO_COLOR"),
+	    getenv("TERM"));
+	/* -j: JSON alone; piped or -f json: people still see events. */
+	d->echo = !inv->json;
 	if (d->err_tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0)
 		d->err_cols = ws.ws_col;
 	d->level = inv->level;
@@ -211,7 +220,6 @@ run(const struct ctl_invocation *inv, const char *path)
 	char err[512];
 	int rc;
 
-	s.out = inv->json ? &output_json : &output_human;
 	display_init(&d, inv);
 	s.conn.interrupted = &interrupted;
 	rc = client_connect(&s.conn, path, CONNECT_TIMEOUT_MS, err,
@@ -226,7 +234,10 @@ run(const struct ctl_invocation *inv, const char *path)
 			continue;
 		}
 		rc = run_request(&s, i, -1);
-		if (rc == CTL_EXIT_INTERRUPTED &&
+		/* events --follow runs until Ctrl-C: that is its end. */
+		if (rc == CTL_EXIT_INTERRUPTED && inv->reqs[i].follow)
+			rc = CTL_EXIT_OK;
+		else if (rc == CTL_EXIT_INTERRUPTED &&
 		    !(inv->reqs[i].cmd->flags & CMD_F_READONLY))
 			fprintf(stderr, "ec2ctl: interrupted; the operation "
 			    "goes on in the daemon (see \"ec2ctl %s status\")"
@@ -244,7 +255,9 @@ static int
 show_version(const struct ctl_invocation *inv, const char *path)
 {
 	struct ctl_invocation q = *inv;
-	struct ctl_request r = { .cmd = &proto_cmds[PROTO_CMD_VERSION] };
+	/* Text even when piped: --version is for people. */
+	struct ctl_request r = { .cmd = &proto_cmds[PROTO_CMD_VERSION],
+	    .format = CTL_FORMAT_TABLE };
 	struct ctl_display d;
 	struct session s = { .inv = &q, .out = &output_human, .d = &d,
 	    .next_id = 1 };
@@ -289,7 +302,11 @@ main(int argc, char *argv[])
 	}
 	catch_sigint();
 	if (inv.help) {
-		ctl_usage(stdout);
+		/* Offline: the socket is never touched. */
+		if (inv.help_cmd != NULL)
+			ctl_usage_command(stdout, inv.help_cmd);
+		else
+			ctl_usage(stdout);
 		rc = CTL_EXIT_OK;
 	} else if (inv.version) {
 		rc = show_version(&inv, socket_path(&inv));

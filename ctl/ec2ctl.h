@@ -44,6 +44,7 @@ struct ctl_request {
 	enum ctl_format format;	/* status only */
 	bool	 watch;		/* status --watch */
 	bool	 all;		/* status --all: every instance in the table */
+	bool	 follow;	/* events --follow: a stream until Ctrl-C */
 };
 
 /* Everything the command line asks for. */
@@ -54,6 +55,7 @@ struct ctl_invocation {
 	bool	 json;		/* -j: print every line received, verbatim */
 	bool	 wait;		/* false with --no-wait */
 	bool	 help;
+	const struct proto_cmd_info *help_cmd;	/* help on one; NULL: all */
 	bool	 version;
 	const char *socket;	/* borrowed from argv; NULL: not given */
 	const char *cluster;	/* borrowed from argv; NULL: none */
@@ -77,6 +79,13 @@ char *ctl_request_line(const struct ctl_invocation *inv, size_t i,
     int64_t id);
 /* Writes the --help text, generated from the command table. */
 void ctl_usage(FILE *fp);
+/* Writes "ec2ctl help COMMAND": the command's synopsis, summary (from
+ * commands.def) and options. */
+void ctl_usage_command(FILE *fp, const struct proto_cmd_info *info);
+/* Whether request r's output is JSON lines: -j, -f json, or stdout not a
+ * terminal without -f table. */
+bool ctl_request_json(const struct ctl_invocation *inv,
+    const struct ctl_request *r, bool out_tty);
 /* The one-line reminder that follows a usage error. */
 void ctl_usage_short(FILE *fp);
 
@@ -93,13 +102,17 @@ struct ctl_display {
 	const char *cluster;	/* for summaries; NULL: none */
 	bool	 waited;	/* the requests were sent with "wait" */
 	bool	 dry_run;
+	bool	 color_out;	/* colours on out (output_color_wanted()) */
+	bool	 color_err;
+	bool	 echo;		/* JSON on out: events for people on err too */
 	bool	 live;		/* a progress line is open on err */
 	char	 step[64];	/* the step of the last progress line */
 };
 
 /*
  * How the daemon's lines are shown: output_human renders them for people,
- * output_json (-j) writes each one to out exactly as received.  line is the
+ * output_json writes each one to out exactly as received (-j, -f json, or
+ * out not a terminal), and shows the reason of a failure on err too.  line is the
  * message as received (without its newline); the decoded parts are
  * borrowed.
  */
@@ -128,10 +141,16 @@ void output_end_live(struct ctl_display *d);
  * the first workers between states, in maintenance or held) unless all is
  * true. */
 #define OUTPUT_TABLE_MAX_ROWS	40
-void output_status_table(FILE *fp, json_t *status, bool all);
+void output_status_table(FILE *fp, json_t *status, bool all, bool color);
 void output_status_json(FILE *fp, json_t *status, bool pretty);
-void output_clusters(FILE *fp, json_t *result);
-void output_events(FILE *fp, json_t *result);
+void output_clusters(FILE *fp, json_t *result, bool color);
+void output_events(FILE *fp, json_t *result, bool color);
+/* One item of the event history: "TS  KIND  MSG", the message coloured
+ * by its level when color is true. */
+void output_event_entry(FILE *fp, json_t *entry, bool color);
+/* Whether a stream gets colours: a terminal (tty), NO_COLOR unset or
+ * empty (https://no-color.org) and TERM not "dumb".  Pure. */
+bool output_color_wanted(bool tty, const char *no_color, const char *term);
 void output_explain(FILE *fp, json_t *result);
 /* "1h30m", "5m", "42s", "2d03h"; "-" when v is not a number of seconds. */
 void output_uptime(char *buf, size_t len, json_t *v);

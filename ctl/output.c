@@ -18,6 +18,65 @@
 /* The label column of the status header. */
 #define LABEL_WIDTH	12
 
+/* SGR colours, used only when the stream is a terminal and NO_COLOR is
+ * not set (output_color_wanted()). */
+#define SGR_RED		"31"
+#define SGR_GREEN	"32"
+#define SGR_YELLOW	"33"
+#define SGR_BOLD	"1"
+#define SGR_DIM		"2"
+
+bool
+output_color_wanted(bool tty, const char *no_color, const char *term)
+{
+	/* https://no-color.org: set and not empty means no colour. */
+	if (!tty || (no_color != NULL && no_color[0] != '\0'))
+		return false;
+	return term == NULL || strcmp(term, "dumb") != 0;
+}
+
+/* Appends text, in colour code when color is true and code not NULL. */
+static void
+put_sgr(struct strbuf *sb, bool color, const char *code, const char *text)
+{
+	if (color && code != NULL)
+		strbuf_printf(sb, "\033[%sm%s\033[0m", code, text);
+	else
+		strbuf_puts(sb, text);
+}
+
+/* The colour of an instance state. */
+static const char *
+state_color(const char *state)
+{
+	if (state == NULL)
+		return NULL;
+	if (strcmp(state, "running") == 0)
+		return SGR_GREEN;
+	if (strcmp(state, "pending") == 0 || strcmp(state, "stopping") == 0)
+		return SGR_YELLOW;
+	if (strcmp(state, "stopped") == 0)
+		return NULL;
+	return SGR_RED;
+}
+
+/* The colour of an event's or a log line's level name. */
+static const char *
+level_color(const char *level)
+{
+	if (level == NULL)
+		return NULL;
+	if (strcmp(level, "warning") == 0)
+		return SGR_YELLOW;
+	if (strcmp(level, "error") == 0 || strcmp(level, "err") == 0 ||
+	    strcmp(level, "crit") == 0 || strcmp(level, "alert") == 0 ||
+	    strcmp(level, "emerg") == 0)
+		return SGR_RED;
+	if (strcmp(level, "debug") == 0)
+		return SGR_DIM;
+	return NULL;
+}
+
 /* Appends s with control characters replaced by '?'. */
 static void
 put_clean(struct strbuf *sb, const char *s)
@@ -125,7 +184,10 @@ struct table {
 	size_t	 ncols;
 	size_t	 nrows;
 	size_t	 cap;
+	size_t	 ccap;
 	char	**cells;	/* nrows * ncols, each owned */
+	const char **colors;	/* nrows * ncols SGR codes or NULL */
+	bool	 color;		/* print the colours */
 };
 
 static void
@@ -133,8 +195,19 @@ table_add(struct table *t, char **row)
 {
 	t->cells = xgrow(t->cells, &t->cap, (t->nrows + 1) * t->ncols,
 	    sizeof(*t->cells));
+	t->colors = xgrow(t->colors, &t->ccap, (t->nrows + 1) * t->ncols,
+	    sizeof(*t->colors));
 	memcpy(t->cells + t->nrows * t->ncols, row, t->ncols * sizeof(*row));
+	memset(t->colors + t->nrows * t->ncols, 0, t->ncols *
+	    sizeof(*t->colors));
 	t->nrows++;
+}
+
+/* Colours cell col of the last row. */
+static void
+table_color(struct table *t, size_t col, const char *code)
+{
+	t->colors[(t->nrows - 1) * t->ncols + col] = code;
 }
 
 static void
@@ -152,11 +225,18 @@ table_print(FILE *fp, struct table *t)
 	for (size_t r = 0; r < t->nrows; r++) {
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *s = t->cells[r * t->ncols + c];
+			const char *code = t->colors[r * t->ncols + c];
+			int pad = (int)(width[c] - strlen(s));
 
-			if (c + 1 == t->ncols)
-				fprintf(fp, "%s\n", s);
+			/* The escapes take no columns: pad outside them. */
+			if (t->color && code != NULL)
+				fprintf(fp, "\033[%sm%s\033[0m", code, s);
 			else
-				fprintf(fp, "%-*s  ", (int)width[c], s);
+				fputs(s, fp);
+			if (c + 1 == t->ncols)
+				fputc('\n', fp);
+			else
+				fprintf(fp, "%*s  ", pad, "");
 		}
 	}
 	free(width);
@@ -168,6 +248,7 @@ table_release(struct table *t)
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
 	free(t->cells);
+	free(t->colors);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -249,7 +330,7 @@ status_operation(struct strbuf *sb, json_t *op)
 /* "ok", "reachable", or the failure with its error. */
 static void
 status_health(struct strbuf *sb, json_t *o, const char *okkey,
-    const char *good, const char *bad)
+    const char *good, const char *bad, bool color)
 {
 	json_t *ok = json_object_get(o, okkey);
 	const char *error = str_member(o, "error");
@@ -257,9 +338,9 @@ status_health(struct strbuf *sb, json_t *o, const char *okkey,
 	if (!json_is_boolean(ok))
 		strbuf_puts(sb, "-");
 	else if (json_is_true(ok))
-		strbuf_puts(sb, good);
+		put_sgr(sb, color, SGR_GREEN, good);
 	else
-		strbuf_puts(sb, bad);
+		put_sgr(sb, color, SGR_RED, bad);
 	if (error != NULL) {
 		strbuf_puts(sb, ": ");
 		put_clean(sb, error);
@@ -347,11 +428,15 @@ table_add_instance(struct table *t, json_t *inst)
 		}
 	}
 	table_add(t, row);
+	for (size_t c = 0; c < INST_COLS; c++)
+		if (strcmp(inst_keys[c], "state") == 0)
+			table_color(t, c, state_color(str_member(inst,
+			    "state")));
 }
 
 /* The header lines above the instances. */
 static void
-status_header(FILE *fp, json_t *st)
+status_header(FILE *fp, json_t *st, bool color)
 {
 	struct strbuf sb = STRBUF_INIT;
 
@@ -378,10 +463,11 @@ status_header(FILE *fp, json_t *st)
 	header_line(fp, "Decision", &sb);
 	status_operation(&sb, json_object_get(st, "operation"));
 	header_line(fp, "Operation", &sb);
-	status_health(&sb, json_object_get(st, "ec2"), "ok", "ok", "failing");
+	status_health(&sb, json_object_get(st, "ec2"), "ok", "ok", "failing",
+	    color);
 	header_line(fp, "EC2", &sb);
 	status_health(&sb, json_object_get(st, "opencast"), "reachable",
-	    "reachable", "unreachable");
+	    "reachable", "unreachable", color);
 	header_line(fp, "Opencast", &sb);
 	status_updated(&sb, st, time_now_ms());
 	header_line(fp, "Updated", &sb);
@@ -473,7 +559,7 @@ is_worker(json_t *inst)
  * most OUTPUT_TABLE_MAX_ROWS rows in all.
  */
 static void
-status_summary(FILE *fp, json_t *instances)
+status_summary(FILE *fp, json_t *instances, bool color)
 {
 	static const char *const sum_heads[] = { "ROLE", "INSTANCES",
 	    "RUNNING", "PENDING", "STOPPING", "STOPPED", "OTHER", "MAINT",
@@ -518,6 +604,7 @@ status_summary(FILE *fp, json_t *instances)
 
 	/* The instances worth a row of their own. */
 	t.ncols = INST_COLS;
+	t.color = color;
 	table_add_heads(&t, inst_heads);
 	json_array_foreach(instances, i, inst) {
 		if (listed >= OUTPUT_TABLE_MAX_ROWS)
@@ -559,20 +646,20 @@ status_summary(FILE *fp, json_t *instances)
 }
 
 void
-output_status_table(FILE *fp, json_t *st, bool all)
+output_status_table(FILE *fp, json_t *st, bool all, bool color)
 {
-	struct table t = { .ncols = INST_COLS };
+	struct table t = { .ncols = INST_COLS, .color = color };
 	json_t *instances = json_object_get(st, "instances"), *inst;
 	size_t i;
 
-	status_header(fp, st);
+	status_header(fp, st, color);
 	fputc('\n', fp);
 	if (!json_is_array(instances) || json_array_size(instances) == 0) {
 		fprintf(fp, "No instances.\n");
 		return;
 	}
 	if (!all && json_array_size(instances) > OUTPUT_TABLE_MAX_ROWS) {
-		status_summary(fp, instances);
+		status_summary(fp, instances, color);
 		return;
 	}
 	table_add_heads(&t, inst_heads);
@@ -645,9 +732,9 @@ reload_line(FILE *fp, json_t *reload)
 }
 
 void
-output_clusters(FILE *fp, json_t *result)
+output_clusters(FILE *fp, json_t *result, bool color)
 {
-	struct table t = { .ncols = 5 };
+	struct table t = { .ncols = 5, .color = color };
 	json_t *list = list_of(result, "clusters"), *c;
 	struct strbuf sb = STRBUF_INIT;
 	size_t i;
@@ -697,6 +784,8 @@ output_clusters(FILE *fp, json_t *result)
 		cluster_failure(&sb, c);
 		row[4] = strbuf_detach(&sb, NULL);
 		table_add(&t, row);
+		if (json_is_object(op))
+			table_color(&t, 4, SGR_YELLOW);
 	}
 	table_print(fp, &t);
 	reload_line(fp, json_object_get(result, "reload"));
@@ -704,25 +793,44 @@ output_clusters(FILE *fp, json_t *result)
 	strbuf_release(&sb);
 }
 
+/* The width of the kind column: the longest kind, "operation". */
+#define KIND_WIDTH	9
+
 void
-output_events(FILE *fp, json_t *result)
+output_event_entry(FILE *fp, json_t *e, bool color)
 {
-	struct table t = { .ncols = 3 };
+	struct strbuf sb = STRBUF_INIT;
+	char *ts = value_text(json_object_get(e, "ts"));
+	char *kind = value_text(json_object_get(e,
+	    json_object_get(e, "kind") ? "kind" : "type"));
+	const char *msg = str_member(e, str_member(e, "message") ?
+	    "message" : "msg");
+	const char *code = level_color(str_member(e, "level"));
+
+	strbuf_printf(&sb, "%s  %-*s  ", ts, KIND_WIDTH, kind);
+	if (msg != NULL && code != NULL && color) {
+		struct strbuf m = STRBUF_INIT;
+
+		put_clean(&m, msg);
+		put_sgr(&sb, true, code, strbuf_str(&m));
+		strbuf_release(&m);
+	} else {
+		put_clean(&sb, msg ? msg : "-");
+	}
+	fprintf(fp, "%s\n", strbuf_str(&sb));
+	strbuf_release(&sb);
+	free(ts);
+	free(kind);
+}
+
+void
+output_events(FILE *fp, json_t *result, bool color)
+{
 	json_t *list = list_of(result, "events"), *e;
 	size_t i;
 
-	json_array_foreach(list, i, e) {
-		char *row[3];
-
-		row[0] = value_text(json_object_get(e, "ts"));
-		row[1] = value_text(json_object_get(e,
-		    json_object_get(e, "kind") ? "kind" : "type"));
-		row[2] = value_text(json_object_get(e,
-		    json_object_get(e, "message") ? "message" : "msg"));
-		table_add(&t, row);
-	}
-	table_print(fp, &t);
-	table_release(&t);
+	json_array_foreach(list, i, e)
+		output_event_entry(fp, e, color);
 }
 
 /* `explain`: the decision's one line, the demand figures when the policy
@@ -864,8 +972,28 @@ show_log(struct ctl_display *d, json_t *ev, int64_t now_ms)
 		strbuf_putc(&sb, ' ');
 	}
 	output_end_live(d);
-	strbuf_printf(&sb, "%s: ", proto_level_name((enum proto_level)level));
+	put_sgr(&sb, d->color_err, level_color(proto_level_name(
+	    (enum proto_level)level)), proto_level_name((enum proto_level)
+	    level));
+	strbuf_puts(&sb, ": ");
 	put_clean(&sb, msg ? msg : "");
+	fprintf(d->err, "%s\n", strbuf_str(&sb));
+	fflush(d->err);
+	strbuf_release(&sb);
+}
+
+/* events --follow left entries out: a warning on err. */
+static void
+show_lost(struct ctl_display *d, json_t *ev)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	output_end_live(d);
+	put_sgr(&sb, d->color_err, SGR_YELLOW, "warning");
+	strbuf_puts(&sb, ": ");
+	put_clean(&sb, str_member(ev, "msg") ? str_member(ev, "msg") :
+	    "events were left out");
+	fflush(d->out);
 	fprintf(d->err, "%s\n", strbuf_str(&sb));
 	fflush(d->err);
 	strbuf_release(&sb);
@@ -880,11 +1008,36 @@ human_event(struct ctl_display *d, const char *line, json_t *ev,
 	/* Kinds this ctl does not know yet are left out. */
 	if (kind == NULL)
 		return;
-	if (strcmp(kind, "log") == 0)
+	if (strcmp(kind, PROTO_EVENT_LOG) == 0) {
 		show_log(d, ev, now_ms);
-	else if (strcmp(kind, "progress") == 0 &&
-	    d->level >= PROTO_LEVEL_INFO)
+	} else if (strcmp(kind, PROTO_EVENT_PROGRESS) == 0 &&
+	    d->level >= PROTO_LEVEL_INFO) {
 		show_progress(d, ev, now_ms);
+	} else if (strcmp(kind, PROTO_EVENT_ENTRY) == 0) {
+		/* An entry of events --follow is output, at once. */
+		output_end_live(d);
+		output_event_entry(d->out, ev, d->color_out);
+		fflush(d->out);
+	} else if (strcmp(kind, PROTO_EVENT_LOST) == 0) {
+		show_lost(d, ev);
+	}
+}
+
+/* The daemon ended an events --follow stream: say why on err. */
+static void
+follow_ended(struct ctl_display *d, json_t *result)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_puts(&sb, "ec2ctl: ");
+	put_clean(&sb, d->cluster ? d->cluster : "-");
+	strbuf_puts(&sb, ": no more events: ");
+	put_clean(&sb, str_member(result, "end") ? str_member(result, "end") :
+	    "-");
+	fflush(d->out);
+	fprintf(d->err, "%s\n", strbuf_str(&sb));
+	fflush(d->err);
+	strbuf_release(&sb);
 }
 
 /* The line printed for an operation that answered without a message. */
@@ -917,33 +1070,30 @@ static void
 human_result(struct ctl_display *d, const struct ctl_request *r,
     const char *line, json_t *result)
 {
-	enum ctl_format f = r->format;
 	const char *msg = str_member(result, "message");
 	struct strbuf sb = STRBUF_INIT;
 
 	output_end_live(d);
 	switch (r->cmd->cmd) {
 	case PROTO_CMD_STATUS:
-		if (f == CTL_FORMAT_AUTO)
-			f = d->out_tty ? CTL_FORMAT_TABLE : CTL_FORMAT_JSON;
-		if (f == CTL_FORMAT_JSON) {
-			output_status_json(d->out, result,
-			    d->out_tty && !r->watch);
-		} else {
-			/* Home, then clear: the next picture replaces the
-			 * last one. */
-			if (r->watch && d->out_tty)
-				fputs("\033[H\033[2J", d->out);
-			output_status_table(d->out, result, r->all);
-			if (r->watch && !d->out_tty)
-				fputc('\n', d->out);
-		}
+		/* JSON is output_json's: here the table. */
+		/* Home, then clear: the next picture replaces the last
+		 * one. */
+		if (r->watch && d->out_tty)
+			fputs("\033[H\033[2J", d->out);
+		output_status_table(d->out, result, r->all, d->color_out);
+		if (r->watch && !d->out_tty)
+			fputc('\n', d->out);
 		break;
 	case PROTO_CMD_CLUSTERS:
-		output_clusters(d->out, result);
+		output_clusters(d->out, result, d->color_out);
 		break;
 	case PROTO_CMD_EVENTS:
-		output_events(d->out, result);
+		if (r->follow) {
+			follow_ended(d, result);
+			break;
+		}
+		output_events(d->out, result, d->color_out);
 		break;
 	case PROTO_CMD_EXPLAIN:
 		output_explain(d->out, result);
@@ -979,7 +1129,6 @@ human_error(struct ctl_display *d, const char *line, const char *code,
 	struct strbuf sb = STRBUF_INIT;
 
 	output_end_live(d);
-	strbuf_puts(&sb, "ec2ctl: ");
 	if (code != NULL &&
 	    proto_err_from_name(code) == PROTO_ERR_PERMISSION_DENIED)
 		strbuf_puts(&sb, "permission denied: ");
@@ -990,7 +1139,11 @@ human_error(struct ctl_display *d, const char *line, const char *code,
 	else
 		strbuf_puts(&sb, "the daemon gave no reason");
 	fflush(d->out);
-	fprintf(d->err, "%s\n", strbuf_str(&sb));
+	if (d->color_err)
+		fprintf(d->err, "ec2ctl: \033[%sm%s\033[0m\n", SGR_RED,
+		    strbuf_str(&sb));
+	else
+		fprintf(d->err, "ec2ctl: %s\n", strbuf_str(&sb));
 	fflush(d->err);
 	strbuf_release(&sb);
 }
@@ -1005,16 +1158,25 @@ const struct ctl_output output_human = {
 static void
 json_line(struct ctl_display *d, const char *line)
 {
-	output_end_live(d);
+	/* A live progress line on err is ended only when out shares the
+	 * terminal with it. */
+	if (d->out_tty)
+		output_end_live(d);
 	fprintf(d->out, "%s\n", line);
 	fflush(d->out);
 }
 
+/* With JSON on out, people still see the log and progress events on err
+ * unless -j asked for JSON alone (d->echo false). */
 static void
 json_event(struct ctl_display *d, const char *line, json_t *ev,
     int64_t now_ms)
 {
+	const char *kind = str_member(ev, "event");
+
 	json_line(d, line);
+	if (d->echo && kind != NULL && strcmp(kind, PROTO_EVENT_ENTRY) != 0)
+		human_event(d, line, ev, now_ms);
 }
 
 static void
@@ -1022,13 +1184,18 @@ json_result(struct ctl_display *d, const struct ctl_request *r,
     const char *line, json_t *result)
 {
 	json_line(d, line);
+	output_end_live(d);	/* the request is over */
+	if (d->echo && r->follow)
+		follow_ended(d, result);
 }
 
+/* The reason of a failure goes to err as well, as SPEC §4 wants it. */
 static void
 json_error(struct ctl_display *d, const char *line, const char *code,
     const char *message)
 {
 	json_line(d, line);
+	human_error(d, line, code, message);
 }
 
 const struct ctl_output output_json = {

@@ -30,6 +30,7 @@ enum arg_dest {
 	DEST_FORMAT,		/* struct ctl_request's format */
 	DEST_WATCH,		/* struct ctl_request's watch */
 	DEST_ALL,		/* struct ctl_request's all */
+	DEST_FOLLOW,		/* struct ctl_request's follow, and the key */
 };
 
 struct arg_spec {
@@ -45,12 +46,14 @@ struct arg_spec {
 	bool	 has_default;	/* set key to the default when absent */
 	long	 def_count;	/* ARG_COUNT and ARG_FLAG (0 or 1) */
 	const char *def_word;	/* ARG_WORD */
+	const char *help;	/* for "ec2ctl help COMMAND" */
 };
 
 #define CMD_MAX_OPTIONS	5
 
 struct cmd_syntax {
 	const char *synopsis;		/* the arguments, for --help */
+	const char *notes;		/* more for "ec2ctl help COMMAND" */
 	struct arg_spec positional;	/* ARG_NONE: takes none */
 	struct arg_spec options[CMD_MAX_OPTIONS + 1];	/* ends with ARG_NONE */
 };
@@ -68,70 +71,104 @@ static const char *const action_words[] = { "pause", "resume", NULL };
  */
 static const struct cmd_syntax syntaxes[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_STATUS] = {
-		.synopsis = "[-f json|table] [-j|--json] [--refresh] [--watch] "
-		    "[--all]",
+		.synopsis = "[--refresh] [--watch] [--all]",
+		.notes = "The status object's keys are described in "
+		    "ec2ctl(1); a value that is not\nknown is null.",
 		.options = {
-			{ .type = ARG_WORD, .short_name = 'f',
-			  .long_name = "format", .dest = DEST_FORMAT,
-			  .words = format_words },
-			/* "status --json" as people type it: -f json. */
-			{ .type = ARG_FLAG, .short_name = 'j',
-			  .long_name = "json", .dest = DEST_FORMAT },
 			{ .type = ARG_FLAG, .long_name = "refresh",
 			  .key = "refresh", .has_default = true,
-			  .def_count = 0 },
+			  .def_count = 0, .help = "read EC2 and Opencast "
+			  "first\n(exit 1 if that fails)" },
 			{ .type = ARG_FLAG, .long_name = "watch",
-			  .dest = DEST_WATCH },
+			  .dest = DEST_WATCH, .help = "ask again every 2 s "
+			  "until Ctrl-C\n(must be the last command)" },
 			/* The table lists every instance even of a large
 			 * cluster. */
 			{ .type = ARG_FLAG, .long_name = "all",
-			  .dest = DEST_ALL },
+			  .dest = DEST_ALL, .help = "list every instance of "
+			  "a large cluster" },
 		},
 	},
 	[PROTO_CMD_START] = {
 		.synopsis = "[-w N]",
+		.notes = "Starts the support nodes, then the Opencast nodes "
+		    "and workers, waits until\nOpencast answers and takes "
+		    "the nodes out of maintenance.",
 		.options = {
 			{ .type = ARG_COUNT, .short_name = 'w',
 			  .long_name = "workers", .key = "workers", .min = 0,
-			  .max = PROTO_MAX_WORKERS },
+			  .max = PROTO_MAX_WORKERS, .help = "workers to have "
+			  "running (default: min_workers)" },
 		},
 	},
 	[PROTO_CMD_SCALE] = {
 		.synopsis = "up|down [-w N]",
+		.notes = "scale down stops idle workers only, longest "
+		    "uptime first, and never a held\none; with --force "
+		    "busy workers too.",
 		.positional = { .type = ARG_WORD, .key = "direction",
 		    .words = direction_words, .required = true },
 		.options = {
 			{ .type = ARG_COUNT, .short_name = 'w',
 			  .long_name = "workers", .key = "workers", .min = 1,
 			  .max = PROTO_MAX_WORKERS, .has_default = true,
-			  .def_count = 1 },
+			  .def_count = 1, .help = "how many workers to start "
+			  "or stop (default 1)" },
 		},
 	},
 	[PROTO_CMD_SCALE_TO] = {
 		.synopsis = "N",
+		.notes = "N equal to the running workers is success with "
+		    "nothing to do; \"scale-to\"\nis another name for it.",
 		.positional = { .type = ARG_COUNT, .key = "workers", .min = 0,
 		    .max = PROTO_MAX_WORKERS, .required = true },
 	},
 	[PROTO_CMD_MAINTENANCE] = {
 		.synopsis = "on|off",
+		.notes = "Sets every running Opencast node and waits until "
+		    "Opencast reports it.",
 		.positional = { .type = ARG_WORD, .key = "mode",
 		    .words = mode_words, .required = true },
 	},
 	[PROTO_CMD_AUTOSCALE] = {
 		.synopsis = "[pause|resume]",
+		.notes = "Without an argument: one evaluation now, as a "
+		    "timer tick does it; pause and\nresume switch "
+		    "autoscaling of the cluster off and on (kept across "
+		    "restarts).",
 		.positional = { .type = ARG_WORD, .key = "action",
 		    .words = action_words, .has_default = true,
 		    .def_word = "evaluate" },
 	},
 	[PROTO_CMD_EVENTS] = {
-		.synopsis = "[-n N]",
+		.synopsis = "[-n N] [--follow]",
+		.notes = "Decisions of the autoscaler, operations and their "
+		    "outcomes, refresh failures\nand reloads, oldest "
+		    "first.",
 		.options = {
 			{ .type = ARG_COUNT, .short_name = 'n',
 			  .long_name = "count", .key = "n", .min = 1,
 			  .max = PROTO_MAX_EVENTS, .has_default = true,
-			  .def_count = 20 },
+			  .def_count = 20, .help = "how many of the newest "
+			  "(1 to 500, default 20)" },
+			{ .type = ARG_FLAG, .long_name = "follow",
+			  .key = "follow", .dest = DEST_FOLLOW,
+			  .help = "then new events as they happen, until\n"
+			  "Ctrl-C (must be the last command)" },
 		},
 	},
+};
+
+/* Options that every command takes, after its own. */
+static const struct arg_spec common_options[] = {
+	{ .type = ARG_WORD, .short_name = 'f', .long_name = "format",
+	  .dest = DEST_FORMAT, .words = format_words,
+	  .help = "json: JSON lines; table: for people\n(default: table "
+	  "on a terminal, else json)" },
+	/* "status --json" as people type it: -f json. */
+	{ .type = ARG_FLAG, .short_name = 'j', .long_name = "json",
+	  .dest = DEST_FORMAT, .help = "the same as -f json" },
+	{ .type = ARG_NONE },
 };
 
 /* Other names a command may be typed as. */
@@ -170,7 +207,8 @@ static const struct {
 	{ "-d, --debug", "show debug events too" },
 	{ "-n, --dry-run", "check every rule, change nothing" },
 	{ "-f, --force", "override the limits that allow it" },
-	{ "-j, --json", "print every reply and event as JSON lines" },
+	{ "-j, --json", "JSON lines on stdout even on a terminal, and no\n"
+	    "events for people on stderr" },
 	{ "-s, --socket PATH", "the daemon's socket (default: $"
 	    PROTO_SOCKET_ENV ",\nelse " PROTO_DEFAULT_SOCKET ")" },
 	{ "    --no-wait", "return once the operation is accepted" },
@@ -284,6 +322,10 @@ set_arg(const struct arg_spec *a, const char *cmd, const char *value,
 			r->watch = true;
 		else if (a->dest == DEST_ALL)
 			r->all = true;
+		else if (a->dest == DEST_FOLLOW) {
+			r->follow = true;
+			json_object_set_new(r->args, a->key, json_true());
+		}
 		else if (a->dest == DEST_FORMAT)
 			r->format = CTL_FORMAT_JSON;
 		else
@@ -333,11 +375,11 @@ set_arg(const struct arg_spec *a, const char *cmd, const char *value,
 /* Finds the option of syntax s that tok ("-w", "-w3", "--workers",
  * "--workers=3") names; *inline_value points at a value given in tok. */
 static const struct arg_spec *
-find_option(const struct cmd_syntax *s, const char *tok,
+find_option_in(const struct arg_spec *opts, const char *tok,
     const char **inline_value)
 {
 	*inline_value = NULL;
-	for (const struct arg_spec *a = s->options; a->type != ARG_NONE; a++) {
+	for (const struct arg_spec *a = opts; a->type != ARG_NONE; a++) {
 		if (tok[1] == '-') {
 			size_t n = strcspn(tok + 2, "=");
 
@@ -355,6 +397,16 @@ find_option(const struct cmd_syntax *s, const char *tok,
 		}
 	}
 	return NULL;
+}
+
+static const struct arg_spec *
+find_option(const struct cmd_syntax *s, const char *tok,
+    const char **inline_value)
+{
+	const struct arg_spec *a = find_option_in(s->options, tok,
+	    inline_value);
+
+	return a ? a : find_option_in(common_options, tok, inline_value);
 }
 
 /* Parses the arguments of one command, starting at argv[*i], up to the
@@ -403,7 +455,11 @@ parse_command_args(const struct cmd_syntax *s, const char *cmd, int argc,
 
 					arg_name(a, name, sizeof(name));
 					snprintf(err, errlen, "%s: %s needs a "
-					    "value", cmd, name);
+					    "value%s", cmd, name,
+					    a->dest == DEST_FORMAT ? " (after "
+					    "a command, -f is its format; "
+					    "--force goes before the cluster)"
+					    : "");
 					return -1;
 				}
 				value = argv[++(*i)];
@@ -464,6 +520,21 @@ apply_defaults(const struct cmd_syntax *s, struct ctl_request *r)
 		apply_default(a, r);
 }
 
+/* True if -h or --help is among the arguments of the command before
+ * argv[from] (up to the next command). */
+static bool
+argv_has_help(int argc, char *argv[], int from)
+{
+	for (int k = from; k < argc; k++) {
+		if (find_command(argv[k]) != NULL)
+			return false;
+		if (strcmp(argv[k], "-h") == 0 ||
+		    strcmp(argv[k], "--help") == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Parses the commands from argv[i] on.  Whether inv->cluster is set
  * decides which commands may follow. */
 static int
@@ -490,6 +561,13 @@ parse_commands(struct ctl_invocation *inv, int argc, char *argv[], int i,
 		if (info == NULL) {
 			snprintf(err, errlen, "unknown command \"%s\"", tok);
 			return -1;
+		}
+		/* "ec2ctl CLUSTER stop --help" is about stop, whatever
+		 * else is wrong. */
+		if (argv_has_help(argc, argv, i + 1)) {
+			inv->help = true;
+			inv->help_cmd = info;
+			return 0;
 		}
 		if (inv->cluster != NULL && (info->flags & CMD_F_NO_CLUSTER)) {
 			snprintf(err, errlen, "%s takes no cluster: use "
@@ -605,7 +683,31 @@ ctl_parse(int argc, char *argv[], struct ctl_invocation *inv, char *err,
 		snprintf(err, errlen, "missing cluster and command");
 		return -1;
 	}
+	/* "ec2ctl help [COMMAND]": offline, like --help. */
+	if (strcmp(argv[optind], "help") == 0) {
+		inv->help = true;
+		if (optind + 1 >= argc)
+			return 0;
+		inv->help_cmd = find_command(argv[optind + 1]);
+		if (inv->help_cmd == NULL) {
+			snprintf(err, errlen, "help: unknown command \"%s\"",
+			    argv[optind + 1]);
+			return -1;
+		}
+		if (optind + 2 < argc) {
+			snprintf(err, errlen, "help takes one command, not "
+			    "\"%s\"", argv[optind + 2]);
+			return -1;
+		}
+		return 0;
+	}
 	first = find_command(argv[optind]);
+	/* "ec2ctl status --help": help without a cluster. */
+	if (first != NULL && argv_has_help(argc, argv, optind + 1)) {
+		inv->help = true;
+		inv->help_cmd = first;
+		return 0;
+	}
 	if (first != NULL && (first->flags & CMD_F_NO_CLUSTER))
 		return parse_commands(inv, argc, argv, optind, err, errlen);
 	if (first != NULL && optind + 1 == argc) {
@@ -637,9 +739,11 @@ ctl_parse(int argc, char *argv[], struct ctl_invocation *inv, char *err,
 			    "last command");
 			return -1;
 		}
-		/* -j prints what the daemon sends, which is JSON. */
-		if (inv->json && r->cmd->cmd == PROTO_CMD_STATUS)
-			r->format = CTL_FORMAT_JSON;
+		if (r->follow && i + 1 < inv->nreqs) {
+			snprintf(err, errlen, "events --follow must be the "
+			    "last command");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -672,12 +776,15 @@ ctl_usage_short(FILE *fp)
 	    "Try \"ec2ctl --help\" for more.\n");
 }
 
+static void exit_status_help(FILE *fp);
+
 void
 ctl_usage(FILE *fp)
 {
 	fprintf(fp, "usage: ec2ctl [OPTIONS] CLUSTER COMMAND [ARGS]... "
 	    "[COMMAND [ARGS]...]...\n"
-	    "       ec2ctl [OPTIONS] COMMAND\n\n"
+	    "       ec2ctl [OPTIONS] COMMAND\n"
+	    "       ec2ctl help [COMMAND]\n\n"
 	    "Talks to ec2-managerd, which keeps Opencast clusters on EC2 at "
 	    "the right size.\nChained commands run in order and stop at the "
 	    "first failure.\n\nOptions (before the cluster):\n");
@@ -712,8 +819,93 @@ ctl_usage(FILE *fp)
 				    info->summary);
 		}
 	}
-	fprintf(fp, "\n\"scale-to\" is another name for \"scale_to\"; "
-	    "\"status\" prints a table on a\nterminal and JSON otherwise.\n\n"
-	    "Exit status: 0 success, 1 refused or failed, 2 usage error, "
+	fprintf(fp, "\nEvery command also takes -f json|table (-j is -f json). "
+	    "Output is for people\n(tables, text) on a terminal and JSON "
+	    "lines otherwise: each line one message\nof the daemon, its "
+	    "events and then its reply {\"id\",\"ok\",\"result\"|"
+	    "\"error\"}.\nColours only on a terminal, never with NO_COLOR "
+	    "set.  \"scale-to\" is another\nname for \"scale_to\".  "
+	    "\"ec2ctl help COMMAND\" describes one command.\n\n");
+	exit_status_help(fp);
+}
+
+static void
+exit_status_help(FILE *fp)
+{
+	fprintf(fp, "Exit status: 0 success, 1 refused or failed, 2 usage error, "
 	    "69 daemon\nunreachable, 77 permission denied.\n");
+}
+
+/* One option line of a command's help: "  -w, --workers N   text". */
+static void
+option_help(FILE *fp, const struct arg_spec *a)
+{
+	char head[64], words[64];
+	const char *value = "";
+
+	if (a->type == ARG_COUNT)
+		value = " N";
+	if (a->type == ARG_WORD) {
+		words_text(a->words, words + 1, sizeof(words) - 1);
+		words[0] = ' ';
+		value = words;
+	}
+	if (a->short_name)
+		snprintf(head, sizeof(head), "-%c, --%s%s", a->short_name,
+		    a->long_name, value);
+	else
+		snprintf(head, sizeof(head), "    --%s%s", a->long_name, value);
+	if (strlen(head) > 22) {
+		fprintf(fp, "  %s\n", head);
+		head[0] = '\0';
+	}
+	/* A help of several lines: each lines up with the first. */
+	for (const char *h = a->help ? a->help : ""; ; ) {
+		size_t n = strcspn(h, "\n");
+
+		fprintf(fp, "  %-22s %.*s\n", head, (int)n, h);
+		if (h[n] == '\0')
+			break;
+		h += n + 1;
+		head[0] = '\0';
+	}
+}
+
+void
+ctl_usage_command(FILE *fp, const struct proto_cmd_info *info)
+{
+	const struct cmd_syntax *s = &syntaxes[info->cmd];
+	bool bare = info->flags & CMD_F_NO_CLUSTER;
+
+	fprintf(fp, "usage: ec2ctl [OPTIONS] %s%s%s%s\n\n", bare ? "" :
+	    "CLUSTER ", info->name, s->synopsis ? " " : "",
+	    s->synopsis ? s->synopsis : "");
+	/* The summary of commands.def, as a sentence. */
+	fprintf(fp, "%c%s.\n", info->summary[0] >= 'a' &&
+	    info->summary[0] <= 'z' ? info->summary[0] - 'a' + 'A' :
+	    info->summary[0], info->summary + 1);
+	if (s->notes != NULL)
+		fprintf(fp, "%s\n", s->notes);
+	fprintf(fp, "\nOptions of %s:\n", info->name);
+	for (const struct arg_spec *a = s->options; a->type != ARG_NONE; a++)
+		option_help(fp, a);
+	for (const struct arg_spec *a = common_options; a->type != ARG_NONE;
+	    a++)
+		option_help(fp, a);
+	fprintf(fp, "\n%s\n", info->flags & CMD_F_READONLY ?
+	    "Read-only: anyone who may connect to the socket may run it." :
+	    "Changes the cluster: root, the daemon's user or a member of "
+	    "socket_group only.\nGlobal options (-n, -f, --no-wait, ...) "
+	    "go before the cluster.");
+	fputc('\n', fp);
+	exit_status_help(fp);
+}
+
+bool
+ctl_request_json(const struct ctl_invocation *inv,
+    const struct ctl_request *r, bool out_tty)
+{
+	if (inv->json || r->format == CTL_FORMAT_JSON)
+		return true;
+	return r->format == CTL_FORMAT_AUTO && !out_tty;
 }

@@ -13,10 +13,10 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/utf8.h"
+#include "common/xalloc.h"
 #include "daemon/autoscaler.h"
 #include "daemon/cluster.h"
 #include "daemon/control.h"
-#include "daemon/core.h"
 #include "daemon/daemon.h"
 #include "daemon/operation.h"
 #include "daemon/status.h"
@@ -74,8 +74,7 @@ cmd_clusters(struct daemon *d, struct ctl_req *r, struct cluster *c)
 	arr = json_array();
 	for (struct cluster *x = d->clusters; x; x = x->next)
 		json_array_append_new(arr, status_summary_json(x, now));
-	ctl_req_ok(r, json_pack("{s:o, s:o}", "clusters", arr, "reload",
-	    daemon_core_reload_json(d)));
+	ctl_req_ok(r, json_pack("{s:o}", "clusters", arr));
 }
 
 /* Called when the refresh that `status --refresh` asked for has ended. */
@@ -105,21 +104,106 @@ cmd_status(struct daemon *d, struct ctl_req *r, struct cluster *c)
 		ctl_req_ok(r, status_cluster_json(c, time_now_ms()));
 }
 
+/*
+ * `events --follow`: the newest n events, then each new one as it is
+ * recorded, as "entry" events on the request, until the client leaves,
+ * the daemon stops or a reload removes the cluster.  What the client has
+ * not read yet is bounded: beyond FOLLOW_MAX_BACKLOG bytes entries are
+ * left out and counted, and a "lost" event says how many before the next
+ * entry that fits.  The loop never waits for a slow reader.
+ */
+#define FOLLOW_MAX_BACKLOG	(1u << 20)
+
+struct follower {
+	struct ctl_req	*r;
+	struct event_ring *ring;	/* NULL once the cluster is gone */
+	struct event_watch watch;
+	uint64_t	 lost;
+	char		 cluster[PROTO_MAX_CLUSTER_NAME + 1];
+};
+
+/* Called by the event ring after an event was added. */
+static void
+follow_added(void *arg, const struct event *e)
+{
+	struct follower *f = arg;
+
+	if (ctl_req_backlog(f->r) > FOLLOW_MAX_BACKLOG) {
+		f->lost++;
+		return;
+	}
+	if (f->lost > 0) {
+		ctl_req_send_event(f->r, proto_event_lost(
+		    ctl_req_get(f->r)->id, f->lost));
+		f->lost = 0;
+	}
+	ctl_req_send_event(f->r, proto_event_entry(ctl_req_get(f->r)->id,
+	    event_json(e)));
+}
+
+static void
+follow_end(struct follower *f, const char *why)
+{
+	struct ctl_req *r = f->r;
+
+	if (f->ring != NULL)
+		events_unwatch(f->ring, &f->watch);
+	ctl_req_ok(r, json_pack("{s:s, s:s}", "cluster", f->cluster, "end",
+	    why));
+	free(f);
+}
+
+/* Called by the event ring when it is freed with its cluster. */
+static void
+follow_ring_ended(void *arg)
+{
+	struct follower *f = arg;
+
+	f->ring = NULL;
+	follow_end(f, "the cluster is no longer managed");
+}
+
+/* Called by the control server when the client left or at shutdown. */
+static void
+follow_stream_ended(void *arg, struct ctl_req *r)
+{
+	struct follower *f = arg;
+
+	follow_end(f, ctl_req_connected(r) ? "the daemon is stopping" :
+	    "the client left");
+}
+
 static void
 cmd_events(struct daemon *d, struct ctl_req *r, struct cluster *c)
 {
 	json_int_t n = 20;
+	int follow = 0;
+	struct follower *f;
 
 	(void)d;
-	if (args_unpack(r, "{s?I}", "n", &n) != 0)
+	if (args_unpack(r, "{s?I, s?b}", "n", &n, "follow", &follow) != 0)
 		return;
 	if (n < 1 || n > PROTO_MAX_EVENTS) {
 		ctl_req_error(r, PROTO_ERR_BAD_REQUEST, "\"n\" must be between "
 		    "1 and %d", PROTO_MAX_EVENTS);
 		return;
 	}
-	ctl_req_ok(r, json_pack("{s:s, s:o}", "cluster", c->name, "events",
-	    events_json(&c->events, (size_t)n)));
+	if (!follow) {
+		ctl_req_ok(r, json_pack("{s:s, s:o}", "cluster", c->name,
+		    "events", events_json(&c->events, (size_t)n)));
+		return;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->r = r;
+	f->ring = &c->events;
+	utf8_snprintf(f->cluster, sizeof(f->cluster), "%s", c->name);
+	/* The history, under the same bound as what follows. */
+	events_foreach_last(&c->events, (size_t)n, follow_added, f);
+	f->watch.added = follow_added;
+	f->watch.ended = follow_ring_ended;
+	f->watch.arg = f;
+	events_watch(&c->events, &f->watch);
+	ctl_req_set_stream(r, follow_stream_ended, f);
 }
 
 /* Fills the parts of an operation that every command shares. */
@@ -236,18 +320,15 @@ cmd_maintenance(struct daemon *d, struct ctl_req *r, struct cluster *c)
 }
 
 /* Called when `autoscale` has evaluated: exit 0 when the evaluation ran,
- * whatever it decided; refused with the reason when it could not run.  An
- * action that the request follows answers it itself (handed_over). */
+ * whatever it decided; refused with the reason when it could not run. */
 static void
 on_autoscaled(void *arg, struct cluster *c, bool ran, json_t *decision,
-    const char *why_not, bool handed_over)
+    const char *why_not)
 {
 	struct ctl_req *r = arg;
 	const char *action, *reason;
 	char *message;
 
-	if (handed_over)
-		return;
 	if (!ran) {
 		ctl_req_error(r, PROTO_ERR_REFUSED, "%s: autoscale could not "
 		    "run: %s", c->name, why_not ? why_not : "unknown");
@@ -261,10 +342,8 @@ on_autoscaled(void *arg, struct cluster *c, bool ran, json_t *decision,
 		    c->name, action ? action : "none", reason ? reason : "");
 		return;
 	}
-	/* --no-wait: the action (if any) runs on by itself. */
-	message = utf8_asprintf("%s: %s%s", action ? action : "none",
-	    reason ? reason : "", action && strcmp(action, "none") != 0 ?
-	    "; started, not waited for (--no-wait)" : "");
+	message = utf8_asprintf("%s: %s", action ? action : "none",
+	    reason ? reason : "");
 	ctl_req_ok(r, json_pack("{s:o, s:O}", "message", json_text(message),
 	    "decision", decision));
 	free(message);
@@ -280,14 +359,8 @@ cmd_autoscale(struct daemon *d, struct ctl_req *r, struct cluster *c)
 	if (args_unpack(r, "{s?s}", "action", &action) != 0)
 		return;
 	if (strcmp(action, "evaluate") == 0) {
-		const struct proto_request *req = ctl_req_get(r);
-		struct autoscale_ask ask = {
-			.dry_run = req->dry_run,
-			.force = req->force,
-			.follow = req->wait ? r : NULL,
-		};
-
-		autoscaler_evaluate(c, &ask, on_autoscaled, r);
+		autoscaler_evaluate(c, ctl_req_get(r)->dry_run, on_autoscaled,
+		    r);
 	} else if (strcmp(action, "pause") == 0 ||
 	    strcmp(action, "resume") == 0) {
 		bool pause = strcmp(action, "pause") == 0;
@@ -307,13 +380,12 @@ cmd_autoscale(struct daemon *d, struct ctl_req *r, struct cluster *c)
 /* Called when `explain` has decided (or could not read the cluster). */
 static void
 on_explained(void *arg, struct cluster *c, bool ran, json_t *decision,
-    const char *why_not, bool handed_over)
+    const char *why_not)
 {
 	struct ctl_req *r = arg;
 	const char *action, *reason;
 	char *message;
 
-	(void)handed_over;	/* explain never acts */
 	if (decision == NULL) {
 		ctl_req_error(r, PROTO_ERR_REFUSED, "%s: cannot explain: %s",
 		    c->name, why_not ? why_not : "unknown");

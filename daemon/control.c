@@ -72,6 +72,8 @@ struct ctl_req {
 	struct proto_request req;
 	uid_t		 uid;
 	pid_t		 pid;
+	ctl_stream_end_fn *stream_end;	/* a stream: how to end it */
+	void		*stream_arg;
 };
 
 struct ctl_write {
@@ -249,6 +251,35 @@ ctl_req_progress(struct ctl_req *r, const char *step, int done, int total,
 	free(msg);
 }
 
+void
+ctl_req_send_event(struct ctl_req *r, char *line)
+{
+	conn_send(r->conn, line);
+}
+
+size_t
+ctl_req_backlog(const struct ctl_req *r)
+{
+	return r->conn ? r->conn->pending_write : 0;
+}
+
+void
+ctl_req_set_stream(struct ctl_req *r, ctl_stream_end_fn *fn, void *arg)
+{
+	r->stream_end = fn;
+	r->stream_arg = arg;
+}
+
+/* Tells a stream that it must end now (its client left, or shutdown). */
+static void
+req_end_stream(struct ctl_req *r)
+{
+	ctl_stream_end_fn *fn = r->stream_end;
+
+	r->stream_end = NULL;
+	fn(r->stream_arg, r);
+}
+
 /* Ends a request after its final reply line was queued. */
 static void
 req_end(struct ctl_req *r, char *line)
@@ -309,8 +340,12 @@ conn_close(struct ctl_conn *c)
 		return;
 	c->closing = true;
 	if (c->active) {
-		c->active->conn = NULL;	/* it goes on without a client */
+		struct ctl_req *r = c->active;
+
+		r->conn = NULL;	/* it goes on without a client */
 		c->active = NULL;
+		if (r->stream_end != NULL)
+			req_end_stream(r);	/* nobody to stream to */
 	}
 	LIST_REMOVE(c, link);
 	ctl->nconns--;
@@ -732,6 +767,19 @@ control_free(struct control *c)
 {
 	if (c == NULL)
 		return;
+	/* Streams get their final reply before their connections close;
+	 * ending one may start the next request queued on its connection,
+	 * so look again from the start each time. */
+	for (;;) {
+		struct ctl_conn *conn;
+
+		LIST_FOREACH(conn, &c->conns, link)
+			if (conn->active && conn->active->stream_end)
+				break;
+		if (conn == NULL)
+			break;
+		req_end_stream(conn->active);
+	}
 	while (!LIST_EMPTY(&c->conns))
 		conn_close(LIST_FIRST(&c->conns));
 	if (c->path)

@@ -60,6 +60,18 @@ void ctl_req_log(struct ctl_req *r, enum proto_level level, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 void ctl_req_progress(struct ctl_req *r, const char *step, int done,
     int total, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Sends an event line made by a proto_event_*() encoder (stolen). */
+void ctl_req_send_event(struct ctl_req *r, char *line);
+/* Bytes written to r's client that it has not read yet; 0 once it left. */
+size_t ctl_req_backlog(const struct ctl_req *r);
+/*
+ * Marks r as a stream, a request with no end of its own (`events
+ * --follow`): fn is called once if its client leaves (ctl_req_connected()
+ * is then false) or the control socket is freed at shutdown while r is
+ * open, and must end r with a final reply.
+ */
+typedef void ctl_stream_end_fn(void *arg, struct ctl_req *r);
+void ctl_req_set_stream(struct ctl_req *r, ctl_stream_end_fn *fn, void *arg);
 /* Final replies; each ends (and frees) the request.  result is stolen. */
 void ctl_req_ok(struct ctl_req *r, json_t *result);
 void ctl_req_error(struct ctl_req *r, enum proto_err code, const char *fmt,

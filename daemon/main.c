@@ -57,15 +57,56 @@ struct main_ctx {
 	const char	*socket_override;
 };
 
+/* The short form follows a usage error; --help adds where the settings
+ * and secrets come from and what the exit status means. */
 static void
-usage(FILE *f)
+usage(FILE *f, bool full)
 {
+	const char *slash = strrchr(CONFIG_DEFAULT_PATH, '/');
+	int dirlen = slash ? (int)(slash - CONFIG_DEFAULT_PATH) : 1;
+
 	fprintf(f, "usage: ec2-managerd [-c PATH] [--socket PATH] "
-	    "[--check-config] [--version] [--help]\n"
-	    "  -c, --config PATH   configuration file (default %s)\n"
+	    "[--check-config] [--version]\n"
+	    "                    [--help]\n");
+	if (!full) {
+		fprintf(f, "Try \"ec2-managerd --help\" for more.\n");
+		return;
+	}
+	fprintf(f, "Keeps Opencast clusters on EC2 at the right size; "
+	    "ec2ctl(1) talks to it.\n\n"
+	    "  -c, --config PATH   configuration file (default below)\n"
 	    "      --socket PATH   control socket (overrides [daemon] socket)\n"
-	    "      --check-config  validate the configuration and exit\n",
-	    CONFIG_DEFAULT_PATH);
+	    "      --check-config  check everything start-up checks, report "
+	    "every error,\n"
+	    "                      and exit\n"
+	    "      --version       show the version\n"
+	    "  -h, --help          show this help\n\n");
+	fprintf(f, "Configuration: the file given with -c, by default\n"
+	    "  %s\nthen the drop-ins conf.d/*.conf in its directory, by "
+	    "default\n  %.*s/conf.d/*.conf\nin lexical order, a later value "
+	    "winning.  SIGHUP (systemctl reload) reads them\nagain.  See "
+	    "ec2-manager.conf(5).\n\n", CONFIG_DEFAULT_PATH, dirlen,
+	    slash ? CONFIG_DEFAULT_PATH : ".");
+	fprintf(f, "Secrets never go in the configuration.  Each is read "
+	    "from the file of that name\nin $CREDENTIALS_DIRECTORY "
+	    "(systemd LoadCredential=), else from the first\nenvironment "
+	    "variable set:\n"
+	    "  opencast-user      OPENCAST_USER, MATTERHORN_ADMIN_SERVER_USER "
+	    "(old name)\n"
+	    "  opencast-password  OPENCAST_PASSWORD, "
+	    "MATTERHORN_ADMIN_SERVER_PASS (old name)\n"
+	    "  zadara-token       ZADARA_ACCOUNT_TOKEN, ZADARA_TOKEN (old "
+	    "name)\n"
+	    "  loggly-token       LOGGLY_TOKEN\n"
+	    "AWS credentials are found as the AWS SDKs find them: the "
+	    "environment\n(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+	    "AWS_SESSION_TOKEN), the shared\nfiles (~/.aws/credentials, "
+	    "~/.aws/config, AWS_SHARED_CREDENTIALS_FILE,\nAWS_CONFIG_FILE, "
+	    "AWS_PROFILE), then the instance role (IMDSv2).\n\n");
+	fprintf(f, "Exit status: 0 stopped cleanly (SIGTERM) or, with "
+	    "--check-config, the\nconfiguration is accepted; 1 the "
+	    "configuration or start-up failed (the reasons\nare on stderr "
+	    "and in the journal); 2 usage error.\n");
 }
 
 /* Lets the daemon hold many client connections; it never uses select(). */
@@ -453,15 +494,15 @@ main(int argc, char **argv)
 			printf("ec2-managerd %s\n", EC2M_VERSION);
 			return 0;
 		case 'h':
-			usage(stdout);
+			usage(stdout, true);
 			return 0;
 		default:
-			usage(stderr);
+			usage(stderr, false);
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		usage(stderr, false);
 		return 2;
 	}
 	if (check_only)

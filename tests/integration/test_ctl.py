@@ -1,6 +1,7 @@
 """The real ec2ctl against the real ec2-managerd and the emulators."""
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -30,7 +31,7 @@ def test_status_json_matches_emulators(running):
                             "count": 3})
     p = d.ctl("dev04", "status", "--refresh", "-f", "json")
     assert p.returncode == 0, p.stderr
-    st = json.loads(p.stdout)
+    st = json.loads(p.stdout)["result"]
     sim = {i["id"]: i for i in ec2.ctl("GET", "instances")}
     assert {i["id"]: i["state"] for i in st["instances"]} == \
         {i: v["state"] for i, v in sim.items()}
@@ -59,12 +60,22 @@ def test_not_a_terminal_means_json(running):
     ec2, oc, d = running
     p = d.ctl("dev04", "status")
     assert p.returncode == 0
-    assert json.loads(p.stdout)["cluster"] == "dev04"
+    reply = json.loads(p.stdout)
+    assert (reply["id"], reply["ok"]) == (1, True)
+    assert reply["result"]["cluster"] == "dev04"
+    # clusters and events too: the daemon's reply line.
+    for args in (["clusters"], ["dev04", "events", "-n", "3"]):
+        p = d.ctl(*args)
+        assert p.returncode == 0, p.stderr
+        lines = [json.loads(l) for l in p.stdout.splitlines()]
+        assert lines[-1]["ok"] is True, args
+        j = [json.loads(l) for l in d.ctl("-j", *args).stdout.splitlines()]
+        assert [sorted(m) for m in j] == [sorted(m) for m in lines], args
 
 
 def test_clusters_events_and_chaining(running):
     ec2, oc, d = running
-    p = d.ctl("clusters")
+    p = d.ctl("clusters", "-f", "table")
     assert p.returncode == 0 and p.stdout.startswith("dev04")
     p = d.ctl("-j", "dev04", "status", "events", "-n", "5")
     assert p.returncode == 0
@@ -94,8 +105,8 @@ def test_ec2ctl_socket_env(running):
     env = clean_env(d.home, EC2CTL_SOCKET=d.socket)
     import subprocess
     from conftest import EC2CTL
-    p = subprocess.run([EC2CTL, "clusters"], env=env, capture_output=True,
-                       text=True, timeout=30)
+    p = subprocess.run([EC2CTL, "clusters", "-f", "table"], env=env,
+                       capture_output=True, text=True, timeout=30)
     assert p.returncode == 0 and "dev04" in p.stdout
 
 
@@ -110,7 +121,142 @@ def test_unprivileged_user(running):
     os.chmod(d.socket, 0o666)
     p = d.ctl("dev04", "status", "-f", "json", user=65534)
     assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout)["cluster"] == "dev04"
+    assert json.loads(p.stdout)["result"]["cluster"] == "dev04"
     p = d.ctl("dev04", "stop", user=65534)
     assert p.returncode == 77
     assert "permission denied" in p.stderr
+
+
+# --- events --follow against the real daemon (issue 14) ---------------------
+
+class Follower:
+    """ec2ctl CLUSTER events --follow as a child, its stdout read by a
+    thread into a list that the test waits on with a bound."""
+
+    def __init__(self, d, *args):
+        import subprocess
+        import threading
+        from conftest import EC2CTL
+        self.proc = subprocess.Popen(
+            [EC2CTL, "--socket", d.socket, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=clean_env(d.home))
+        self.lines = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(json.loads(line))
+                self.cond.notify_all()
+
+    def wait(self, predicate, what):
+        with self.cond:
+            assert self.cond.wait_for(lambda: predicate(self.lines), 20), \
+                "timed out waiting for %s: %r" % (what, self.lines)
+
+    def end(self, timeout=20):
+        """Waits for ec2ctl to exit and for every line it wrote."""
+        try:
+            rc = self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(timeout)
+        assert not self.reader.is_alive(), "stdout still open"
+        return rc, self.proc.stderr.read()
+
+
+def entries(lines):
+    return [m for m in lines if m.get("event") == "entry"]
+
+
+def with_an_event(d):
+    """Makes sure dev04 has an event to follow: a reload records one."""
+    import signal
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: d.request("events", "dev04", {"n": 1})["result"]
+             ["events"], what="an event")
+
+
+def test_events_follow_history_then_new_until_interrupted(running):
+    import signal
+    ec2, oc, d = running
+    hist = d.request("events", "dev04", {"n": 500})["result"]["events"]
+    f = Follower(d, "dev04", "events", "--follow", "-n", "500")
+    f.wait(lambda ls: len(entries(ls)) >= len(hist), "the history")
+    assert [e["seq"] for e in entries(f.lines)][:len(hist)] == \
+        [e["seq"] for e in hist]
+    # A new event: a reload records one per cluster.
+    d.signal(signal.SIGHUP)
+    f.wait(lambda ls: any(e["kind"] == "config" and
+                          e["seq"] > (hist[-1]["seq"] if hist else 0)
+                          for e in entries(ls)), "the reload's event")
+    new = [e for e in entries(f.lines) if e["kind"] == "config"][-1]
+    assert new["msg"] == "configuration reloaded"
+    assert set(new) >= {"id", "event", "seq", "ts", "kind", "level", "msg"}
+    f.proc.send_signal(signal.SIGINT)
+    rc, err = f.end()
+    assert rc == 0, err
+    # The daemon let go of the follower: it still answers, and a reload
+    # after the client left reaches nobody and harms nothing.
+    d.signal(signal.SIGHUP)
+    assert d.request("ping")["ok"]
+
+
+def test_events_follow_ends_when_the_cluster_goes(running):
+    import signal
+    ec2, oc, d = running
+    with_an_event(d)
+    # Once the history is in, the follower is watching.
+    f = Follower(d, "dev04", "events", "--follow", "-n", "1")
+    f.wait(lambda ls: len(entries(ls)) >= 1, "the history")
+    d.write_config({"other": []})
+    d.signal(signal.SIGHUP)
+    rc, err = f.end()
+    assert rc == 0, err
+    assert f.lines[-1]["ok"] is True
+    assert f.lines[-1]["result"] == {
+        "cluster": "dev04", "end": "the cluster is no longer managed"}
+    assert "dev04: no more events: the cluster is no longer managed" in err
+
+
+def test_events_follow_ends_when_the_daemon_stops(running):
+    ec2, oc, d = running
+    with_an_event(d)
+    # Once the history is in, the follower is watching.
+    f = Follower(d, "dev04", "events", "--follow", "-n", "1")
+    f.wait(lambda ls: len(entries(ls)) >= 1, "the history")
+    assert d.stop() == 0
+    rc, err = f.end()
+    assert rc == 0, err
+    assert f.lines[-1]["result"]["end"] == "the daemon is stopping"
+
+
+def test_daemon_help_names_paths_secrets_and_exit_codes(tmp_path):
+    import subprocess
+    from conftest import DAEMON
+    p = subprocess.run([DAEMON, "--help"], capture_output=True, text=True,
+                       timeout=30, env=clean_env(tmp_path))
+    assert p.returncode == 0 and p.stderr == ""
+    out = p.stdout
+    conf = re.search(r"by default\n  (\S+\.conf)\n", out).group(1)
+    assert conf.endswith("/ec2-manager/ec2-manager.conf")
+    assert "by default\n  %s/conf.d/*.conf\n" % os.path.dirname(conf) in out
+    for name in ("CREDENTIALS_DIRECTORY", "opencast-user",
+                 "opencast-password", "OPENCAST_USER", "OPENCAST_PASSWORD",
+                 "MATTERHORN_ADMIN_SERVER_USER",
+                 "MATTERHORN_ADMIN_SERVER_PASS", "ZADARA_ACCOUNT_TOKEN",
+                 "ZADARA_TOKEN", "zadara-token", "LOGGLY_TOKEN",
+                 "AWS_ACCESS_KEY_ID", "--check-config", "Exit status: 0",
+                 "1 the configuration", "2 usage error"):
+        assert name in out, name
+    assert all(len(line) <= 80 for line in out.splitlines())
+    # The check-config default and the help agree: -c is not needed to
+    # see which file is read.
+    bad = subprocess.run([DAEMON, "--bogus"], capture_output=True,
+                         text=True, timeout=30, env=clean_env(tmp_path))
+    assert bad.returncode == 2 and "usage: ec2-managerd" in bad.stderr

@@ -179,6 +179,11 @@ def run(args, sock=None, env=None, prefix=()):
                           timeout=TIMEOUT, env=env or child_env())
 
 
+def json_lines(text):
+    """ec2ctl's JSON output: one object per line."""
+    return [json.loads(line) for line in text.splitlines()]
+
+
 def request(cmd, args, cluster="dev04", id=1, dry_run=False, force=False,
             wait=True, level="info"):
     r = {"v": 1, "id": id, "cmd": cmd}
@@ -371,7 +376,12 @@ def test_refused_is_1(fake):
     p = run(["dev04", "scale", "up"], d.path)
     assert p.returncode == 1
     assert p.stderr == "ec2ctl: stop is running on dev04 (step wait_idle)\n"
-    assert p.stdout == ""
+    # Piped, the refusal is a JSON line too.
+    assert json_lines(p.stdout) == [err(d.requests[0], "busy",
+                                        "stop is running on dev04 "
+                                        "(step wait_idle)")]
+    p = run(["dev04", "scale", "up", "-f", "table"], d.path)
+    assert p.returncode == 1 and p.stdout == ""
 
 
 def test_permission_denied_reply_is_77(fake):
@@ -523,13 +533,17 @@ def test_log_events_off_a_terminal(fake):
                 ok(req, {"message": "Started 2 workers"})]
 
     d = fake(script)
-    p = run(["dev04", "start", "-w", "2"], d.path)
+    p = run(["dev04", "start", "-w", "2", "-f", "table"], d.path)
     assert p.returncode == 0
     assert p.stdout == "Started 2 workers\n"
     assert p.stderr == ("2026-11-26T05:04:51Z info: Starting 2 workers\n"
                         "2026-11-26T05:04:52Z warning: max_workers reached\n"
                         "2026-11-26T05:04:51Z error: worker i-1 failed\n")
+    # Piped without -f: every line as JSON on stdout, and the same text
+    # for people on stderr.
     p = run(["-q", "dev04", "start", "-w", "2"], d.path)
+    req = d.requests[-1]
+    assert json_lines(p.stdout) == script(req)
     assert p.stderr == ("2026-11-26T05:04:52Z warning: max_workers reached\n"
                         "2026-11-26T05:04:51Z error: worker i-1 failed\n")
     p = run(["-d", "dev04", "start", "-w", "2"], d.path)
@@ -543,7 +557,7 @@ def test_progress_off_a_terminal(fake):
                 for i in range(4)] + [ok(req)]
 
     d = fake(script)
-    p = run(["dev04", "scale", "up", "-w", "3"], d.path)
+    p = run(["dev04", "scale", "up", "-w", "3", "-f", "table"], d.path)
     assert p.returncode == 0
     lines = p.stderr.splitlines()
     assert len(lines) == 4
@@ -588,7 +602,7 @@ def test_progress_on_a_terminal(fake):
     # The pty turns "\n" into "\r\n".
     assert err == (b"\r\x1b[Kstart 0/2: starting\r\x1b[Kstart 2/2: started"
                    b"\r\n\r\x1b[Kwait_running 1/2\r\n")
-    assert out == b"dev04: start done\n"
+    assert json_lines(out.decode()) == script(d.requests[0])
 
 
 STATUS = {
@@ -618,7 +632,12 @@ def test_status_is_json_off_a_terminal(fake):
     p = run(["dev04", "status"], d.path)
     assert p.returncode == 0
     assert p.stdout.count("\n") == 1
-    assert json.loads(p.stdout) == STATUS
+    assert json.loads(p.stdout) == {"id": 1, "ok": True, "result": STATUS}
+    # -j, -f json and --json say the same, byte for byte.
+    for argv in (["-j", "dev04", "status"], ["dev04", "status", "-f",
+                                               "json"],
+                 ["dev04", "status", "--json"]):
+        assert run(argv, d.path).stdout == p.stdout, argv
 
 
 def test_status_table(fake):
@@ -685,7 +704,8 @@ def test_status_watch_off_a_terminal(fake):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, errout
-    assert [json.loads(line)["queued_jobs"] for line in lines] == [1, 2]
+    assert [json.loads(line)["result"]["queued_jobs"]
+            for line in lines] == [1, 2]
     reqs = d.requests
     assert [r["id"] for r in reqs] == list(range(1, len(reqs) + 1))
     assert all(r["args"] == {"refresh": True} for r in reqs)
@@ -726,23 +746,29 @@ def test_clusters_events_ping_version(fake):
         return [ok(req)]
 
     d = fake(script)
-    p = run(["clusters"], d.path)
+    p = run(["clusters", "-f", "table"], d.path)
     assert p.returncode == 0
     assert [re.split(r"  +", line) for line in p.stdout.splitlines()] == [
         ["dev04", "5 online", "workers 2/6", "autoscale on",
          "stop (wait_idle)"],
         ["prod", "5 online", "workers 8/10",
          "autoscale off (autoscale = off in the config)", "no operation"]]
-    p = run(["dev04", "events", "-n", "2"], d.path)
+    p = run(["dev04", "events", "-n", "2", "-f", "table"], d.path)
     assert p.stdout == (
         "2026-11-26T05:00:00Z  decision   no change: 0 queued high-load "
         "jobs\n"
         "2026-11-26T05:02:00Z  operation  scale up 1: done\n")
     assert d.requests[-1]["args"] == {"n": 2}
-    p = run(["ping"], d.path)
+    p = run(["ping", "-f", "table"], d.path)
     assert (p.returncode, p.stdout) == (0, "pong\n")
-    p = run(["version"], d.path)
+    p = run(["version", "-f", "table"], d.path)
     assert (p.returncode, p.stdout) == (0, "ec2-managerd 9.9.9\n")
+    # Piped, each is its reply as one JSON line.
+    for argv in (["clusters"], ["dev04", "events", "-n", "2"], ["ping"],
+                 ["version"]):
+        p = run(argv, d.path)
+        got = json_lines(p.stdout)
+        assert got == script(d.requests[-1]), argv
     p = run(["--version"], d.path)
     assert (p.returncode, p.stdout) == (0, "ec2ctl %s\nec2-managerd 9.9.9\n"
                                         % VERSION)
@@ -758,11 +784,11 @@ def test_operation_summaries(fake):
     d = fake(lambda req: [ok(req)] if req["cmd"] != "autoscale" else [
         ok(req, {"decision": {"action": "none",
                               "reason": "no workers available to stop"}})])
-    p = run(["--no-wait", "dev04", "stop"], d.path)
+    p = run(["--no-wait", "dev04", "stop", "-f", "table"], d.path)
     assert p.stdout == "dev04: stop accepted\n"
-    p = run(["-n", "dev04", "maintenance", "on"], d.path)
+    p = run(["-n", "dev04", "maintenance", "on", "-f", "table"], d.path)
     assert p.stdout == "dev04: maintenance would succeed (dry run)\n"
-    p = run(["dev04", "autoscale"], d.path)
+    p = run(["dev04", "autoscale", "-f", "table"], d.path)
     assert p.stdout == "dev04: autoscale: none: no workers available to stop\n"
 
 
@@ -770,14 +796,14 @@ def test_operation_summaries(fake):
 
 def test_socket_from_environment(fake):
     d = fake()
-    p = run(["ping"], env=child_env(EC2CTL_SOCKET=d.path))
+    p = run(["ping", "-f", "table"], env=child_env(EC2CTL_SOCKET=d.path))
     assert (p.returncode, p.stdout) == (0, "pong\n")
     assert d.requests == [request("ping", {}, cluster=None)]
 
 
 def test_socket_option_beats_environment(fake, sockdir):
     d = fake()
-    p = run(["ping"], d.path, env=child_env(
+    p = run(["ping", "-f", "table"], d.path, env=child_env(
         EC2CTL_SOCKET=os.path.join(sockdir, "wrong.sock")))
     assert (p.returncode, p.stdout) == (0, "pong\n")
 
@@ -804,3 +830,214 @@ def test_socket_is_a_regular_file(sockdir):
     assert stat.S_ISREG(os.stat(path).st_mode)
     p = run(["ping"], path)
     assert p.returncode == 69
+
+
+# --- One JSON shape (issue 14) ----------------------------------------------
+
+@pytest.mark.parametrize("argv,cmd,args", SHAPES,
+                         ids=[" ".join(s[0]) for s in SHAPES])
+def test_piped_output_is_json_lines_as_with_j(fake, argv, cmd, args):
+    """Every command, piped: each line the daemon sent as one JSON object
+    on stdout, events then the reply, exactly what -j prints."""
+    def script(req):
+        return [log(req, "info", "working"),
+                progress(req, "step", 1, 1, "half"),
+                ok(req, {"message": "done", "n": req["id"]})]
+
+    d = fake(script)
+    piped = run(argv, d.path)
+    j = run(["-j"] + argv, d.path)
+    assert piped.returncode == j.returncode == 0, piped.stderr
+    assert piped.stdout == j.stdout
+    assert json_lines(piped.stdout) == script(d.requests[0])
+    # People still see the events on stderr when piped; -j is JSON alone.
+    assert "info: working" in piped.stderr
+    assert j.stderr == ""
+
+
+def test_chain_and_error_are_json_lines(fake):
+    def script(req):
+        if req["cmd"] == "scale":
+            return [log(req, "warning", "checking"),
+                    err(req, "refused", "min workers")]
+        return [ok(req)]
+
+    d = fake(script)
+    p = run(["dev04", "status", "scale", "down", "stop"], d.path)
+    assert p.returncode == 1
+    got = json_lines(p.stdout)
+    assert [(m["id"], m.get("ok")) for m in got] == [
+        (1, True), (2, None), (2, False)]
+    assert got[-1]["error"] == {"code": "refused", "message": "min workers"}
+    assert p.stderr.endswith("ec2ctl: min workers\n")
+
+
+def test_table_when_asked(fake):
+    d = fake(lambda req: [ok(req, STATUS)])
+    p = run(["dev04", "status", "-f", "table"], d.path)
+    assert p.stdout.startswith("Cluster:    dev04\n")
+    # -j wins over a command's -f.
+    p = run(["-j", "dev04", "status", "-f", "table"], d.path)
+    assert json.loads(p.stdout)["result"] == STATUS
+
+
+# --- Help, offline (issue 14) -----------------------------------------------
+
+@pytest.mark.parametrize("argv,head", [
+    (["help"], "usage: ec2ctl [OPTIONS] CLUSTER COMMAND"),
+    (["--help"], "usage: ec2ctl [OPTIONS] CLUSTER COMMAND"),
+    (["help", "status"], "usage: ec2ctl [OPTIONS] CLUSTER status "
+     "[--refresh] [--watch] [--all]\n\nShow a cluster's state.\n"),
+    (["status", "--help"], "usage: ec2ctl [OPTIONS] CLUSTER status "),
+    (["dev04", "status", "--help"], "usage: ec2ctl [OPTIONS] CLUSTER "
+     "status "),
+    (["help", "events"], "usage: ec2ctl [OPTIONS] CLUSTER events [-n N] "
+     "[--follow]\n"),
+    (["help", "scale-to"], "usage: ec2ctl [OPTIONS] CLUSTER scale_to N\n"),
+    (["help", "clusters"], "usage: ec2ctl [OPTIONS] clusters\n"),
+    (["dev04", "scale", "--help"], "usage: ec2ctl [OPTIONS] CLUSTER scale "
+     "up|down [-w N]\n"),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else "")
+def test_help_is_offline(sockdir, argv, head):
+    absent = os.path.join(sockdir, "absent.sock")
+    p = run(argv, absent)
+    assert (p.returncode, p.stderr) == (0, ""), p.stderr
+    assert p.stdout.startswith(head), p.stdout
+    assert "Exit status: 0 success" in p.stdout
+    assert not os.path.exists(absent)
+
+
+def test_help_of_each_command_comes_from_the_protocol():
+    """Every command of common/commands.def has its help, which starts
+    with its summary from there."""
+    with open(os.path.join(ROOT, "common", "commands.def")) as f:
+        cmds = re.findall(r'^CMD\(\w+,\s*"(\w+)",[^"]*"(.*)"\)$', f.read(),
+                          re.M)
+    assert len(cmds) >= 12
+    main = run(["help"]).stdout
+    for name, summary in cmds:
+        assert re.search(r"^  %s\b" % name, main, re.M), name
+        p = run(["help", name])
+        assert p.returncode == 0, name
+        assert p.stdout.split("\n")[2] == \
+            summary[0].upper() + summary[1:] + ".", p.stdout
+        assert "Options of %s:" % name in p.stdout
+        assert all(len(line) <= 80 for line in p.stdout.splitlines()), name
+
+
+def test_help_errors_are_usage_errors(fake):
+    d = fake()
+    for argv in (["help", "frobnicate"], ["help", "status", "stop"]):
+        p = run(argv, d.path)
+        assert p.returncode == 2 and p.stderr.startswith("ec2ctl: ")
+    d.sync()
+    assert d.connections == 0
+
+
+# --- Colours (issue 14) -----------------------------------------------------
+
+def run_on_pty(argv, env):
+    """Runs ec2ctl with stdout on a pty; returns (rc, what it printed)."""
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([EC2CTL] + argv, stdout=slave,
+                                stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        slave = None
+        out = b""
+        while True:
+            r, _, _ = select.select([master], [], [], TIMEOUT)
+            assert r, "no output from ec2ctl"
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:      # EIO: every writer has closed the pty
+                break
+            if not chunk:
+                break
+            out += chunk
+        proc.communicate(timeout=TIMEOUT)
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
+    return proc.returncode, out
+
+
+def test_colours_on_a_terminal_only(fake):
+    st = dict(STATUS, ec2={"ok": False, "error": "throttled"})
+    d = fake(lambda req: [ok(req, st)])
+    argv = ["--socket", d.path, "dev04", "status"]
+    env = {k: v for k, v in child_env(TERM="xterm").items()
+           if k != "NO_COLOR"}
+    rc, out = run_on_pty(argv, env)
+    assert rc == 0
+    assert b"\x1b[31mfailing\x1b[0m: throttled" in out
+    assert b"\x1b[32mrunning\x1b[0m" in out
+    for value in ("1", "yes"):
+        rc, out = run_on_pty(argv, dict(env, NO_COLOR=value))
+        assert rc == 0 and b"EC2:        failing: throttled" in out
+        assert b"\x1b[3" not in out
+    # An empty NO_COLOR does not count (no-color.org).
+    rc, out = run_on_pty(argv, dict(env, NO_COLOR=""))
+    assert b"\x1b[31m" in out
+    # Never when piped, even with -f table.
+    p = run(["dev04", "status", "-f", "table"], d.path, env=env)
+    assert "\x1b" not in p.stdout + p.stderr
+
+
+# --- events --follow against the fake ---------------------------------------
+
+def entry(req, seq, msg, kind="decision", level="info"):
+    return {"id": req["id"], "event": "entry", "seq": seq,
+            "ts": "2026-11-26T05:0%d:00Z" % (seq % 10), "kind": kind,
+            "level": level, "msg": msg}
+
+
+def test_follow_until_interrupted(fake):
+    more = threading.Event()
+
+    def script(req):
+        return [entry(req, 1, "old"), entry(req, 2, "older news"),
+                lambda: more.wait(TIMEOUT), entry(req, 3, "new"),
+                lambda: threading.Event().wait(TIMEOUT)]
+
+    d = fake(script)
+    proc = subprocess.Popen([EC2CTL, "--socket", d.path, "dev04", "events",
+                             "--follow", "-n", "2", "-f", "table"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=child_env())
+    try:
+        first = read_lines(proc.stdout, 2)
+        more.set()
+        third = read_lines(proc.stdout, 1)
+        proc.send_signal(signal.SIGINT)
+        rest, errout = proc.communicate(timeout=TIMEOUT)
+    finally:
+        more.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, errout
+    assert [line.split(None, 2)[2] for line in first + third] == [
+        "old\n", "older news\n", "new\n"]
+    assert d.requests[0]["args"] == {"n": 2, "follow": True}
+
+
+def test_follow_ends_when_the_daemon_says_so(fake):
+    def script(req):
+        return [entry(req, 1, "a"),
+                {"id": req["id"], "event": "lost", "count": 4,
+                 "msg": "4 events left out: the client read too slowly"},
+                entry(req, 6, "b"),
+                ok(req, {"cluster": "dev04",
+                         "end": "the cluster is no longer managed"})]
+
+    d = fake(script)
+    p = run(["dev04", "events", "--follow", "-f", "table"], d.path)
+    assert p.returncode == 0
+    assert len(p.stdout.splitlines()) == 2
+    assert p.stderr == ("warning: 4 events left out: the client read too "
+                        "slowly\nec2ctl: dev04: no more events: the cluster "
+                        "is no longer managed\n")
+    p = run(["dev04", "events", "--follow"], d.path)
+    assert json_lines(p.stdout) == script(d.requests[-1])

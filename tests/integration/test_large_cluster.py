@@ -57,7 +57,7 @@ def test_large_cluster_through_ec2ctl(big):
     p = d.ctl("big", "status", "--refresh", "--json", timeout=120)
     assert p.returncode == 0, p.stderr
     assert len(p.stdout) > 64 * 1024
-    st = json.loads(p.stdout)
+    st = json.loads(p.stdout)["result"]
     ids = [i["id"] for i in st["instances"]]
     assert len(ids) == TOTAL and len(set(ids)) == TOTAL
     assert st["workers"] == RUNNING + STOPPED
@@ -145,7 +145,7 @@ def test_large_cluster_through_ec2ctl(big):
     assert json.loads(p.stdout)["result"]["events"]
 
     p = d.ctl("big", "status", "--json", timeout=120)
-    st = json.loads(p.stdout)
+    st = json.loads(p.stdout)["result"]
     assert st["workers_online"] >= RUNNING + 3 - 2   # two in maintenance
     assert sum(i["state"] == "running" for i in st["instances"]) == \
         4 + RUNNING + 3

@@ -117,7 +117,7 @@ def test_scale_up(make):
     ec2, oc, d = make()
     stopped = workers(ec2, "stopped")
     ec2.ctl("POST", "requests/reset")
-    p = d.ctl("dev04", "scale", "up", "-w", "2")
+    p = d.ctl("dev04", "scale", "up", "-w", "2", "-f", "table")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("started 2 workers")
     assert len(workers(ec2, "running")) == 4
@@ -193,7 +193,7 @@ def test_capacity_error_tries_the_next_worker(make):
 def test_scale_down_is_race_free(make):
     ec2, oc, d = make(["min_workers = 1"])
     running = workers(ec2, "running")
-    p = d.ctl("dev04", "scale", "down")
+    p = d.ctl("dev04", "scale", "down", "-f", "table")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("stopped 1 worker")
     assert len(workers(ec2, "running")) == 1
@@ -291,7 +291,7 @@ def test_scale_down_keeps_a_worker_that_took_a_job(make):
 
 def test_scale_to_both_ways_and_limits(make):
     ec2, oc, d = make(["min_workers = 1", "max_workers = 4"])
-    p = d.ctl("dev04", "scale_to", "2")
+    p = d.ctl("dev04", "scale_to", "2", "-f", "table")
     assert p.returncode == 0
     assert "already running: nothing to do" in p.stdout
     p = d.ctl("dev04", "scale-to", "4")
@@ -353,7 +353,7 @@ def test_start_a_stopped_cluster(make):
     for h in hosts(oc):
         oc.ctl("POST", "hosts", {"base_url": h, "maintenance": True})
     ec2.ctl("POST", "requests/reset")
-    p = d.ctl("dev04", "start")
+    p = d.ctl("dev04", "start", "-f", "table")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("started the cluster with 3 workers")
     byname = {}
@@ -508,7 +508,7 @@ def test_dry_run_changes_nothing(make, args):
     maint_before = {u: h["maintenance"] for u, h in hosts(oc).items()}
     ec2.ctl("POST", "requests/reset")
     oc.ctl("POST", "requests/reset")
-    p = d.ctl("-n", "dev04", *args)
+    p = d.ctl("-n", "dev04", *args, "-f", "table")
     assert p.returncode == 0, p.stderr
     assert "dry run of" in p.stdout and "passed every rule" in p.stdout
     assert {i["id"]: i["state"] for i in instances(ec2)} == before
@@ -604,7 +604,8 @@ def test_no_wait_returns_once_accepted(make):
     hold(ec2, "pending")
     try:
         try:
-            p = d.ctl("--no-wait", "dev04", "scale", "up", timeout=30)
+            p = d.ctl("--no-wait", "dev04", "scale", "up", "-f", "table",
+                      timeout=30)
         except subprocess.TimeoutExpired:
             raise AssertionError("ec2ctl --no-wait waited for the "
                                  "operation to end") from None

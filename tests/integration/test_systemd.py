@@ -91,7 +91,7 @@ def test_socket_activation(linked_sims, daemon_factory, public_dir):
     assert "serving the socket passed by systemd" in d.read_log()
     assert not os.path.exists(own_socket), "bound its own socket as well"
 
-    p = d.ctl("clusters")
+    p = d.ctl("clusters", "-f", "table")
     assert p.returncode == 0, p.stderr
     assert "dev04" in p.stdout.split()
     p = d.ctl("-j", "dev04", "status")

@@ -156,7 +156,7 @@ test_status_table(void **state)
 	(void)state;
 	assert_non_null(st);
 	capture_open(&c);
-	output_status_table(c.fp, st, false);
+	output_status_table(c.fp, st, false, false);
 	text = capture_close(&c);
 
 	assert_string_equal(line_starting(text, "Cluster:", line,
@@ -229,7 +229,7 @@ test_status_table_nulls(void **state)
 	(void)state;
 	assert_non_null(st);
 	capture_open(&c);
-	output_status_table(c.fp, st, false);
+	output_status_table(c.fp, st, false, false);
 	text = capture_close(&c);
 	assert_null(strstr(text, "null"));
 	assert_string_equal(line_starting(text, "Workers:", line,
@@ -255,7 +255,7 @@ test_status_table_nulls(void **state)
 	/* Not even an object: every field is unknown. */
 	st = json_loads("{\"instances\":[]}", 0, NULL);
 	capture_open(&c);
-	output_status_table(c.fp, st, false);
+	output_status_table(c.fp, st, false, false);
 	text = capture_close(&c);
 	assert_non_null(strstr(text, "Cluster:    -\n"));
 	assert_non_null(strstr(text, "No instances.\n"));
@@ -304,7 +304,7 @@ test_control_characters(void **state)
 
 	(void)state;
 	capture_open(&c);
-	output_status_table(c.fp, st, false);
+	output_status_table(c.fp, st, false, false);
 	text = capture_close(&c);
 	assert_null(strchr(text, '\033'));
 	assert_null(strchr(text, '\r'));
@@ -365,7 +365,7 @@ test_status_table_large(void **state)
 
 	(void)state;
 	capture_open(&c);
-	output_status_table(c.fp, st, false);
+	output_status_table(c.fp, st, false, false);
 	text = capture_close(&c);
 	for (const char *p = text; *p; p++)
 		lines += *p == '\n';
@@ -393,7 +393,7 @@ test_status_table_large(void **state)
 
 	/* --all lists every instance. */
 	capture_open(&c);
-	output_status_table(c.fp, st, true);
+	output_status_table(c.fp, st, true, false);
 	text = capture_close(&c);
 	lines = 0;
 	for (const char *p = text; *p; p++)
@@ -406,7 +406,7 @@ test_status_table_large(void **state)
 	/* Up to OUTPUT_TABLE_MAX_ROWS instances are listed as ever. */
 	st = large_status(OUTPUT_TABLE_MAX_ROWS - 3);
 	capture_open(&c);
-	output_status_table(c.fp, st, false);
+	output_status_table(c.fp, st, false, false);
 	text = capture_close(&c);
 	assert_null(strstr(text, "summarised"));
 	assert_non_null(strstr(text, "\nbig-worker1 "));
@@ -427,7 +427,7 @@ test_status_table_large_many_notable(void **state)
 	json_array_foreach(json_object_get(st, "instances"), i, inst)
 		json_object_set_new(inst, "held", json_true());
 	capture_open(&c);
-	output_status_table(c.fp, st, false);
+	output_status_table(c.fp, st, false, false);
 	text = capture_close(&c);
 	for (const char *p = strstr(text, "\nbig-"); p != NULL;
 	    p = strstr(p + 1, "\nbig-"))
@@ -490,7 +490,7 @@ test_clusters(void **state)
 	(void)state;
 	assert_non_null(r);
 	capture_open(&c);
-	output_clusters(c.fp, r);
+	output_clusters(c.fp, r, false);
 	text = capture_close(&c);
 	assert_string_equal(text,
 	    "dev04    5 online   workers 2/6   autoscale on                    "
@@ -517,7 +517,7 @@ test_events(void **state)
 
 	(void)state;
 	capture_open(&c);
-	output_events(c.fp, r);
+	output_events(c.fp, r, false);
 	text = capture_close(&c);
 	assert_string_equal(text,
 	    "2026-11-26T05:00:00Z  decision   no change: 0 queued\n"
@@ -661,7 +661,7 @@ test_progress_on_terminal(void **state)
 }
 
 /* With -j, events, results and errors are the lines as received, whatever
- * the level, and nothing goes to stderr. */
+ * the level; stderr gets the reason of the failure only. */
 static void
 test_json_mode_is_verbatim(void **state)
 {
@@ -688,11 +688,156 @@ test_json_mode_is_verbatim(void **state)
 	    "{\"result\":{\"message\":\"x\"},\"ok\":true,\"id\":1}\n"
 	    "{\"id\":2,\"ok\":false,\"error\":{\"code\":\"refused\","
 	    "\"message\":\"no\"}}\n");
-	assert_string_equal(capture_close(&err), "");
+	assert_string_equal(capture_close(&err), "ec2ctl: no\n");
 	capture_free(&out);
 	capture_free(&err);
 	json_decref(ev);
 	json_decref(ok);
+}
+
+/* Piped without -j: the same JSON lines on stdout, and the log and
+ * progress events for people on stderr; history entries are output and
+ * stay on stdout alone. */
+static void
+test_json_mode_echo(void **state)
+{
+	static const char *const lines[] = {
+		"{\"id\":1,\"event\":\"log\",\"level\":\"info\","
+		"\"ts\":\"2026-11-26T05:04:00Z\",\"msg\":\"Starting\"}",
+		"{\"id\":1,\"event\":\"log\",\"level\":\"debug\","
+		"\"ts\":\"2026-11-26T05:04:00Z\",\"msg\":\"hidden\"}",
+		"{\"id\":1,\"event\":\"progress\",\"step\":\"wait\","
+		"\"done\":1,\"total\":2,\"msg\":\"w\"}",
+		"{\"id\":1,\"event\":\"entry\",\"seq\":3,\"ts\":\"t\","
+		"\"kind\":\"decision\",\"level\":\"info\",\"msg\":\"m\"}",
+	};
+	struct ctl_display d;
+	struct capture out, err;
+
+	(void)state;
+	display(&d, &out, &err, false);
+	d.echo = true;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++) {
+		json_t *ev = json_loads(lines[i], 0, NULL);
+
+		output_json.event(&d, lines[i], ev, NOW_MS);
+		json_decref(ev);
+	}
+	assert_string_equal(capture_close(&out), "{\"id\":1,\"event\":"
+	    "\"log\",\"level\":\"info\",\"ts\":\"2026-11-26T05:04:00Z\","
+	    "\"msg\":\"Starting\"}\n"
+	    "{\"id\":1,\"event\":\"log\",\"level\":\"debug\","
+	    "\"ts\":\"2026-11-26T05:04:00Z\",\"msg\":\"hidden\"}\n"
+	    "{\"id\":1,\"event\":\"progress\",\"step\":\"wait\","
+	    "\"done\":1,\"total\":2,\"msg\":\"w\"}\n"
+	    "{\"id\":1,\"event\":\"entry\",\"seq\":3,\"ts\":\"t\","
+	    "\"kind\":\"decision\",\"level\":\"info\",\"msg\":\"m\"}\n");
+	assert_string_equal(capture_close(&err),
+	    "2026-11-26T05:04:00Z info: Starting\n"
+	    "2026-11-26T05:04:51Z wait 1/2: w\n");
+	capture_free(&out);
+	capture_free(&err);
+}
+
+/* events --follow for people: each entry a line on stdout as it comes,
+ * a "lost" notice on stderr, the daemon's end of the stream on stderr. */
+static void
+test_follow_for_people(void **state)
+{
+	struct ctl_request r = { .cmd = &proto_cmds[PROTO_CMD_EVENTS],
+	    .follow = true };
+	json_t *end = json_loads("{\"cluster\":\"dev04\",\"end\":"
+	    "\"the daemon is stopping\"}", 0, NULL);
+	struct ctl_display d;
+	struct capture out, err;
+
+	(void)state;
+	display(&d, &out, &err, false);
+	event(&d, "{\"id\":1,\"event\":\"entry\",\"seq\":3,\"ts\":"
+	    "\"2026-11-26T05:00:00Z\",\"kind\":\"decision\",\"level\":"
+	    "\"info\",\"msg\":\"no change\"}");
+	event(&d, "{\"id\":1,\"event\":\"lost\",\"count\":2,\"msg\":"
+	    "\"2 events left out: the client read too slowly\"}");
+	event(&d, "{\"id\":1,\"event\":\"entry\",\"seq\":6,\"ts\":"
+	    "\"2026-11-26T05:01:00Z\",\"kind\":\"operation\",\"level\":"
+	    "\"warning\",\"msg\":\"stop failed\"}");
+	output_human.result(&d, &r, "", end);
+	assert_string_equal(capture_close(&out),
+	    "2026-11-26T05:00:00Z  decision   no change\n"
+	    "2026-11-26T05:01:00Z  operation  stop failed\n");
+	assert_string_equal(capture_close(&err),
+	    "warning: 2 events left out: the client read too slowly\n"
+	    "ec2ctl: dev04: no more events: the daemon is stopping\n");
+	capture_free(&out);
+	capture_free(&err);
+	json_decref(end);
+}
+
+/* Colours: only for a terminal, never with NO_COLOR set (not empty) or
+ * TERM=dumb; they change no column. */
+static void
+test_colors(void **state)
+{
+	json_t *st = json_loads(status_json, 0, NULL);
+	json_t *ev = json_loads("{\"events\":[{\"ts\":\"t\",\"kind\":"
+	    "\"operation\",\"level\":\"warning\",\"msg\":\"w\"}]}", 0,
+	    NULL);
+	struct capture plain, color;
+	struct ctl_display d;
+	struct capture out, err;
+	char *stripped;
+	size_t n = 0;
+
+	(void)state;
+	assert_true(output_color_wanted(true, NULL, "xterm"));
+	assert_true(output_color_wanted(true, "", "xterm"));
+	assert_true(output_color_wanted(true, NULL, NULL));
+	assert_false(output_color_wanted(true, "1", "xterm"));
+	assert_false(output_color_wanted(true, "0", "xterm"));
+	assert_false(output_color_wanted(false, NULL, "xterm"));
+	assert_false(output_color_wanted(true, NULL, "dumb"));
+
+	capture_open(&plain);
+	output_status_table(plain.fp, st, false, false);
+	capture_close(&plain);
+	capture_open(&color);
+	output_status_table(color.fp, st, false, true);
+	capture_close(&color);
+	assert_null(strchr(plain.text, '\033'));
+	assert_non_null(strstr(color.text, "\033[32mrunning\033[0m"));
+	assert_non_null(strstr(color.text, "\033[31munreachable\033[0m"));
+	/* Without its escapes the coloured table is the plain one. */
+	stripped = calloc(1, color.len + 1);
+	for (size_t i = 0; i < color.len; i++) {
+		if (color.text[i] == '\033') {
+			i += strcspn(color.text + i, "m");
+			continue;
+		}
+		stripped[n++] = color.text[i];
+	}
+	assert_string_equal(stripped, plain.text);
+	free(stripped);
+	capture_free(&plain);
+	capture_free(&color);
+
+	capture_open(&color);
+	output_events(color.fp, ev, true);
+	assert_string_equal(capture_close(&color),
+	    "t  operation  \033[33mw\033[0m\n");
+	capture_free(&color);
+
+	display(&d, &out, &err, true);
+	d.color_err = true;
+	event(&d, "{\"id\":1,\"event\":\"log\",\"level\":\"error\","
+	    "\"msg\":\"e\"}");
+	output_human.error(&d, "{}", "refused", "no");
+	assert_string_equal(capture_close(&err), "\033[31merror\033[0m: e\n"
+	    "ec2ctl: \033[31mno\033[0m\n");
+	capture_close(&out);
+	capture_free(&out);
+	capture_free(&err);
+	json_decref(st);
+	json_decref(ev);
 }
 
 /* Shows result for request r and checks what reached stdout. */
@@ -742,15 +887,21 @@ test_results(void **state)
 	assert_result(&ver, "{\"version\":\"0.1.0\"}", true, false, false,
 	    "ec2-managerd 0.1.0\n");
 	assert_result(&ver, "{}", true, false, false, "ec2-managerd -\n");
-	/* Status: JSON off a terminal, compact. */
+	/* For people, status is a table even off a terminal (-f table);
+	 * JSON is output_json's. */
 	assert_result(&st, "{\"cluster\":\"dev04\"}", true, false, false,
-	    "{\"cluster\":\"dev04\"}\n");
-	st.format = CTL_FORMAT_JSON;
-	assert_result(&st, "{\"cluster\":\"dev04\"}", true, false, true,
-	    "{\n  \"cluster\": \"dev04\"\n}\n");
-	st.watch = true;
-	assert_result(&st, "{\"cluster\":\"dev04\"}", true, false, true,
-	    "{\"cluster\":\"dev04\"}\n");
+	    "Cluster:    dev04\n"
+	    "Instances:  - online\n"
+	    "Workers:    - online of -\n"
+	    "Jobs:       - queued (- high-load), - running\n"
+	    "Autoscale:  -, next tick -\n"
+	    "Decision:   -\n"
+	    "Operation:  -\n"
+	    "EC2:        -\n"
+	    "Opencast:   -\n"
+	    "Updated:    -\n"
+	    "\n"
+	    "No instances.\n");
 }
 
 static void
@@ -831,6 +982,9 @@ main(void)
 		cmocka_unit_test(test_events_levels),
 		cmocka_unit_test(test_progress_on_terminal),
 		cmocka_unit_test(test_json_mode_is_verbatim),
+		cmocka_unit_test(test_json_mode_echo),
+		cmocka_unit_test(test_follow_for_people),
+		cmocka_unit_test(test_colors),
 		cmocka_unit_test(test_results),
 		cmocka_unit_test(test_status_auto_on_terminal),
 		cmocka_unit_test(test_errors),

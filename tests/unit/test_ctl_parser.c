@@ -101,6 +101,13 @@ static const struct {
 	{ { "dev04", "events", NULL }, "events", "{\"n\":20}" },
 	{ { "dev04", "events", "-n", "5", NULL }, "events", "{\"n\":5}" },
 	{ { "dev04", "events", "-n1", NULL }, "events", "{\"n\":1}" },
+	{ { "dev04", "events", "--follow", NULL }, "events",
+	  "{\"n\":20,\"follow\":true}" },
+	{ { "dev04", "events", "--follow", "-n", "3", NULL }, "events",
+	  "{\"n\":3,\"follow\":true}" },
+	{ { "dev04", "stop", "-f", "table", NULL }, "stop", "{}" },
+	{ { "dev04", "scale", "up", "--json", NULL }, "scale",
+	  "{\"direction\":\"up\",\"workers\":1}" },
 	{ { "dev04", "events", "--count=500", NULL }, "events",
 	  "{\"n\":500}" },
 	{ { "clusters", NULL }, "clusters", "{}" },
@@ -176,10 +183,24 @@ test_status_format_and_watch(void **state)
 	/* -j means JSON, whatever -f says. */
 	assert_int_equal(parse(j, &inv, err, sizeof(err)), 0);
 	assert_true(inv.json);
-	assert_int_equal(inv.reqs[0].format, CTL_FORMAT_JSON);
+	assert_true(ctl_request_json(&inv, &inv.reqs[0], true));
+	assert_true(ctl_request_json(&inv, &inv.reqs[0], false));
 	ctl_invocation_release(&inv);
 	assert_int_equal(parse(jt, &inv, err, sizeof(err)), 0);
-	assert_int_equal(inv.reqs[0].format, CTL_FORMAT_JSON);
+	assert_int_equal(inv.reqs[0].format, CTL_FORMAT_TABLE);
+	assert_true(ctl_request_json(&inv, &inv.reqs[0], true));
+	ctl_invocation_release(&inv);
+	/* Without -f: a table on a terminal, JSON lines otherwise; -f
+	 * decides for its command wherever the output goes. */
+	assert_int_equal(parse(plain, &inv, err, sizeof(err)), 0);
+	assert_false(ctl_request_json(&inv, &inv.reqs[0], true));
+	assert_true(ctl_request_json(&inv, &inv.reqs[0], false));
+	ctl_invocation_release(&inv);
+	assert_int_equal(parse(table, &inv, err, sizeof(err)), 0);
+	assert_false(ctl_request_json(&inv, &inv.reqs[0], false));
+	ctl_invocation_release(&inv);
+	assert_int_equal(parse(json, &inv, err, sizeof(err)), 0);
+	assert_true(ctl_request_json(&inv, &inv.reqs[0], true));
 	ctl_invocation_release(&inv);
 	/* "status --json" (as people type it) is -f json for that command
 	 * only: the other output stays human. */
@@ -259,10 +280,46 @@ test_help_and_version(void **state)
 	static char *h[] = { "-h", "whatever", "garbage", NULL };
 	static char *cmd_help[] = { "dev04", "scale", "--help", NULL };
 	static char *version[] = { "--version", NULL };
+	/* Help on one command, never needing a cluster or a socket. */
+	static const struct {
+		char	*argv[5];
+		enum proto_cmd cmd;
+	} one[] = {
+		{ { "help", "status", NULL }, PROTO_CMD_STATUS },
+		{ { "help", "scale-to", NULL }, PROTO_CMD_SCALE_TO },
+		{ { "help", "clusters", NULL }, PROTO_CMD_CLUSTERS },
+		{ { "status", "--help", NULL }, PROTO_CMD_STATUS },
+		{ { "events", "-n", "x", "-h", NULL }, PROTO_CMD_EVENTS },
+		{ { "dev04", "scale", "sideways", "--help", NULL },
+		  PROTO_CMD_SCALE },
+		{ { "dev04", "stop", "events", "--help", NULL },
+		  PROTO_CMD_EVENTS },
+		{ { "clusters", "--help", NULL }, PROTO_CMD_CLUSTERS },
+	};
+	static char *bare[] = { "help", NULL };
+	static char *unknown[] = { "help", "frob", NULL };
+	static char *two[] = { "help", "status", "stop", NULL };
 	struct ctl_invocation inv;
 	char err[256];
 
 	(void)state;
+	for (size_t k = 0; k < sizeof(one) / sizeof(*one); k++) {
+		if (parse(one[k].argv, &inv, err, sizeof(err)) != 0)
+			fail_msg("case %zu: %s", k, err);
+		assert_true(inv.help);
+		assert_non_null(inv.help_cmd);
+		assert_int_equal(inv.help_cmd->cmd, one[k].cmd);
+		ctl_invocation_release(&inv);
+	}
+	assert_int_equal(parse(bare, &inv, err, sizeof(err)), 0);
+	assert_true(inv.help);
+	assert_null(inv.help_cmd);
+	ctl_invocation_release(&inv);
+	assert_int_equal(parse(unknown, &inv, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown command \"frob\""));
+	ctl_invocation_release(&inv);
+	assert_int_equal(parse(two, &inv, err, sizeof(err)), -1);
+	ctl_invocation_release(&inv);
 	assert_int_equal(parse(help, &inv, err, sizeof(err)), 0);
 	assert_true(inv.help);
 	ctl_invocation_release(&inv);
@@ -375,7 +432,6 @@ static const struct {
 	{ { "dev04", "events", "-n", "501", NULL }, "from 1 to 500" },
 	{ { "dev04", "events", "-n", NULL }, "needs a value" },
 	{ { "dev04", "stop", "now", NULL }, "unknown command \"now\"" },
-	{ { "dev04", "stop", "-f", NULL }, "global option" },
 	{ { "dev04", "stop", "--now", NULL }, "unknown option \"--now\"" },
 	{ { "dev04", "-n", "stop", NULL }, "before the cluster" },
 	{ { "dev04", "stop", "--dry-run", NULL }, "before the cluster" },
@@ -394,6 +450,10 @@ static const struct {
 	{ { "a123456789b123456789c123456789d123456789e123456789f123456789"
 	    "g1234", "status", NULL }, "invalid cluster name" },
 	{ { "dev04", "status", "--watch", "stop", NULL }, "last command" },
+	{ { "dev04", "events", "--follow", "status", NULL }, "last command" },
+	{ { "dev04", "events", "--follow=yes", NULL }, "takes no value" },
+	{ { "dev04", "stop", "-f", NULL }, "--force goes before the cluster" },
+	{ { "dev04", "stop", "-f", "xml", NULL }, "-f must be json|table" },
 	{ { "dev04", "status", "stop", "scale", "sideways", NULL },
 	  "expected up|down" },
 };

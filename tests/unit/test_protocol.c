@@ -223,6 +223,38 @@ test_encoders_are_one_line(void **state)
 	free(s);
 }
 
+/* events --follow: an entry is the history item with "id" and "event"
+ * first; an entry that is not an object is an internal error line. */
+static void
+test_follow_events(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = proto_event_entry(5, json_pack("{s:i, s:s, s:s, s:s, s:s, s:{}}",
+	    "seq", 12, "ts", "2026-11-26T05:04:51Z", "kind", "decision",
+	    "level", "info", "msg", "no change", "data"));
+	assert_string_equal(s, "{\"id\":5,\"event\":\"entry\",\"seq\":12,"
+	    "\"ts\":\"2026-11-26T05:04:51Z\",\"kind\":\"decision\","
+	    "\"level\":\"info\",\"msg\":\"no change\",\"data\":{}}\n");
+	free(s);
+	/* An entry cannot pass itself off as another request's. */
+	s = proto_event_entry(5, json_pack("{s:i, s:s}", "id", 9, "event",
+	    "log"));
+	assert_string_equal(s, "{\"id\":5,\"event\":\"entry\"}\n");
+	free(s);
+	s = proto_event_entry(6, json_array());
+	assert_non_null(strstr(s, "\"code\":\"internal\""));
+	free(s);
+	s = proto_event_entry(6, NULL);
+	assert_non_null(strstr(s, "\"code\":\"internal\""));
+	free(s);
+	s = proto_event_lost(5, 3);
+	assert_string_equal(s, "{\"id\":5,\"event\":\"lost\",\"count\":3,"
+	    "\"msg\":\"3 events left out: the client read too slowly\"}\n");
+	free(s);
+}
+
 static void
 test_tables(void **state)
 {
@@ -251,6 +283,7 @@ main(void)
 		cmocka_unit_test(test_parse_request),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_encoders_are_one_line),
+		cmocka_unit_test(test_follow_events),
 		cmocka_unit_test(test_tables),
 	};
 

@@ -198,6 +198,8 @@ def test_drop_oldest_while_loggly_hangs_or_fails(make, loggly):
     wait_for(lambda: len(missing()) == dropped, timeout=30,
              what="every kept event sent")
     assert max(missing()) < k - QUEUE_MAX
-    # Nothing arrived twice.
+    # Nothing arrived twice, and no POST carried more than a batch (a
+    # quarter of the queue).
     seqs = [e["seq"] for e in received(loggly)]
     assert len(seqs) == len(set(seqs))
+    assert max(len(r["events"]) for r in posts(loggly)) <= QUEUE_MAX // 4

@@ -228,6 +228,36 @@ proto_reply_ok(int64_t id, json_t *result)
 }
 
 char *
+proto_result_encode(json_t *result)
+{
+	char *s = result ? json_dumps(result, JSON_COMPACT |
+	    JSON_ENSURE_ASCII) : NULL;
+
+	json_decref(result);
+	return s;
+}
+
+char *
+proto_reply_ok_encoded(int64_t id, const char *result, size_t len)
+{
+	char head[64];
+	size_t hl;
+	char *line;
+
+	if (result == NULL)
+		return line_of(id, NULL);
+	/* The members in proto_reply_ok()'s order, as json_dumps() writes
+	 * them with JSON_COMPACT. */
+	hl = (size_t)snprintf(head, sizeof(head), /* not text */
+	    "{\"id\":%lld,\"ok\":true,\"result\":", (long long)id);
+	line = xmalloc(hl + len + 3);
+	memcpy(line, head, hl);
+	memcpy(line + hl, result, len);
+	memcpy(line + hl + len, "}\n", 3);
+	return line;
+}
+
+char *
 proto_reply_error(int64_t id, enum proto_err code, const char *message)
 {
 	return line_of(id, json_pack("{s:I, s:b, s:{s:s, s:o}}", "id",

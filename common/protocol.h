@@ -128,6 +128,13 @@ char *proto_request_encode(int64_t id, const char *cmd, const char *cluster,
  * failed) and any failure to encode give an `internal` error reply with
  * the same id instead: encoding never aborts. */
 char *proto_reply_ok(int64_t id, json_t *result);
+/* A result encoded once and sent many times (status from its cache):
+ * proto_result_encode() gives the text of result (stolen) as it appears
+ * inside proto_reply_ok()'s line, or NULL when it cannot be encoded;
+ * proto_reply_ok_encoded() gives, byte for byte, the line proto_reply_ok()
+ * would give for that result (NULL result: the `internal` error reply). */
+char *proto_result_encode(json_t *result);
+char *proto_reply_ok_encoded(int64_t id, const char *result, size_t len);
 char *proto_reply_error(int64_t id, enum proto_err code, const char *message);
 char *proto_event_log(int64_t id, enum proto_level level, const char *ts,
     const char *msg);

@@ -239,6 +239,7 @@ record(struct cluster *c, json_t *decision)
 	    "action", json_text(action ? action : "none"),
 	    "count", count ? json_incref(count) : json_integer(0),
 	    "reason", json_text(reason ? reason : ""), "warning", warning);
+	cluster_changed(c);
 }
 
 static void
@@ -540,11 +541,19 @@ autoscaler_set_paused(struct cluster *c, bool paused, char *err,
 		c->autoscaler->paused = old;
 		return -1;
 	}
+	cluster_changed(c);
 	events_add(&c->events, time_now_ms(), EVENT_DECISION, LOG_NOTICE,
 	    NULL, "autoscaling %s", paused ? "paused" : "resumed");
 	clog(LOG_NOTICE, c->name, "autoscaling %s", paused ? "paused" :
 	    "resumed");
 	return 0;
+}
+
+uint64_t
+autoscaler_tick_due_in(struct cluster *c)
+{
+	return looptimer_active(c->autoscaler->timer) ?
+	    looptimer_due_in(c->autoscaler->timer) : UINT64_MAX;
 }
 
 json_t *

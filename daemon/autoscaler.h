@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -70,6 +71,9 @@ int autoscaler_set_paused(struct cluster *c, bool paused, char *err,
     size_t errlen);
 /* {"enabled","reason","paused","last_decision","next_tick_s"}. */
 json_t *autoscaler_status_json(struct cluster *c);
+/* Milliseconds of loop time until the next tick (UINT64_MAX: none is
+ * scheduled): what next_tick_s counts down, for status's cache. */
+uint64_t autoscaler_tick_due_in(struct cluster *c);
 
 /* The state file of one cluster: {"autoscale_paused": bool,
  * "last_action_ms": n}.  Missing file: defaults. */

@@ -94,6 +94,12 @@ cluster_new(struct daemon *d, const struct cluster_config *cfg)
 	return c;
 }
 
+void
+cluster_changed(struct cluster *c)
+{
+	c->state_gen++;
+}
+
 struct cluster *
 cluster_find(struct daemon *d, const char *name)
 {
@@ -120,6 +126,7 @@ cluster_reconfigure(struct cluster *c, const struct cluster_config *cfg)
 	bool url_changed = strcmp(c->cfg->admin_url, cfg->admin_url) != 0;
 
 	c->cfg = cfg;
+	cluster_changed(c);
 	if (url_changed) {
 		/* The next refresh makes a client for the new URL. */
 		free(c->rf->oc_url);
@@ -182,6 +189,7 @@ refresh_finish(struct cluster *c)
 
 	c->rf->refreshing = 0;
 	c->updated_ms = now;
+	cluster_changed(c);
 	if ((parts & REFRESH_EC2) && !c->ec2_ok)
 		metrics_refresh_failed(c->name, "ec2");
 	/* Opencast is not read when EC2 failed: not its failure. */
@@ -243,6 +251,7 @@ opencast_failed(struct cluster *c, const char *fmt, ...)
 	oc_jobs_free(c->jobs);
 	c->hosts = NULL;
 	c->jobs = NULL;
+	cluster_changed(c);
 }
 
 /* Logs how EC2 instances and Opencast hosts were paired when that picture
@@ -332,6 +341,7 @@ oc_part_done(struct cluster *c)
 		c->oc_ok = true;
 		c->oc_at_ms = time_now_ms();
 		set_str(&c->oc_error, NULL);
+		cluster_changed(c);
 		note_mapping(c);
 	}
 	refresh_finish(c);
@@ -478,6 +488,7 @@ on_described(void *arg, struct ec2_instance_list *list,
 	if (err) {
 		c->ec2_ok = false;
 		set_str(&c->ec2_error, aws_error_format(err, buf, sizeof(buf)));
+		cluster_changed(c);
 		/* Without fresh instances Opencast's view cannot be joined. */
 		if (c->rf->refreshing & REFRESH_OPENCAST)
 			opencast_failed(c, "not read: EC2 failed");
@@ -489,6 +500,7 @@ on_described(void *arg, struct ec2_instance_list *list,
 	c->ec2_ok = true;
 	c->ec2_at_ms = time_now_ms();
 	set_str(&c->ec2_error, NULL);
+	cluster_changed(c);
 	if (c->rf->refreshing & REFRESH_OPENCAST)
 		start_opencast(c);
 	else
@@ -567,6 +579,7 @@ on_zadara_state(void *arg, const struct zadara_vpsa *vpsa,
 	if (vpsa)
 		set_str(&c->zadara_status, vpsa->status);
 	set_str(&c->zadara_error, err ? err->message : NULL);
+	cluster_changed(c);
 }
 
 /* Reads the array's state for status, unless an operation is at it. */

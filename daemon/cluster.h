@@ -27,6 +27,7 @@ struct oc_client;
 struct oc_hosts;
 struct oc_jobs;
 struct operation;
+struct status_cache;
 struct zadara_call;
 
 /* Called when a refresh that was asked for has ended; ok tells whether
@@ -78,9 +79,20 @@ struct cluster {
 	struct operation *op;
 	/* Owned by autoscaler.c (autoscaler_attach/detach). */
 	struct autoscaler *autoscaler;
+
+	/* Bumped by cluster_changed() whenever anything status shows
+	 * changes; status.c keeps its encoded answer while it stays. */
+	uint64_t	 state_gen;
+	/* Owned by status.c (status_release). */
+	struct status_cache *status;
 };
 
 struct cluster *cluster_new(struct daemon *d, const struct cluster_config *cfg);
+/* Says that something status shows has changed: the refresh's results,
+ * the operation (its start, steps and end), the autoscaler's decision or
+ * switches, the settings.  Every site that changes such state calls it
+ * right there; status.c rebuilds its answer at the next request. */
+void cluster_changed(struct cluster *c);
 /* Ends every call of the cluster (waiters are answered: it failed) and
  * frees it; timers are released by libuv close callbacks.  Whoever hung
  * state off it (operation, autoscaler) must have released it first. */

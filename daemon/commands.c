@@ -77,6 +77,16 @@ cmd_clusters(struct daemon *d, struct ctl_req *r, struct cluster *c)
 	ctl_req_ok(r, json_pack("{s:o}", "clusters", arr));
 }
 
+/* Answers with the cluster's status, from its cache when it holds. */
+static void
+status_reply(struct ctl_req *r, struct cluster *c)
+{
+	size_t len;
+	const char *text = status_cluster_encoded(c, time_now_ms(), &len);
+
+	ctl_req_ok_encoded(r, text, len);
+}
+
 /* Called when the refresh that `status --refresh` asked for has ended. */
 static void
 on_status_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
@@ -87,7 +97,7 @@ on_status_refreshed(void *arg, struct cluster *c, bool ok, const char *error)
 		ctl_req_error(r, PROTO_ERR_UPSTREAM, "refresh of %s failed: %s",
 		    c->name, error);
 	else
-		ctl_req_ok(r, status_cluster_json(c, time_now_ms()));
+		status_reply(r, c);
 }
 
 static void
@@ -101,7 +111,7 @@ cmd_status(struct daemon *d, struct ctl_req *r, struct cluster *c)
 	if (refresh)
 		cluster_refresh(c, on_status_refreshed, r);
 	else
-		ctl_req_ok(r, status_cluster_json(c, time_now_ms()));
+		status_reply(r, c);
 }
 
 /*

@@ -74,6 +74,9 @@ typedef void ctl_stream_end_fn(void *arg, struct ctl_req *r);
 void ctl_req_set_stream(struct ctl_req *r, ctl_stream_end_fn *fn, void *arg);
 /* Final replies; each ends (and frees) the request.  result is stolen. */
 void ctl_req_ok(struct ctl_req *r, json_t *result);
+/* The same with a result already encoded (proto_result_encode()),
+ * borrowed; NULL gives the `internal` error reply. */
+void ctl_req_ok_encoded(struct ctl_req *r, const char *result, size_t len);
 void ctl_req_error(struct ctl_req *r, enum proto_err code, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 

@@ -25,6 +25,7 @@
 #include "daemon/metricsrv.h"
 #include "daemon/operation.h"
 #include "daemon/secrets.h"
+#include "daemon/status.h"
 #include "daemon/zadara.h"
 
 static const char *
@@ -186,6 +187,7 @@ free_cluster(struct cluster *c)
 		operation_cancel(c->op, "the daemon is exiting before the "
 		    "operation reached a safe point");
 	autoscaler_detach(c);
+	status_release(c);
 	cluster_free(c);
 }
 

@@ -82,12 +82,42 @@ model_instance_held(const struct ec2_instance *i)
 	return false;
 }
 
+static int
+cmp_job_host(const void *a, const void *b)
+{
+	const struct oc_job_host *const *x = a, *const *y = b;
+	int r = strcmp((*x)->base_url, (*y)->base_url);
+
+	/* Ties in list order (the pointers are into one array). */
+	return r ? r : (*x > *y) - (*x < *y);
+}
+
+/* The job readers' first entry for host url in byurl (sorted by
+ * cmp_job_host), or NULL. */
+static const struct oc_job_host *
+job_host_find(const struct oc_job_host **byurl, size_t n, const char *url)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(byurl[mid]->base_url, url) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strcmp(byurl[lo]->base_url, url) == 0 ? byurl[lo] :
+	    NULL;
+}
+
 void
 model_build(struct model *md, const char *prefix,
     const struct ec2_instance_list *instances, const struct oc_hosts *hosts,
     const struct oc_jobs *jobs, int64_t now_ms)
 {
 	struct oc_map_instance *mi;
+	const struct oc_job_host **byurl;
 	int *host_of;
 
 	memset(md, 0, sizeof(*md));
@@ -154,15 +184,24 @@ model_build(struct model *md, const char *prefix,
 	}
 	oc_map(mi, md->n, hosts, host_of, &md->map);
 	md->map.host_of = NULL;	/* the array dies below */
+	/* The job readers count per base URL: one sort, then a binary
+	 * search per member (the first entry of a URL, as a scan would). */
+	byurl = xcalloc(jobs->nhosts ? jobs->nhosts : 1, sizeof(*byurl));
+	for (size_t k = 0; k < jobs->nhosts; k++)
+		byurl[k] = &jobs->hosts[k];
+	qsort(byurl, jobs->nhosts, sizeof(*byurl), cmp_job_host);
 	for (size_t i = 0; i < md->n; i++) {
 		struct model_member *m = &md->m[i];
+		const struct oc_job_host *jh;
 
 		if (host_of[i] < 0)
 			continue;
 		m->host = &hosts->v[host_of[i]];
-		m->running_jobs = oc_jobs_running_on(jobs, m->host->base_url);
-		m->running_load = oc_jobs_load_on(jobs, m->host->base_url);
+		jh = job_host_find(byurl, jobs->nhosts, m->host->base_url);
+		m->running_jobs = jh ? jh->running : 0;
+		m->running_load = jh ? jh->load : 0;
 	}
+	free(byurl);
 	free(mi);
 	free(host_of);
 }
@@ -172,6 +211,27 @@ model_release(struct model *md)
 {
 	free(md->m);
 	memset(md, 0, sizeof(*md));
+}
+
+int64_t
+model_uptime_until(const struct model *md)
+{
+	int64_t until = INT64_MAX;
+
+	for (size_t i = 0; i < md->n; i++) {
+		const struct model_member *m = &md->m[i];
+		int64_t launch = m->inst->launch_time_ms, t;
+
+		/* As model_build() counts: whole seconds since the launch,
+		 * while running; none before the launch time. */
+		if (m->inst->state != EC2_STATE_RUNNING || launch <= 0)
+			continue;
+		t = m->uptime_s >= 0 ? launch + (m->uptime_s + 1) * 1000 :
+		    launch;
+		if (t < until)
+			until = t;
+	}
+	return until;
 }
 
 const char *

@@ -66,6 +66,10 @@ void model_build(struct model *md, const char *prefix,
     const struct ec2_instance_list *instances, const struct oc_hosts *hosts,
     const struct oc_jobs *jobs, int64_t now_ms);
 void model_release(struct model *md);
+/* The first wall-clock time (ms) at which a member's uptime_s would read
+ * differently from md's, INT64_MAX when none will: status keeps its
+ * answer until then. */
+int64_t model_uptime_until(const struct model *md);
 
 /* Autoscale switches of SPEC §5: returns NULL when autoscaling may run,
  * else the reason it may not. */

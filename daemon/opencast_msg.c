@@ -359,6 +359,7 @@ host_item(json_t *item, size_t index, void *ctx, struct oc_error *err)
 	struct oc_hosts *out = ctx;
 	struct oc_host *h;
 	bool bad = false;
+	char uh[256];
 
 	out->v = xgrow(out->v, &out->cap, out->n + 1, sizeof(*out->v));
 	h = &out->v[out->n];
@@ -371,6 +372,9 @@ host_item(json_t *item, size_t index, void *ctx, struct oc_error *err)
 		    "base_url", index);
 		return -1;
 	}
+	/* Read once here, not at every mapping. */
+	h->url_host = pool_strdup(&out->pool, oc_url_host(h->base_url, uh,
+	    sizeof(uh)) == 0 ? uh : "");
 	if (get_num(item, json_object_get(item, "max_load") ? "max_load" :
 	    "max_jobs", 0, 0, NUM_MAX, &h->max_load) != 0 ||
 	    get_bool(item, "online", true, &h->online) != 0 ||
@@ -595,45 +599,123 @@ oc_url_host(const char *url, char *buf, size_t len)
 	return rc;
 }
 
-static bool
-same_host(const char *a, const char *b)
+/* The hosts that have a key (a URL's host part, or an address), sorted by
+ * key and then by their place in the list, so that the first host of a
+ * key is found by binary search. */
+struct host_key {
+	const char *key;	/* lower case */
+	int	 h;
+};
+
+static int
+cmp_host_key(const void *a, const void *b)
 {
-	return a && b && *a && strcasecmp(a, b) == 0;
+	const struct host_key *x = a, *y = b;
+	int r = strcmp(x->key, y->key);
+
+	return r ? r : (x->h > y->h) - (x->h < y->h);
+}
+
+static void
+lower_ascii(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/* The first host in keys (n of them, sorted) whose key is value, without
+ * case, that is not used yet; -1 when none. */
+static int
+first_free(const struct host_key *keys, size_t n, const char *value,
+    const bool *used)
+{
+	char buf[256], *low;
+	size_t lo = 0, hi = n, vl;
+	int found = -1;
+
+	if (value == NULL || *value == '\0' || n == 0)
+		return -1;
+	vl = strlen(value);
+	low = vl < sizeof(buf) ? buf : xmalloc(vl + 1);
+	memcpy(low, value, vl + 1);
+	lower_ascii(low);
+	while (lo < hi) {		/* the first key >= low */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(keys[mid].key, low) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && strcmp(keys[lo].key, low) == 0; lo++) {
+		if (!used[keys[lo].h]) {
+			found = keys[lo].h;
+			break;
+		}
+	}
+	if (low != buf)
+		free(low);
+	return found;
+}
+
+static int
+min_index(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
 void
 oc_map(const struct oc_map_instance *inst, size_t n,
     const struct oc_hosts *hosts, int *host_of, struct oc_map_result *res)
 {
-	bool *used = xcalloc(hosts->n ? hosts->n : 1, sizeof(*used));
-	char (*hostpart)[256] = xcalloc(hosts->n ? hosts->n : 1,
-	    sizeof(*hostpart));
+	size_t nh = hosts->n, nurl = 0, naddr = 0;
+	bool *used = xcalloc(nh ? nh : 1, sizeof(*used));
+	struct host_key *by_url = xcalloc(nh ? nh : 1, sizeof(*by_url));
+	struct host_key *by_addr = xcalloc(nh ? nh : 1, sizeof(*by_addr));
+	char (*parsed)[256] = NULL;
 	size_t left_inst = 0, left_host = 0;
 	int last_inst = -1, last_host = -1;
 
 	memset(res, 0, sizeof(*res));
 	res->host_of = host_of;
 	res->paired_instance = res->paired_host = -1;
-	for (size_t h = 0; h < hosts->n; h++)
-		if (oc_url_host(hosts->v[h].base_url, hostpart[h],
-		    sizeof(hostpart[h])) != 0)
-			hostpart[h][0] = '\0';
+	for (size_t h = 0; h < nh; h++) {
+		const struct oc_host *oh = &hosts->v[h];
+		const char *uh = oh->url_host;
+
+		if (uh == NULL) {	/* a list built by hand */
+			if (parsed == NULL)
+				parsed = xcalloc(nh, sizeof(*parsed));
+			if (oc_url_host(oh->base_url, parsed[h],
+			    sizeof(parsed[h])) != 0)
+				parsed[h][0] = '\0';
+			uh = parsed[h];
+		}
+		if (*uh)
+			by_url[nurl++] = (struct host_key){ uh, (int)h };
+		if (oh->address && *oh->address) {
+			char *a = xstrdup(oh->address);
+
+			lower_ascii(a);
+			by_addr[naddr++] = (struct host_key){ a, (int)h };
+		}
+	}
+	qsort(by_url, nurl, sizeof(*by_url), cmp_host_key);
+	qsort(by_addr, naddr, sizeof(*by_addr), cmp_host_key);
 	for (size_t i = 0; i < n; i++) {
 		const struct oc_map_instance *in = &inst[i];
+		int h = first_free(by_url, nurl, in->private_ip, used);
 
-		host_of[i] = -1;
-		for (size_t h = 0; h < hosts->n && host_of[i] < 0; h++) {
-			if (used[h])
-				continue;
-			if (same_host(in->private_ip, hostpart[h]) ||
-			    same_host(in->public_dns, hostpart[h]) ||
-			    same_host(in->private_dns, hostpart[h]) ||
-			    same_host(in->public_ip, hostpart[h]) ||
-			    same_host(in->private_ip, hosts->v[h].address)) {
-				host_of[i] = (int)h;
-				used[h] = true;
-			}
-		}
+		h = min_index(h, first_free(by_url, nurl, in->public_dns, used));
+		h = min_index(h, first_free(by_url, nurl, in->private_dns,
+		    used));
+		h = min_index(h, first_free(by_url, nurl, in->public_ip, used));
+		h = min_index(h, first_free(by_addr, naddr, in->private_ip,
+		    used));
+		host_of[i] = h;
+		if (h >= 0)
+			used[h] = true;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (inst[i].opencast && host_of[i] < 0) {
@@ -641,7 +723,7 @@ oc_map(const struct oc_map_instance *inst, size_t n,
 			last_inst = (int)i;
 		}
 	}
-	for (size_t h = 0; h < hosts->n; h++) {
+	for (size_t h = 0; h < nh; h++) {
 		if (!used[h]) {
 			left_host++;
 			last_host = (int)h;
@@ -656,6 +738,10 @@ oc_map(const struct oc_map_instance *inst, size_t n,
 	}
 	res->unmapped_instances = left_inst;
 	res->unmapped_hosts = left_host;
+	for (size_t k = 0; k < naddr; k++)
+		free((char *)by_addr[k].key);
 	free(used);
-	free(hostpart);
+	free(by_url);
+	free(by_addr);
+	free(parsed);
 }

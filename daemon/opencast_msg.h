@@ -45,6 +45,10 @@ bool oc_service_set_has(const struct oc_service_set *s, const char *type);
 
 struct oc_host {
 	const char *base_url;
+	/* The host part of base_url as oc_url_host() gives it, read once by
+	 * oc_parse_hosts(); "" when base_url is not a URL, NULL when not
+	 * read (a list built by hand: oc_map() reads it then). */
+	const char *url_host;
 	const char *address;	/* NULL when the server does not send it */
 	const char *node_name;
 	double	 max_load;	/* max_load, or max_jobs on Matterhorn 1.x */
@@ -149,8 +153,10 @@ struct oc_map_result {
 /* Maps instances to hosts: an instance maps to the host whose base URL has
  * as its host part the instance's private IP, public DNS name, private DNS
  * name or public IP (any scheme, any port), or whose address is the private
- * IP.  When exactly one host and exactly one Opencast instance remain
- * unmapped, they are paired.  host_of must hold n ints. */
+ * IP, comparing without case; of several such hosts, to the first in
+ * hosts' order that no earlier instance took.  When exactly one host and
+ * exactly one Opencast instance remain unmapped, they are paired.  host_of
+ * must hold n ints.  O((n + hosts) log hosts). */
 void oc_map(const struct oc_map_instance *inst, size_t n,
     const struct oc_hosts *hosts, int *host_of, struct oc_map_result *res);
 

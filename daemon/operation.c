@@ -124,6 +124,7 @@ op_step(struct operation *op, const char *step, int done, int total,
 	utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	op->step = step;
+	cluster_changed(op->c);
 	clog_op(LOG_INFO, op->c->name, op_token(op), "%s: %s: %s", op->name,
 	    step, msg);
 	if (op->req)
@@ -270,8 +271,10 @@ op_release(struct operation *op, bool keep_record)
 			    "crash record stays: %s", op->name, err);
 		op->recorded = false;
 	}
-	if (op->c->op == op)
+	if (op->c->op == op) {
 		op->c->op = NULL;
+		cluster_changed(op->c);
+	}
 }
 
 static void
@@ -530,6 +533,7 @@ operation_start(struct cluster *c, const struct op_params *p,
 	op->rec.pid = (long)getpid();
 	op->timer = looptimer_new(c->d->loop, op);
 	c->op = op;
+	cluster_changed(c);
 	events_add(&c->events, op->started_ms, EVENT_OPERATION, LOG_INFO, NULL,
 	    "%s started by %s%s", op->name, p->initiator, p->force ?
 	    " with --force" : "");

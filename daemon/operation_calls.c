@@ -239,6 +239,7 @@ on_op_zadara(void *arg, const struct zadara_result *r,
 	}
 	free(c->zadara_error);
 	c->zadara_error = err ? xstrdup(err->message) : NULL;
+	cluster_changed(c);
 	op_resume_in(op, 0);
 }
 

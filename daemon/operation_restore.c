@@ -213,6 +213,7 @@ op_restore_begin(struct operation *op)
 	op->rs.give_up_ms = restore_give_up_ms(op);
 	op->rs.deadline = uv_now(op->c->d->loop) + op->rs.give_up_ms;
 	op->step = "restore_maintenance";
+	cluster_changed(op->c);
 	op_say(op, LOG_WARNING, "taking %zu node%s out of maintenance again",
 	    op->rec.hosts.n, op->rec.hosts.n == 1 ? "" : "s");
 	op_resume_in(op, 0);
@@ -472,6 +473,7 @@ run_recover(struct operation *op)
 	switch (op->pc) {
 	case 0:
 		op->step = "read_cluster";
+		cluster_changed(op->c);
 		op_refresh(op, REFRESH_ALL, RC_PLAN);
 		return;
 	case RC_PLAN:
@@ -541,6 +543,7 @@ op_recover_start(struct cluster *c, struct opjournal *rec)
 	op->timer = looptimer_new(c->d->loop, op);
 	rs->deadline = uv_now(c->d->loop) + restore_give_up_ms(op);
 	c->op = op;
+	cluster_changed(c);
 	found = recover_found(op);
 	clog_fields(LOG_NOTICE, c->name, "recover", NULL, LOG_EV_RECOVERED,
 	    "found the crash record of %s, written by pid %ld: %zu node%s "

@@ -230,9 +230,12 @@ class Daemon:
         self.log_path = tmp_path / "daemon.log"
         self.extra_conf = extra_conf or []
         self.write_config(clusters, defaults, daemon_conf)
+        # Every status answer served from the daemon's cache is checked
+        # against a fresh one; a difference ends the daemon (status.c).
         env = clean_env(self.home, AWS_ACCESS_KEY_ID=ACCESS_KEY,
                         AWS_SECRET_ACCESS_KEY=SECRET_KEY,
-                        OPENCAST_USER=OC_USER, OPENCAST_PASSWORD=OC_PASSWORD)
+                        OPENCAST_USER=OC_USER, OPENCAST_PASSWORD=OC_PASSWORD,
+                        EC2M_STATUS_CACHE_CHECK="1")
         env.update(extra_env or {})
         self.env = env
         self.proc = None

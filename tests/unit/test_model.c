@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -286,6 +287,90 @@ test_event_ring(void **state)
 	events_release(&r);
 }
 
+/* Whether two models of one list show the same uptimes. */
+static bool
+same_uptimes(const struct model *a, const struct model *b)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->m[i].uptime_s != b->m[i].uptime_s)
+			return false;
+	return true;
+}
+
+static void
+test_uptime_until(void **state)
+{
+	struct fixture f;
+	struct model md, later;
+
+	(void)state;
+	build_cluster(&f, NULL, NULL);
+	/* Launches on whole seconds of NOW: the next second. */
+	model_build(&md, "dev04", f.l, NULL, NULL, NOW + 250);
+	assert_int_equal(model_uptime_until(&md), NOW + 1000);
+	model_release(&md);
+	/* A launch between seconds moves its uptime at its own moments; one
+	 * in the future (clock skew) has none until it is reached. */
+	v[1].launch_time_ms = NOW - 4300;
+	v[2].launch_time_ms = NOW + 5000;
+	for (int64_t now = NOW; now < NOW + 7000; now += 37) {
+		int64_t until;
+
+		model_build(&md, "dev04", f.l, NULL, NULL, now);
+		until = model_uptime_until(&md);
+		assert_true(until > now);
+		/* The same up to the moment it names, different at it. */
+		model_build(&later, "dev04", f.l, NULL, NULL, until - 1);
+		assert_true(same_uptimes(&md, &later));
+		model_release(&later);
+		model_build(&later, "dev04", f.l, NULL, NULL, until);
+		assert_false(same_uptimes(&md, &later));
+		model_release(&later);
+		model_release(&md);
+	}
+	model_build(&md, "dev04", f.l, NULL, NULL, NOW + 250);
+	assert_int_equal(model_uptime_until(&md), NOW + 700);
+	model_release(&md);
+	/* Nothing running: nothing moves. */
+	for (size_t i = 0; i < f.l->n; i++)
+		v[i].state = EC2_STATE_STOPPED;
+	model_build(&md, "dev04", f.l, NULL, NULL, NOW);
+	assert_int_equal(model_uptime_until(&md), INT64_MAX);
+	model_release(&md);
+}
+
+/* The job readers' counts are joined by base URL; a list built by hand
+ * may name a URL twice, and the first entry counts, as it always did. */
+static void
+test_jobs_join(void **state)
+{
+	struct oc_hosts *h = oc_hosts_new();
+	struct oc_error err = { 0 };
+	struct oc_job_host jh[] = {
+		{ "http://10.0.0.12:8080", 3, 4.5 },
+		{ "http://10.0.0.99:8080", 7, 1 },
+		{ "http://10.0.0.10:8080", 1, 0.5 },
+		{ "http://10.0.0.12:8080", 9, 9 },
+	};
+	struct oc_jobs j = { .hosts = jh, .nhosts = 4 };
+	struct fixture f;
+	struct model md;
+
+	(void)state;
+	assert_int_equal(oc_parse_hosts(hosts_json, strlen(hosts_json), h,
+	    &err), 0);
+	build_cluster(&f, NULL, NULL);
+	model_build(&md, "dev04", f.l, h, &j, NOW);
+	assert_int_equal(md.m[0].running_jobs, 1);	/* 10.0.0.10 */
+	assert_true(md.m[0].running_load == 0.5);
+	assert_int_equal(md.m[1].running_jobs, 0);	/* none listed */
+	assert_true(md.m[1].running_load == 0);
+	assert_int_equal(md.m[2].running_jobs, 3);	/* the first of two */
+	assert_true(md.m[2].running_load == 4.5);
+	model_release(&md);
+	oc_hosts_free(h);
+}
+
 int
 main(void)
 {
@@ -296,6 +381,8 @@ main(void)
 		cmocka_unit_test(test_no_or_two_admins),
 		cmocka_unit_test(test_autoscale_switches),
 		cmocka_unit_test(test_event_ring),
+		cmocka_unit_test(test_uptime_until),
+		cmocka_unit_test(test_jobs_join),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,10 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/strbuf.h"
 #include "daemon/opencast_msg.h"
@@ -436,6 +439,177 @@ test_map_ambiguous(void **state)
 	oc_hosts_free(h);
 }
 
+/* The mapping as it was written before it was made O(n log n): for each
+ * instance in turn, the first host in list order that no earlier instance
+ * took and whose host part (or address) matches, without case.  oc_map()
+ * must give exactly what this gives. */
+static bool
+ref_same(const char *a, const char *b)
+{
+	return a && b && *a && strcasecmp(a, b) == 0;
+}
+
+static void
+ref_map(const struct oc_map_instance *inst, size_t n,
+    const struct oc_hosts *hosts, int *host_of, struct oc_map_result *res)
+{
+	bool used[64] = { false };
+	char hp[64][256];
+	size_t li = 0, lh = 0;
+	int last_i = -1, last_h = -1;
+
+	memset(res, 0, sizeof(*res));
+	res->paired_instance = res->paired_host = -1;
+	for (size_t h = 0; h < hosts->n; h++)
+		if (oc_url_host(hosts->v[h].base_url, hp[h], sizeof(hp[h])))
+			hp[h][0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		host_of[i] = -1;
+		for (size_t h = 0; h < hosts->n && host_of[i] < 0; h++) {
+			if (!used[h] && (ref_same(inst[i].private_ip, hp[h]) ||
+			    ref_same(inst[i].public_dns, hp[h]) ||
+			    ref_same(inst[i].private_dns, hp[h]) ||
+			    ref_same(inst[i].public_ip, hp[h]) ||
+			    ref_same(inst[i].private_ip,
+			    hosts->v[h].address))) {
+				host_of[i] = (int)h;
+				used[h] = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (inst[i].opencast && host_of[i] < 0) {
+			li++;
+			last_i = (int)i;
+		}
+	for (size_t h = 0; h < hosts->n; h++)
+		if (!used[h]) {
+			lh++;
+			last_h = (int)h;
+		}
+	if (li == 1 && lh == 1) {
+		host_of[last_i] = last_h;
+		res->paired = true;
+		res->paired_instance = last_i;
+		res->paired_host = last_h;
+		li = lh = 0;
+	}
+	res->unmapped_instances = li;
+	res->unmapped_hosts = lh;
+}
+
+static unsigned
+rnd(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (*s >> 16) & 0x7fff;
+}
+
+/* A name from a small pool, so that collisions, duplicates and case
+ * differences are common; sometimes NULL or "". */
+static const char *
+pick_name(unsigned *s, char *buf, size_t len)
+{
+	static const char *const pool[] = {
+		"10.0.1.1", "10.0.1.2", "10.0.1.3", "ip-10-0-1-4.ec2.internal",
+		"Ip-10-0-1-4.EC2.internal", "ec2-1-2-3-4.compute.amazonaws.com",
+		"engage.example.org", "ENGAGE.example.org", "203.0.113.9",
+	};
+	unsigned k = rnd(s) % 11;
+
+	if (k == 9)
+		return NULL;
+	if (k == 10)
+		return "";
+	snprintf(buf, len, "%s", pool[k]);
+	if (rnd(s) % 3 == 0)
+		for (char *p = buf; *p; p++)
+			if (*p >= 'a' && *p <= 'z' && rnd(s) % 2)
+				*p = (char)(*p - 'a' + 'A');
+	return buf;
+}
+
+static void
+test_map_matches_reference(void **state)
+{
+	unsigned seed = 7;
+	size_t matched = 0, paired = 0;
+
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		struct strbuf js = STRBUF_INIT;
+		char names[40][4][64], urlbuf[64], addr[64];
+		struct oc_map_instance inst[40];
+		int got[40], want[40];
+		struct oc_map_result gr, wr;
+		size_t n = rnd(&seed) % 12, nh = rnd(&seed) % 12;
+		struct oc_hosts *h;
+
+		strbuf_puts(&js, "{\"hosts\":{\"host\":[");
+		for (size_t k = 0; k < nh; k++) {
+			const char *name = pick_name(&seed, urlbuf,
+			    sizeof(urlbuf));
+			const char *a = pick_name(&seed, addr, sizeof(addr));
+			unsigned form = rnd(&seed) % 5;
+
+			strbuf_printf(&js, "%s{\"base_url\":\"%s%s%s\"", k ?
+			    "," : "", form == 4 ? "not a url " : form == 3 ?
+			    "https://" : "http://", name ? name : "x",
+			    form == 1 ? ":8080" : form == 2 ? "/path" : "");
+			if (a && rnd(&seed) % 2)
+				strbuf_printf(&js, ",\"address\":\"%s\"", a);
+			strbuf_puts(&js, "}");
+		}
+		strbuf_puts(&js, "]}}");
+		h = nh ? hosts_of(js.buf) : oc_hosts_new();
+		for (size_t i = 0; i < n; i++) {
+			const char **f[4] = { &inst[i].private_ip,
+			    &inst[i].public_ip, &inst[i].private_dns,
+			    &inst[i].public_dns };
+
+			for (int k = 0; k < 4; k++)
+				*f[k] = pick_name(&seed, names[i][k], 64);
+			inst[i].opencast = rnd(&seed) % 4 != 0;
+		}
+		for (int pass = 0; pass < 2; pass++) {
+			/* Pass 1: a list built by hand, host parts not read. */
+			if (pass == 1)
+				for (size_t k = 0; k < h->n; k++)
+					h->v[k].url_host = NULL;
+			oc_map(inst, n, h, got, &gr);
+			ref_map(inst, n, h, want, &wr);
+			assert_memory_equal(got, want, n * sizeof(int));
+			assert_int_equal(gr.paired, wr.paired);
+			assert_int_equal(gr.paired_instance, wr.paired_instance);
+			assert_int_equal(gr.paired_host, wr.paired_host);
+			assert_int_equal(gr.unmapped_instances,
+			    wr.unmapped_instances);
+			assert_int_equal(gr.unmapped_hosts, wr.unmapped_hosts);
+		}
+		for (size_t i = 0; i < n; i++)
+			matched += got[i] >= 0;
+		paired += gr.paired;
+		oc_hosts_free(h);
+		strbuf_release(&js);
+	}
+	/* The rounds did exercise the matching, not only empty lists. */
+	assert_true(matched > 3000);
+	assert_true(paired > 20);
+}
+
+static void
+test_hosts_url_host_read_once(void **state)
+{
+	struct oc_hosts *h = hosts_of("{\"hosts\":{\"host\":["
+	    "{\"base_url\":\"HTTP://Node-1.Example.ORG:8080/x\"},"
+	    "{\"base_url\":\"no url\"}]}}");
+
+	(void)state;
+	assert_string_equal(h->v[0].url_host, "node-1.example.org");
+	assert_string_equal(h->v[1].url_host, "");
+	oc_hosts_free(h);
+}
+
 int
 main(void)
 {
@@ -452,6 +626,8 @@ main(void)
 		cmocka_unit_test(test_url_host),
 		cmocka_unit_test(test_map),
 		cmocka_unit_test(test_map_ambiguous),
+		cmocka_unit_test(test_map_matches_reference),
+		cmocka_unit_test(test_hosts_url_host_read_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -273,6 +273,37 @@ test_tables(void **state)
 	assert_int_equal(proto_level_from_name("verbose"), -1);
 }
 
+/* A status answer's result is encoded once and sent with many ids: the
+ * line is byte for byte what proto_reply_ok() gives. */
+static void
+test_reply_ok_encoded(void **state)
+{
+	json_t *result = json_pack("{s:s, s:[i, n, b], s:f, s:{}}", "name",
+	    "caf\xc3\xa9 \"q\" \\ \n", "list", 1, 0, "x", 0.5, "o");
+	char *text, *want, *got;
+
+	(void)state;
+	text = proto_result_encode(json_incref(result));
+	assert_non_null(text);
+	for (int64_t id = -3; id < 1000000000000LL;
+	    id = id < 0 ? 0 : id * 7 + 11) {
+		want = proto_reply_ok(id, json_incref(result));
+		got = proto_reply_ok_encoded(id, text, strlen(text));
+		assert_string_equal(got, want);
+		free(want);
+		free(got);
+	}
+	/* Nothing to send: the internal error, as for a failed builder. */
+	want = proto_reply_ok(5, NULL);
+	got = proto_reply_ok_encoded(5, NULL, 0);
+	assert_string_equal(got, want);
+	assert_non_null(strstr(got, "\"internal\""));
+	free(want);
+	free(got);
+	free(text);
+	json_decref(result);
+}
+
 int
 main(void)
 {
@@ -283,6 +314,7 @@ main(void)
 		cmocka_unit_test(test_parse_request),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_encoders_are_one_line),
+		cmocka_unit_test(test_reply_ok_encoded),
 		cmocka_unit_test(test_follow_events),
 		cmocka_unit_test(test_tables),
 	};

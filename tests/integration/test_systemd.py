@@ -418,7 +418,10 @@ def test_journal_fields(linked_sims, daemon_factory, journal):
             assert e.get(f, "x") != "", (f, e)
         assert set(e) <= {"MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER",
                           "CODE_FILE", "CODE_LINE", "EC2M_CLUSTER",
-                          "EC2M_OP", "EC2M_INSTANCE", "EC2M_EVENT"}, e
+                          "EC2M_OP", "EC2M_INSTANCE", "EC2M_EVENT",
+                          "MESSAGE_ID"}, e
+        # A key event has its catalog id, and only a key event.
+        assert ("EC2M_EVENT" in e) == ("MESSAGE_ID" in e), e
 
     (ready,) = find(lambda e: e["MESSAGE"].startswith("ready: "))
     assert ready["PRIORITY"] == "6" and "EC2M_CLUSTER" not in ready
@@ -430,6 +433,11 @@ def test_journal_fields(linked_sims, daemon_factory, journal):
     assert not warn["MESSAGE"].startswith("[dev04]")
     (added,) = find(lambda e: e["MESSAGE"] == "now managed")
     assert added["EC2M_CLUSTER"] == "prod" and added["PRIORITY"] == "5"
+    # The reload is a key event (test_journal_fields.py has them all).
+    (reloaded,) = wait_for(lambda: find(lambda e: e["MESSAGE"].startswith(
+        "configuration reloaded")), what="the reload in the journal")
+    assert reloaded["EC2M_EVENT"] == "reload_accepted"
+    assert reloaded["MESSAGE_ID"] == "1421dae3ad2143e6a2012cf9583ce20f"
     # log_level = debug (the test config) lets debug messages through.
     assert find(lambda e: e["PRIORITY"] == "7")
 

@@ -281,10 +281,38 @@ def test_reload_moves_and_closes_the_listener(make):
     assert d.request("ping")["ok"]
 
 
+def listening_tcp_ports(pid):
+    """The ports of the TCP sockets that process pid listens on."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with open("/proc/%d/net/%s" % (pid, table)) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                # st 0A is LISTEN; field 9 is the socket's inode.
+                if fields[3] == "0A" and fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def test_metrics_off_by_default(linked_sims, daemon_factory):
     ec2, oc = linked_sims()
     d = daemon_factory(ec2, oc, {"dev04": []}).start()
+    assert listening_tcp_ports(d.proc.pid) == set()
     assert "metrics: serving" not in d.read_log()
+
+
+def test_listens_on_the_configured_port_only(make):
+    ec2, oc, d = make()
+    assert listening_tcp_ports(d.proc.pid) == {d.metrics_port}
 
 
 @pytest.mark.parametrize("value,why", [

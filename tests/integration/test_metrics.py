@@ -152,6 +152,32 @@ def test_promtool_check_metrics(make):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
+@needs_prometheus
+def test_outside_text_in_labels(linked_sims, daemon_factory):
+    """An EC2 Name with a quote, a backslash, a newline and non-ASCII text
+    is a label value escaped as the format says, which promtool parses."""
+    ec2, oc = linked_sims()
+    name = 'dev04-worker-"q\\z\n\u65e5'
+    inst = ec2.ctl("POST", "instances", {"name": name, "state": "running"})
+    wait_for(lambda: len([h for h in oc.ctl("GET", "state")["hosts"]
+                          if h["online"]]) == 5, what="hosts registered")
+    port = free_port()
+    d = daemon_factory(ec2, oc, {"dev04": []}, daemon_conf=[
+        "metrics_listen = 127.0.0.1:%d" % port]).start()
+    url = "http://127.0.0.1:%d/metrics" % port
+    wait_for(lambda: d.status("dev04")["workers_online"] == 3 and
+             d.status("dev04")["opencast"]["reachable"],
+             what="first full refresh")
+    body = http_get(url)[2]
+    line = ('ec2m_worker_maintenance{cluster="dev04",instance_id="%s",'
+            'name="dev04-worker-\\"q\\\\z\\n\u65e5"} 0'
+            % inst["id"])
+    assert line in body.splitlines(), body
+    p = subprocess.run([PROMTOOL, "check", "metrics"], input=body,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
 def prometheus_config(tmp_path, target):
     conf = tmp_path / "prometheus.yml"
     conf.write_text(

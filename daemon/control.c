@@ -318,12 +318,6 @@ ctl_req_ok(struct ctl_req *r, json_t *result)
 void
 ctl_req_ok_encoded(struct ctl_req *r, const char *result, size_t len)
 {
-	req_end(r, proto_reply_ok_encoded(r->req.id, result, len));
-}
-
-void
-ctl_req_ok_encoded(struct ctl_req *r, const char *result, size_t len)
-{
 	count_request(r, "ok");
 	req_end(r, proto_reply_ok_encoded(r->req.id, result, len));
 }

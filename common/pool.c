@@ -6,7 +6,11 @@
 
 #include "common/xalloc.h"
 
-#define POOL_CHUNK_SIZE (32 * 1024)
+/* Chunks double from the first to the largest size, so that a small
+ * result (one cluster's hosts, say) costs about what it holds, not 32 KiB:
+ * a daemon keeps one of each per cluster. */
+#define POOL_CHUNK_FIRST 512
+#define POOL_CHUNK_MAX	 (32 * 1024)
 
 struct pool_chunk {
 	struct pool_chunk *next;
@@ -24,7 +28,11 @@ pool_alloc(struct pool *p, size_t n)
 	void *r;
 
 	if (c == NULL || c->size - c->used < need) {
-		size_t size = need > POOL_CHUNK_SIZE ? need : POOL_CHUNK_SIZE;
+		size_t size = c == NULL ? POOL_CHUNK_FIRST :
+		    c->size >= POOL_CHUNK_MAX / 2 ? POOL_CHUNK_MAX : c->size * 2;
+
+		if (size < need)
+			size = need;
 
 		c = xmalloc(sizeof(*c) + size);
 		c->used = 0;

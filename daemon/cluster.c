@@ -90,6 +90,7 @@ cluster_new(struct daemon *d, const struct cluster_config *cfg)
 	c->rf = xcalloc(1, sizeof(*c->rf));
 	TAILQ_INIT(&c->rf->waiters);
 	events_init(&c->events, EVENTS_DEFAULT_CAPACITY);
+	events_share(&c->events, &d->events_budget);
 	c->rf->refresh_timer = looptimer_new(d->loop, c);
 	return c;
 }

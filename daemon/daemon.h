@@ -15,6 +15,7 @@
 
 #include "common/xrand.h"
 #include "daemon/config.h"
+#include "daemon/events.h"
 
 struct http_client;
 struct aws_creds_provider;
@@ -44,6 +45,9 @@ struct daemon {
 	struct zadara_client *zadara;	/* NULL without a token */
 	struct loggly	*loggly;	/* NULL without a Loggly token */
 	struct cluster	*clusters;	/* in config order */
+	/* What every cluster's event history may hold together
+	 * (events.h); each ring takes its share. */
+	struct event_budget events_budget;
 	struct control	*control;
 	struct metricsrv *metrics;	/* NULL without metrics_listen */
 	struct xrand	 rng;		/* jitter of timers */

@@ -815,6 +815,36 @@ def test_linked_mode_follows_instances(start):
         ec2.close()
 
 
+def test_tenant_prefix_serves_one_clusters_opencast(start):
+    """/t/PREFIX/ stands for the Opencast of cluster PREFIX alone: its
+    hosts, the jobs they run and the jobs no host runs yet (the memory
+    benchmark points each of its 50 clusters at one)."""
+    seed = cluster(workers=(W1, W2), dispatch=False)
+    seed["hosts"][1]["node_name"] = "dev04-worker"
+    seed["hosts"][2]["node_name"] = "dev05-worker"
+    seed["jobs"] = [running_job(W1), running_job(W2),
+                    {"type": COMPOSER}]
+    sim = start(seed)
+    everything = hosts_by_url(sim)
+    assert set(everything) == {ADMIN, W1, W2}
+    dev04 = {h["base_url"] for h in as_list(get_json(
+        sim, "/t/dev04/services/hosts.json")["hosts"], "host")}
+    assert dev04 == {ADMIN, W1}
+    dev05 = {h["base_url"] for h in as_list(get_json(
+        sim, "/t/dev05/services/hosts.json")["hosts"], "host")}
+    assert dev05 == {W2}
+    jobs = as_list(get_json(sim, "/t/dev04/services/activeJobs.json")[
+        "jobs"], "job")
+    assert sorted((j["status"], j.get("processingHost")) for j in jobs) == [
+        ("QUEUED", None), ("RUNNING", W1)]
+    assert len(active_jobs(sim)) == 3
+    # Authentication covers the prefixed path: without credentials, the
+    # challenge, as anywhere else.
+    status, _, _ = call(sim, "/t/dev04/services/hosts.json",
+                        password="wrong")
+    assert status == 401
+
+
 # --- control API and process -------------------------------------------------
 
 def test_control_api(start):

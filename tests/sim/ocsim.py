@@ -46,6 +46,13 @@ except /_sim/** and /login.html:
 
 Opencast endpoints
 ------------------
+Every endpoint below is also served under /t/PREFIX/ (e.g.
+/t/c07/services/hosts.json): one emulator then stands for many Opencast
+servers, one per cluster, each listing only the hosts whose node name
+starts with "PREFIX-", the jobs those hosts run and the jobs no host runs
+yet (bench/rss_bench.py manages 50 clusters this way).  Digest
+authentication covers the whole path, as a proxy prefix would on a real
+server.
   GET  /info/me.json            user, userRole, roles, org (legacy: MH1 shape
                                 with top-level username); anonymous: username
                                 "anonymous", roles ["ROLE_ANONYMOUS"]
@@ -329,6 +336,7 @@ PAYLOAD_UNIT = ('<track type="presenter/source" id="track-1"><url>'
 # PREFIX-ROLE, PREFIX-ROLE7 or PREFIX-ROLE-anything (the daemon's rule).
 ROLE_NAME = re.compile(r"-(admin|worker|engage)(?:[0-9]|-|$)")
 LINK_POLL_S = 0.3
+TENANT_PATH = re.compile(r"^/t/([A-Za-z0-9_.-]+)(/.*)$")
 REQUEST_LOG_MAX = 10000
 LOAD_EPSILON = 1e-6
 
@@ -703,6 +711,7 @@ class Simulator:
         self.host_port = host_port
         self.own_url = None
         self.lock = threading.Lock()
+        self.tenant = threading.local()   # .prefix: see /t/PREFIX/
         self.settings = dict(DEFAULT_SETTINGS)
         self.hosts = {}          # base_url -> Host, in registration order
         self.jobs = {}           # id -> Job, in creation order
@@ -1248,7 +1257,10 @@ class Simulator:
                        jettison_dumps(tree, self.settings))
 
     def _active_hosts(self):
-        return [host for host in self.hosts.values() if host.active]
+        prefix = getattr(self.tenant, "prefix", None)
+        return [host for host in self.hosts.values() if host.active and (
+            prefix is None or (host.node_name or "").startswith(
+                prefix + "-"))]
 
     def _host_tree(self, host):
         if self.settings["legacy"]:
@@ -1339,8 +1351,13 @@ class Simulator:
     def active_jobs_json(self, request):
         if self.settings["legacy"]:
             return text_response(404, NOT_FOUND_TEXT)
+        mine = None
+        if getattr(self.tenant, "prefix", None) is not None:
+            mine = {host.base_url for host in self._active_hosts()}
         jobs = sorted((job for job in self.jobs.values()
-                       if job.status in ACTIVE),
+                       if job.status in ACTIVE and (
+                           mine is None or job.processing_host is None
+                           or job.processing_host in mine)),
                       key=lambda job: (job.created, job.id))
         return self._jaxb({"jobs": XmlList(
             "job", [self._job_tree(job) for job in jobs])})
@@ -1482,6 +1499,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send(refusal)
             return
         request = request._replace(user=user)
+        tenant = TENANT_PATH.match(split.path)
+        sim.tenant.prefix = tenant.group(1) if tenant else None
+        if tenant:
+            request = request._replace(path=tenant.group(2))
         fault = sim.take_fault(method, split.path)
         kind = fault["kind"] if fault else None
         if kind == "drop":

@@ -79,8 +79,13 @@ def test_status_matches_emulators(running):
         if inst["role"] in ("db", "nfs"):
             assert inst["maintenance"] is None and inst["mh_host"] is None
             assert inst["running_jobs"] is None
-    assert st["ec2"] == {"ok": True, "error": None}
-    assert st["opencast"] == {"reachable": True, "error": None}
+    # last_ok_at: when each was last read completely (issue 14).
+    assert st["ec2"] == {"ok": True, "error": None,
+                         "last_ok_at": st["ec2"]["last_ok_at"]}
+    assert st["opencast"] == {"reachable": True, "error": None,
+                              "last_ok_at": st["opencast"]["last_ok_at"]}
+    assert st["ec2"]["last_ok_at"] <= st["updated_at"]
+    assert st["opencast"]["last_ok_at"] <= st["updated_at"]
     assert st["autoscale"]["enabled"] is True
     assert st["operation"] is None
     assert st["updated_at"].endswith("Z")

@@ -330,15 +330,18 @@ cmd_maintenance(struct daemon *d, struct ctl_req *r, struct cluster *c)
 }
 
 /* Called when `autoscale` has evaluated: exit 0 when the evaluation ran,
- * whatever it decided; refused with the reason when it could not run. */
+ * whatever it decided; refused with the reason when it could not run.  An
+ * action that the request follows answers it itself (handed_over). */
 static void
 on_autoscaled(void *arg, struct cluster *c, bool ran, json_t *decision,
-    const char *why_not)
+    const char *why_not, bool handed_over)
 {
 	struct ctl_req *r = arg;
 	const char *action, *reason;
 	char *message;
 
+	if (handed_over)
+		return;
 	if (!ran) {
 		ctl_req_error(r, PROTO_ERR_REFUSED, "%s: autoscale could not "
 		    "run: %s", c->name, why_not ? why_not : "unknown");
@@ -352,8 +355,10 @@ on_autoscaled(void *arg, struct cluster *c, bool ran, json_t *decision,
 		    c->name, action ? action : "none", reason ? reason : "");
 		return;
 	}
-	message = utf8_asprintf("%s: %s", action ? action : "none",
-	    reason ? reason : "");
+	/* --no-wait: the action (if any) runs on by itself. */
+	message = utf8_asprintf("%s: %s%s", action ? action : "none",
+	    reason ? reason : "", action && strcmp(action, "none") != 0 ?
+	    "; started, not waited for (--no-wait)" : "");
 	ctl_req_ok(r, json_pack("{s:o, s:O}", "message", json_text(message),
 	    "decision", decision));
 	free(message);
@@ -369,8 +374,14 @@ cmd_autoscale(struct daemon *d, struct ctl_req *r, struct cluster *c)
 	if (args_unpack(r, "{s?s}", "action", &action) != 0)
 		return;
 	if (strcmp(action, "evaluate") == 0) {
-		autoscaler_evaluate(c, ctl_req_get(r)->dry_run, on_autoscaled,
-		    r);
+		const struct proto_request *req = ctl_req_get(r);
+		struct autoscale_ask ask = {
+			.dry_run = req->dry_run,
+			.force = req->force,
+			.follow = req->wait ? r : NULL,
+		};
+
+		autoscaler_evaluate(c, &ask, on_autoscaled, r);
 	} else if (strcmp(action, "pause") == 0 ||
 	    strcmp(action, "resume") == 0) {
 		bool pause = strcmp(action, "pause") == 0;
@@ -390,12 +401,13 @@ cmd_autoscale(struct daemon *d, struct ctl_req *r, struct cluster *c)
 /* Called when `explain` has decided (or could not read the cluster). */
 static void
 on_explained(void *arg, struct cluster *c, bool ran, json_t *decision,
-    const char *why_not)
+    const char *why_not, bool handed_over)
 {
 	struct ctl_req *r = arg;
 	const char *action, *reason;
 	char *message;
 
+	(void)handed_over;	/* explain never acts */
 	if (decision == NULL) {
 		ctl_req_error(r, PROTO_ERR_REFUSED, "%s: cannot explain: %s",
 		    c->name, why_not ? why_not : "unknown");

@@ -503,6 +503,92 @@ test_clusters(void **state)
 	json_decref(r);
 }
 
+/* Issue 14: Updated: is the last refresh that read both EC2 and
+ * Opencast (the older last_ok_at), with its age and a failed refresh
+ * after it; clusters ends a cluster's line with what failed. */
+static void
+status_with(const char *ec2, const char *oc, char *line, size_t len)
+{
+	char *text;
+	json_t *st;
+	struct capture c;
+
+	text = NULL;
+	if (asprintf(&text, "{\"cluster\":\"dev04\",\"instances\":[],"
+	    "\"ec2\":%s,\"opencast\":%s,"
+	    "\"updated_at\":\"2026-11-26T05:04:51Z\"}", ec2, oc) < 0)
+		fail();
+	st = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(st);
+	capture_open(&c);
+	output_status_table(c.fp, st, false, false);
+	line_starting(capture_close(&c), "Updated:", line, len);
+	capture_free(&c);
+	json_decref(st);
+}
+
+static void
+test_updated_and_failures(void **state)
+{
+	json_t *r;
+	struct capture c;
+	const char *text;
+	char line[512];
+
+	(void)state;
+	/* EC2 failing: its last good read is the older one. */
+	status_with("{\"ok\":false,\"error\":\"x\",\"last_ok_at\":"
+	    "\"2000-01-01T00:00:00Z\"}", "{\"reachable\":true,\"error\":null,"
+	    "\"last_ok_at\":\"2000-01-02T00:00:00Z\"}", line, sizeof(line));
+	assert_true(strncmp(line, "Updated:    2000-01-01T00:00:00Z (",
+	    34) == 0);
+	assert_non_null(strstr(line, "h ago); the refresh at "
+	    "2026-11-26T05:04:51Z failed"));
+	/* Both fine: no failure after it. */
+	status_with("{\"ok\":true,\"error\":null,\"last_ok_at\":"
+	    "\"2000-01-03T00:00:00Z\"}", "{\"reachable\":true,\"error\":null,"
+	    "\"last_ok_at\":\"2000-01-02T00:00:00Z\"}", line, sizeof(line));
+	assert_true(strncmp(line, "Updated:    2000-01-02T00:00:00Z (",
+	    34) == 0);
+	assert_null(strstr(line, "failed"));
+	/* Never read completely. */
+	status_with("{\"ok\":false,\"error\":\"x\",\"last_ok_at\":null}",
+	    "{\"reachable\":false,\"error\":\"y\",\"last_ok_at\":null}", line,
+	    sizeof(line));
+	assert_string_equal(line, "Updated:    never; the refresh at "
+	    "2026-11-26T05:04:51Z failed");
+
+	r = json_loads("{\"clusters\":["
+	    "{\"cluster\":\"a\",\"instances_online\":0,\"workers\":0,"
+	    "\"workers_online\":0,\"autoscale\":{\"enabled\":true,"
+	    "\"reason\":null},\"operation\":null,"
+	    "\"ec2\":{\"ok\":false,\"error\":\"no AWS credentials found\"},"
+	    "\"opencast\":{\"reachable\":false,\"error\":\"not read\"}},"
+	    "{\"cluster\":\"b\",\"instances_online\":0,\"workers\":0,"
+	    "\"workers_online\":0,\"autoscale\":{\"enabled\":true,"
+	    "\"reason\":null},\"operation\":null,"
+	    "\"ec2\":{\"ok\":true,\"error\":null},"
+	    "\"opencast\":{\"reachable\":false,\"error\":\"HTTP 503\"}},"
+	    "{\"cluster\":\"c\",\"instances_online\":0,\"workers\":0,"
+	    "\"workers_online\":0,\"autoscale\":{\"enabled\":true,"
+	    "\"reason\":null},\"operation\":null,"
+	    "\"ec2\":{\"ok\":true,\"error\":null},"
+	    "\"opencast\":{\"reachable\":true,\"error\":null}}]}", 0, NULL);
+	assert_non_null(r);
+	capture_open(&c);
+	output_clusters(c.fp, r, false);
+	text = capture_close(&c);
+	assert_string_equal(text,
+	    "a  0 online  workers 0/0  autoscale on  no operation; EC2 "
+	    "failing: no AWS credentials found\n"
+	    "b  0 online  workers 0/0  autoscale on  no operation; Opencast "
+	    "unreachable: HTTP 503\n"
+	    "c  0 online  workers 0/0  autoscale on  no operation\n");
+	capture_free(&c);
+	json_decref(r);
+}
+
 static void
 test_events(void **state)
 {
@@ -977,6 +1063,7 @@ main(void)
 		cmocka_unit_test(test_control_characters),
 		cmocka_unit_test(test_status_json),
 		cmocka_unit_test(test_clusters),
+		cmocka_unit_test(test_updated_and_failures),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_events_off_terminal),
 		cmocka_unit_test(test_events_levels),

@@ -840,7 +840,7 @@ exit_status_help(FILE *fp)
 static void
 option_help(FILE *fp, const struct arg_spec *a)
 {
-	char head[64], words[64];
+	char head[160], words[64];
 	const char *value = "";
 
 	if (a->type == ARG_COUNT)

@@ -123,6 +123,33 @@ cmd_status(struct daemon *d, struct ctl_req *r, struct cluster *c)
  * entry that fits.  The loop never waits for a slow reader.
  */
 #define FOLLOW_MAX_BACKLOG	(1u << 20)
+/* Tests lower it (bytes, 1 KiB to 1 MiB): see ec2-managerd(8). */
+#define FOLLOW_BACKLOG_ENV	"EC2M_FOLLOW_MAX_BACKLOG"
+
+/* The bound, read once. */
+static size_t
+follow_max_backlog(void)
+{
+	static size_t max;
+	const char *v;
+	char *end;
+	long n;
+
+	if (max != 0)
+		return max;
+	max = FOLLOW_MAX_BACKLOG;
+	v = getenv(FOLLOW_BACKLOG_ENV);
+	if (v != NULL && *v != '\0') {
+		n = strtol(v, &end, 10);
+		if (*end == '\0' && n >= 1024 && n <= (long)FOLLOW_MAX_BACKLOG)
+			max = (size_t)n;
+		else
+			log_warnx("%s=%s is not 1024 to %u bytes; using %u",
+			    FOLLOW_BACKLOG_ENV, v, FOLLOW_MAX_BACKLOG,
+			    FOLLOW_MAX_BACKLOG);
+	}
+	return max;
+}
 
 struct follower {
 	struct ctl_req	*r;
@@ -138,7 +165,7 @@ follow_added(void *arg, const struct event *e)
 {
 	struct follower *f = arg;
 
-	if (ctl_req_backlog(f->r) > FOLLOW_MAX_BACKLOG) {
+	if (ctl_req_backlog(f->r) > follow_max_backlog()) {
 		f->lost++;
 		return;
 	}

@@ -260,3 +260,117 @@ def test_daemon_help_names_paths_secrets_and_exit_codes(tmp_path):
     bad = subprocess.run([DAEMON, "--bogus"], capture_output=True,
                          text=True, timeout=30, env=clean_env(tmp_path))
     assert bad.returncode == 2 and "usage: ec2-managerd" in bad.stderr
+
+
+class Raw:
+    """A raw control connection: send request dicts, read reply lines."""
+
+    def __init__(self, path):
+        import socket
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(30)
+        self.s.connect(path)
+        self.buf = b""
+
+    def send(self, req):
+        self.s.sendall((json.dumps(req) + "\n").encode())
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(1 << 16)
+            assert chunk, "the daemon closed the connection"
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def close(self):
+        self.s.close()
+
+
+def evaluations(conn, first_id, n):
+    """n autoscale evaluations pipelined on conn; each records a decision
+    in the cluster's events.  Returns the bytes of their replies."""
+    for k in range(n):
+        conn.send({"v": 1, "id": first_id + k, "cmd": "autoscale",
+                   "cluster": "dev04", "args": {"action": "evaluate"},
+                   "level": "error"})
+    size = 0
+    for k in range(n):
+        while True:
+            m = conn.line()
+            if "ok" in m:
+                break
+        assert m["ok"], m
+        size += len(json.dumps(m))
+    return size
+
+
+def test_events_follow_slow_reader_loses_events_not_memory(
+        linked_sims, daemon_factory, public_dir):
+    """A follower that does not read: the daemon keeps serving, leaves
+    entries out once the bound is reached, and says how many; the seq
+    numbers around the "lost" event prove nothing else went missing."""
+    import threading
+    ec2, oc = linked_sims()
+    wait_for(lambda: len([h for h in oc.ctl("GET", "state")["hosts"]
+                          if h["online"]]) == 4, what="hosts registered")
+    d = daemon_factory(ec2, oc, {"dev04": [
+        "autoscale = on", "cooldown = 1h", "autoscale_interval = 1h"]},
+        socket_dir=public_dir,
+        extra_env={"EC2M_FOLLOW_MAX_BACKLOG": "4096"}).start()
+    stalled = Raw(d.socket)
+    stalled.send({"v": 1, "id": 1, "cmd": "events", "cluster": "dev04",
+                  "args": {"n": 1, "follow": True}})
+    asker = Raw(d.socket)
+    # Far more than the socket buffers and the bound hold.
+    produced = 0
+    for batch in range(40):
+        evaluations(asker, 2 + batch * 50, 50)
+        dec = d.request("events", "dev04", {"n": 1})["result"]["events"][0]
+        produced += 50 * len(json.dumps(dec))
+        # The loop is not held up by the reader that does not read.
+        assert d.request("ping")["ok"]
+        if produced > 1 << 20:
+            break
+    assert produced > 1 << 20, produced
+    # Now read: everything the daemon kept, then, with the next event,
+    # the count of those it left out.
+    got = []
+    cond = threading.Condition()
+
+    def reader():
+        try:
+            while True:
+                m = stalled.line()
+                with cond:
+                    got.append(m)
+                    cond.notify_all()
+        except (OSError, AssertionError):
+            pass
+
+    threading.Thread(target=reader, daemon=True).start()
+    for k in range(50):
+        evaluations(asker, 10000 + k, 1)
+        with cond:
+            if cond.wait_for(lambda: any(m.get("event") == "lost"
+                                         for m in got), 2):
+                break
+    with cond:
+        assert cond.wait_for(lambda: got and got[-1].get("event") ==
+                             "entry" and any(m.get("event") == "lost"
+                                             for m in got), 20), got[-3:]
+        lines = list(got)
+    i = [k for k, m in enumerate(lines) if m.get("event") == "lost"][0]
+    lost = lines[i]
+    before = [m for m in lines[:i] if m.get("event") == "entry"][-1]
+    after = lines[i + 1]
+    assert after["event"] == "entry"
+    assert lost["count"] > 0
+    assert after["seq"] == before["seq"] + lost["count"] + 1, \
+        (before["seq"], lost, after["seq"])
+    # What reached the slow reader is bounded, not all that was produced.
+    kept = sum(len(json.dumps(m)) for m in lines[:i])
+    assert kept < produced / 2, (kept, produced)
+    stalled.close()
+    asker.close()
+    assert d.request("ping")["ok"]

@@ -565,28 +565,34 @@ def test_bash_completion(linked_sims, daemon_factory, tmp_path):
     s = d.socket
 
     assert complete(["ec2ctl", "--socket", s, ""], env) == \
-        ["clusters", "dev04", "ping", "prod", "version"]
+        ["clusters", "dev04", "help", "ping", "prod", "version"]
     assert complete(["ec2ctl", "--socket", s, "d"], env) == ["dev04"]
     env_sock = dict(env, EC2CTL_SOCKET=s)
     assert complete(["ec2ctl", "-n", "p"], env_sock) == \
         ["ping", "prod"]
     # No daemon: only the commands.
     assert complete(["ec2ctl", "--socket", s + ".none", ""], env) == \
-        ["clusters", "ping", "version"]
+        ["clusters", "help", "ping", "version"]
     assert "--dry-run" in complete(["ec2ctl", "--"], env)
     assert "--socket" in complete(["ec2ctl", "--"], env)
     assert complete(["ec2ctl", "dev04", "sc"], env) == \
         ["scale", "scale-to", "scale_to"]
     assert complete(["ec2ctl", "dev04", "scale", ""], env) == ["down", "up"]
     assert complete(["ec2ctl", "dev04", "scale", "up", "-"], env) == \
-        ["--help", "--workers", "-h", "-w"]
+        ["--format", "--help", "--json", "--workers", "-f", "-h", "-j", "-w"]
     assert complete(["ec2ctl", "dev04", "status", "-f", ""], env) == \
         ["json", "table"]
     assert "--refresh" in complete(["ec2ctl", "dev04", "status", "--"], env)
     assert complete(["ec2ctl", "dev04", "maintenance", ""], env) == \
         ["off", "on"]
     assert complete(["ec2ctl", "dev04", "events", "-"], env) == \
-        ["--count", "--help", "-h", "-n"]
+        ["--count", "--follow", "--format", "--help", "--json", "-f", "-h",
+         "-j", "-n"]
+    # Every command's output format; help on any command, offline.
+    assert complete(["ec2ctl", "dev04", "stop", "-f", ""], env) == \
+        ["json", "table"]
+    assert complete(["ec2ctl", "help", "sta"], env) == ["start", "status"]
+    assert complete(["ec2ctl", "help", "status", ""], env) == []
     # After a complete command comes the next one.
     assert "status" in complete(["ec2ctl", "dev04", "maintenance", "on",
                                  ""], env)

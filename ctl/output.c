@@ -784,7 +784,12 @@ output_clusters(FILE *fp, json_t *result, bool color)
 		cluster_failure(&sb, c);
 		row[4] = strbuf_detach(&sb, NULL);
 		table_add(&t, row);
-		if (json_is_object(op))
+		/* What failed is red; an operation in progress yellow. */
+		if (json_is_false(json_object_get(json_object_get(c, "ec2"),
+		    "ok")) || json_is_false(json_object_get(json_object_get(c,
+		    "opencast"), "reachable")))
+			table_color(&t, 4, SGR_RED);
+		else if (json_is_object(op))
 			table_color(&t, 4, SGR_YELLOW);
 	}
 	table_print(fp, &t);

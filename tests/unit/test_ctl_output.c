@@ -906,6 +906,22 @@ test_colors(void **state)
 	capture_free(&plain);
 	capture_free(&color);
 
+	/* A cluster whose EC2 fails: its last column in red. */
+	{
+		json_t *cl = json_loads("{\"clusters\":[{\"cluster\":\"a\","
+		    "\"operation\":null,\"ec2\":{\"ok\":false,\"error\":"
+		    "\"x\"}},{\"cluster\":\"b\",\"operation\":{\"cmd\":"
+		    "\"stop\",\"step\":\"s\"}}]}", 0, NULL);
+
+		capture_open(&color);
+		output_clusters(color.fp, cl, true);
+		capture_close(&color);
+		assert_non_null(strstr(color.text, "\033[31mno operation; "
+		    "EC2 failing: x\033[0m\n"));
+		assert_non_null(strstr(color.text, "\033[33mstop (s)\033[0m"));
+		capture_free(&color);
+		json_decref(cl);
+	}
 	capture_open(&color);
 	output_events(color.fp, ev, true);
 	assert_string_equal(capture_close(&color),

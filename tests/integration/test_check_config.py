@@ -297,3 +297,62 @@ def test_systemctl_reload_checks_first_and_clusters_shows_outcome(
     err = d.request("clusters")["result"]["reload"]["error"]
     assert err.startswith(str(d.conf) + ':')
     assert err.endswith("did you mean min_workers? (and 1 more)"), err
+
+
+def denied_message(d, gid):
+    """What a peer with uid 65534 and group gid hears when it asks to
+    stop a cluster."""
+    import json
+    os.chmod(d.socket, 0o666)
+    code = ("import json,socket,sys\n"
+            "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+            "s.sendall((json.dumps({'v':1,'id':1,'cmd':'stop',"
+            "'cluster':'dev04','dry_run':True})+'\\n').encode())\n"
+            "print(s.makefile('rb').readline().decode())\n")
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=%d" % gid,
+                        "--clear-groups", "/usr/bin/python3", "-c", code,
+                        d.socket], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    reply = json.loads(p.stdout)
+    assert reply["ok"] is False and \
+        reply["error"]["code"] == "permission_denied", reply
+    return reply["error"]["message"]
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/setpriv"),
+                    reason="no setpriv")
+@pytest.mark.parametrize("group", ["users", ""])
+def test_refusal_names_the_fix(group, linked_sims, daemon_factory,
+                               public_dir):
+    """The permission_denied message says how to get the permission: join
+    the socket group, or, with no group in force, make one."""
+    ec2, oc = linked_sims()
+    d = daemon_factory(ec2, oc, {"dev04": []}, socket_dir=public_dir,
+                       daemon_conf=["socket_group = " + group]).start()
+    nobody_gid = grp.getgrnam("nogroup").gr_gid
+    msg = denied_message(d, nobody_gid)
+    if group:
+        assert msg == (
+            "only root, the daemon's user or members of group users "
+            "(socket_group) may change clusters; to let this user (uid "
+            "65534) do it: usermod -aG users USER, then log in again")
+        # A member of the group may.
+        users = grp.getgrnam("users").gr_gid
+        os.chmod(d.socket, 0o666)
+        code = ("import json,socket,sys\n"
+                "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+                "s.sendall((json.dumps({'v':1,'id':1,'cmd':'stop',"
+                "'cluster':'dev04','dry_run':True})+'\\n').encode())\n"
+                "print(s.makefile('rb').readline().decode())\n")
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=%d" % users,
+                            "--clear-groups", "/usr/bin/python3", "-c", code,
+                            d.socket], capture_output=True, text=True,
+                           timeout=30)
+        assert '"permission_denied"' not in p.stdout, p.stdout
+    else:
+        assert msg == (
+            "only root or the daemon's user may change clusters: no "
+            "socket_group is in force; create group ec2-manager "
+            "(systemd-sysusers) or set [daemon] socket_group, restart "
+            "ec2-managerd, then usermod -aG GROUP USER and log in again")

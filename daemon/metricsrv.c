@@ -71,6 +71,8 @@ struct cl {
 	int	 queued, queued_hl, running_jobs;
 	bool	 load;			/* policy = demand uses load */
 	double	 queued_hl_load, running_load;
+	int	 running_hl;
+	double	 running_hl_load;
 	bool	 as_enabled, as_paused;
 	bool	 op;
 	bool	 failing;
@@ -142,6 +144,8 @@ read_cluster(struct cluster *c, struct cl *g, int64_t now)
 	g->queued_hl = md.queued_high_load_jobs;
 	g->running_jobs = md.running_jobs;
 	g->queued_hl_load = md.queued_high_load_load;
+	g->running_hl = md.running_high_load_jobs;
+	g->running_hl_load = md.running_high_load_load;
 	model_release(&md);
 }
 
@@ -181,6 +185,9 @@ GAUGE(g_running_jobs, g->oc && g->running_jobs >= 0, g->running_jobs)
 GAUGE(g_queued_hl_load, g->oc && g->load && g->queued_hl_load >= 0,
     g->queued_hl_load)
 GAUGE(g_running_load, g->oc && g->load, g->running_load)
+GAUGE(g_running_hl, g->oc && g->running_hl >= 0, g->running_hl)
+GAUGE(g_running_hl_load, g->oc && g->load && g->running_hl_load >= 0,
+    g->running_hl_load)
 GAUGE(g_as_enabled, true, g->as_enabled)
 GAUGE(g_as_paused, true, g->as_paused)
 GAUGE(g_op, true, g->op)
@@ -325,9 +332,14 @@ metricsrv_write(struct daemon *d, struct strbuf *out)
 	    "the high_load_services types.", g_queued_hl);
 	cluster_gauge(out, v, n, "ec2m_jobs_running", "Jobs in RUNNING.",
 	    g_running_jobs);
+	cluster_gauge(out, v, n, "ec2m_high_load_jobs_running", "Running jobs "
+	    "of the high_load_services types.", g_running_hl);
 	cluster_gauge(out, v, n, "ec2m_high_load_jobs_queued_load", "Summed "
 	    "jobLoad of the queued high-load jobs (policy = demand).",
 	    g_queued_hl_load);
+	cluster_gauge(out, v, n, "ec2m_high_load_jobs_running_load", "Summed "
+	    "jobLoad of the running high-load jobs (policy = demand).",
+	    g_running_hl_load);
 	cluster_gauge(out, v, n, "ec2m_workers_running_load", "Summed jobLoad "
 	    "of the jobs running on workers (policy = demand).",
 	    g_running_load);

@@ -125,6 +125,8 @@ model_build(struct model *md, const char *prefix,
 	md->opencast_known = hosts != NULL && jobs != NULL;
 	md->queued_jobs = md->queued_high_load_jobs = md->running_jobs = -1;
 	md->queued_high_load_load = -1;
+	md->running_high_load_jobs = -1;
+	md->running_high_load_load = -1;
 	for (size_t i = 0; i < instances->n; i++) {
 		const struct ec2_instance *in = &instances->v[i];
 		struct model_member *m = &md->m[md->n];
@@ -162,6 +164,8 @@ model_build(struct model *md, const char *prefix,
 	md->queued_jobs = jobs->queued;
 	md->queued_high_load_jobs = jobs->queued_high_load;
 	md->queued_high_load_load = jobs->queued_high_load_load;
+	md->running_high_load_jobs = jobs->running_high_load;
+	md->running_high_load_load = jobs->running_high_load_load;
 	md->running_jobs = jobs->running;
 	mi = xcalloc(md->n ? md->n : 1, sizeof(*mi));
 	host_of = xcalloc(md->n ? md->n : 1, sizeof(*host_of));

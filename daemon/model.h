@@ -57,6 +57,8 @@ struct model {
 	int	 queued_jobs;		/* -1 when Opencast is unknown */
 	int	 queued_high_load_jobs;
 	double	 queued_high_load_load;	/* their summed jobLoad; -1: unknown */
+	int	 running_high_load_jobs;	/* RUNNING of a high-load type */
+	double	 running_high_load_load;	/* their summed jobLoad */
 	int	 running_jobs;
 	struct oc_map_result map;
 };

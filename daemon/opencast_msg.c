@@ -465,8 +465,13 @@ job_item(json_t *item, size_t index, void *vctx, struct oc_error *err)
 		add_count(&h->running, 1);
 		h->load += job.load;
 	}
-	if (strcmp(job.status, "RUNNING") == 0)
+	if (strcmp(job.status, "RUNNING") == 0) {
 		add_count(&j->running, 1);
+		if (job.high_load) {
+			add_count(&j->running_high_load, 1);
+			j->running_high_load_load += job.load;
+		}
+	}
 	if (strcmp(job.status, "QUEUED") == 0 ||
 	    strcmp(job.status, "RESTART") == 0) {
 		add_count(&j->queued, 1);
@@ -543,6 +548,8 @@ stat_item(json_t *item, size_t index, void *vctx, struct oc_error *err)
 	if (oc_service_set_has(ctx->high_load, type)) {
 		add_count(&j->queued_high_load, queued);
 		j->queued_high_load_load += queued;
+		add_count(&j->running_high_load, running);
+		j->running_high_load_load += running;
 	}
 	return 0;
 }

@@ -96,6 +96,8 @@ struct oc_jobs {
 	int	 queued_high_load;	/* ... of a high-load type */
 	double	 queued_high_load_load;	/* their summed jobLoad */
 	int	 running;		/* RUNNING, every host */
+	int	 running_high_load;	/* ... of a high-load type */
+	double	 running_high_load_load;	/* their summed jobLoad */
 	/* activeJobs.json only: every active job, compact. */
 	struct oc_job *jobs;
 	size_t	 njobs;

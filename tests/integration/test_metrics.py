@@ -126,6 +126,35 @@ def test_scrape(make):
     assert http_get(d.metrics_url, method="POST")[0] == 405
 
 
+def test_job_gauges_all_and_high_load(make):
+    """Queued and running jobs, all of them and those of the
+    high_load_services types, as Opencast lists them."""
+    ec2, oc, d = make()
+    oc.ctl("POST", "settings", {"dispatch": False})
+    worker = [h["base_url"] for h in oc.ctl("GET", "state")["hosts"]
+              if h["role"] == "worker" and h["online"]][0]
+    composer = "org.opencastproject.composer"
+    oc.ctl("POST", "jobs", {"type": composer, "status": "RUNNING",
+                            "host": worker, "duration_s": 600})
+    oc.ctl("POST", "jobs", {"type": "org.opencastproject.workflow",
+                            "status": "RUNNING", "host": worker,
+                            "duration_s": 600})
+    oc.ctl("POST", "jobs", {"type": composer, "count": 2})
+    oc.ctl("POST", "jobs", {"type": "org.opencastproject.workflow"})
+    p = d.ctl("dev04", "status", "--refresh", "-j")
+    assert p.returncode == 0, p.stderr
+    s = samples(http_get(d.metrics_url)[2])
+    c = 'cluster="dev04"'
+    assert s['ec2m_jobs_queued{%s}' % c] == 3
+    assert s['ec2m_high_load_jobs_queued{%s}' % c] == 2
+    assert s['ec2m_jobs_running{%s}' % c] == 2
+    assert s['ec2m_high_load_jobs_running{%s}' % c] == 1
+    assert s['ec2m_workers_busy{%s}' % c] == 1
+    # Loads are the demand policy's: absent under the default policy.
+    assert not any(k.startswith("ec2m_high_load_jobs_running_load")
+                   for k in s)
+
+
 @needs_prometheus
 def test_promtool_check_metrics(make):
     ec2, oc, d = make()

@@ -167,6 +167,10 @@ test_active_jobs_aggregation(void **state)
 	assert_int_equal(oc_jobs_running_on(j, "http://10.0.1.13:8080"), 0);
 	assert_int_equal(oc_jobs_running_on(j, "http://10.0.1.99:8080"), 0);
 	assert_int_equal(j->running, 3);	/* RUNNING only */
+	/* Jobs 1 and 3: composer; 7 is a workflow, 2 only DISPATCHING. */
+	assert_int_equal(j->running_high_load, 2);
+	assert_true(j->running_high_load_load > 3.49 &&
+	    j->running_high_load_load < 3.51);
 	assert_int_equal(j->queued, 3);		/* QUEUED + RESTART */
 	assert_int_equal(j->queued_high_load, 2);
 	assert_true(j->queued_high_load_load > 2.29 &&
@@ -270,6 +274,8 @@ test_statistics(void **state)
 	assert_int_equal(j->running, 7);
 	assert_int_equal(j->queued, 8);
 	assert_int_equal(j->queued_high_load, 6);
+	/* composer 2 + inspection 1; the workflow runs are not heavy. */
+	assert_int_equal(j->running_high_load, 3);
 	oc_jobs_free(j);
 
 	j = oc_jobs_new();

@@ -17,6 +17,7 @@
 #include "daemon/autoscaler.h"
 #include "daemon/cluster.h"
 #include "daemon/control.h"
+#include "daemon/core.h"
 #include "daemon/daemon.h"
 #include "daemon/operation.h"
 #include "daemon/status.h"
@@ -74,7 +75,8 @@ cmd_clusters(struct daemon *d, struct ctl_req *r, struct cluster *c)
 	arr = json_array();
 	for (struct cluster *x = d->clusters; x; x = x->next)
 		json_array_append_new(arr, status_summary_json(x, now));
-	ctl_req_ok(r, json_pack("{s:o}", "clusters", arr));
+	ctl_req_ok(r, json_pack("{s:o, s:o}", "clusters", arr, "reload",
+	    daemon_core_reload_json(d)));
 }
 
 /* Answers with the cluster's status, from its cache when it holds. */

@@ -599,7 +599,8 @@ ini_options(void)
 	ini_inline_comment_prefixes = inline_prefixes;
 }
 
-static void
+/* Reads one file; false when it cannot be opened. */
+static bool
 load_file(struct loader *ld, const char *path)
 {
 	int rc;
@@ -611,7 +612,7 @@ load_file(struct loader *ld, const char *path)
 	ld->f = fopen(path, "re");
 	if (ld->f == NULL) {
 		fail(ld, cur_file(ld), 0, "cannot open: %s", strerror(errno));
-		return;
+		return false;
 	}
 	ld->line = 0;
 	ld->iniline = 0;
@@ -631,6 +632,7 @@ load_file(struct loader *ld, const char *path)
 		    rc);
 	fclose(ld->f);
 	ld->f = NULL;
+	return true;
 }
 
 /*
@@ -723,7 +725,7 @@ finish(struct loader *ld)
 }
 
 int
-config_load(const char *path, struct config **out, char *err,
+config_load_partial(const char *path, struct config **out, char *err,
     size_t errlen)
 {
 	struct loader ld = { .errs = STRBUF_INIT };
@@ -735,7 +737,9 @@ config_load(const char *path, struct config **out, char *err,
 		err[0] = '\0';
 	ini_options();
 	ld.c = config_new(path);
-	load_file(&ld, path);
+	*out = NULL;
+	if (!load_file(&ld, path))
+		goto out;
 	dir = config_dropin_dir(path);
 	if (config_list_dropins(dir, &dropins, &ndropins, why,
 	    sizeof(why)) == -1)
@@ -744,15 +748,12 @@ config_load(const char *path, struct config **out, char *err,
 		for (i = 0; i < ndropins; i++)
 			load_file(&ld, dropins[i]);
 	finish(&ld);
-	if (ld.nerrs > 0) {
-		if (err != NULL && errlen > 0)
-			utf8_snprintf(err, errlen, "%s", strbuf_str(&ld.errs));
-		goto out;
-	}
 	*out = ld.c;
 	ld.c = NULL;
-	rc = 0;
+	rc = ld.nerrs > 0 ? -1 : 0;
 out:
+	if (ld.nerrs > 0 && err != NULL && errlen > 0)
+		utf8_snprintf(err, errlen, "%s", strbuf_str(&ld.errs));
 	config_free(ld.c);
 	config_free_list(dropins, ndropins);
 	free(dir);
@@ -777,4 +778,18 @@ config_where(const struct config *c, const char *key)
 		    strcmp(config_keys[i].name, key) == 0)
 			return c->key_at[i];
 	return NULL;
+}
+
+int
+config_load(const char *path, struct config **out, char *err,
+    size_t errlen)
+{
+	struct config *c;
+
+	if (config_load_partial(path, &c, err, errlen) != 0) {
+		config_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
 }

@@ -88,6 +88,13 @@ struct config {
  * group) is checked by preflight_run() (preflight.h), not here. */
 int config_load(const char *path, struct config **out, char *err,
     size_t errlen);
+/* The same, but on errors *out is the configuration as far as the files
+ * could be read (the lines in error left out), for checks that report
+ * every problem at once; NULL only when the main file cannot be opened.
+ * The caller frees it either way; it must never be put in force when
+ * -1 is returned. */
+int config_load_partial(const char *path, struct config **out, char *err,
+    size_t errlen);
 void config_free(struct config *c);
 
 /* "FILE:LINE" where the key called name of [daemon], [aws], [opencast]

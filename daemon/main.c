@@ -252,22 +252,42 @@ open_control(struct main_ctx *m, const char *group, char *err, size_t errlen)
 }
 
 /*
- * What start-up and a reload check beyond the files, with the same
- * function as --check-config (preflight.h).  Returns 0, or -1 with every
- * problem in err, one per line.  pf is filled either way.
+ * The one check of start-up, SIGHUP and --check-config: the files (every
+ * error with its file and line), then what the settings need from the
+ * machine (preflight.h), run on what the files gave even when some lines
+ * were wrong, so that every problem is reported at once.  Returns the
+ * number of problems, each a line of err (no newline at the end); *cfg is
+ * the configuration when there are none, else NULL.  pf is filled either
+ * way.
  */
-static int
-check_machine(const struct config *cfg, struct preflight *pf, char *err,
-    size_t errlen)
+static size_t
+load_and_check(const char *path, struct config **cfg, struct preflight *pf,
+    char *err, size_t errlen)
 {
-	size_t n = preflight_run(cfg, aws_getenv, pf);
+	struct config *c = NULL;
+	size_t n = 0, nm = 0;
 
-	if (n == 0)
-		return 0;
-	/* Without the last newline. */
-	utf8_snprintf(err, errlen, "%.*s", (int)strlen(pf->errors) - 1,
-	    pf->errors);
-	return -1;
+	memset(pf, 0, sizeof(*pf));
+	if (config_load_partial(path, &c, err, errlen) != 0) {
+		n = 1;
+		for (const char *p = err; (p = strchr(p, '\n')) != NULL; p++)
+			n++;
+	}
+	if (c != NULL)
+		nm = preflight_run(c, aws_getenv, pf);
+	if (nm > 0) {
+		size_t len = strlen(err);
+
+		/* After the files' errors, without the last newline. */
+		utf8_snprintf(err + len, errlen - len, "%s%.*s", len ? "\n" :
+		    "", (int)strlen(pf->errors) - 1, pf->errors);
+	}
+	if (n + nm > 0) {
+		config_free(c);
+		c = NULL;
+	}
+	*cfg = c;
+	return n + nm;
 }
 
 /* Logs each line of a multi-line error. */
@@ -287,8 +307,8 @@ log_err_lines(const char *text)
 	}
 }
 
-/* --check-config: the files, then what start-up needs from the machine,
- * every problem at once.  Returns the exit status. */
+/* --check-config: load_and_check(), with what it found on stdout and the
+ * problems on stderr.  Returns the exit status. */
 static int
 check_config(const char *path)
 {
@@ -297,28 +317,16 @@ check_config(const char *path)
 	char err[16384];
 	size_t n;
 
-	if (config_load(path, &cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		n = 1;
-		for (const char *p = err; (p = strchr(p, '\n')) != NULL; p++)
-			n++;
-		fprintf(stderr, "configuration rejected: %s: %zu error%s in "
-		    "the files (the AWS, Opencast and group settings are "
-		    "checked once the files load)\n", path, n,
-		    n == 1 ? "" : "s");
-		return 1;
-	}
-	n = preflight_run(cfg, aws_getenv, &pf);
-	fputs(pf.report, stdout);
+	n = load_and_check(path, &cfg, &pf, err, sizeof(err));
+	if (pf.report != NULL)
+		fputs(pf.report, stdout);
 	fflush(stdout);
-	if (n > 0) {
-		fputs(pf.errors, stderr);
-		fprintf(stderr, "configuration rejected: %s: %zu error%s\n",
-		    path, n, n == 1 ? "" : "s");
-	} else {
+	if (n > 0)
+		fprintf(stderr, "%s\nconfiguration rejected: %s: %zu error%s\n",
+		    err, path, n, n == 1 ? "" : "s");
+	else
 		printf("configuration OK: %s, %zu cluster%s\n", path,
 		    cfg->nclusters, cfg->nclusters == 1 ? "" : "s");
-	}
 	preflight_clear(&pf);
 	config_free(cfg);
 	return n > 0;
@@ -338,8 +346,7 @@ reload(struct daemon *d)
 	}
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)(uv_hrtime() / 1000));
-	if (config_load(d->config_path, &nc, err, sizeof(err)) != 0 ||
-	    check_machine(nc, &pf, err, sizeof(err)) != 0 ||
+	if (load_and_check(d->config_path, &nc, &pf, err, sizeof(err)) > 0 ||
 	    daemon_core_reload(d, nc, err, sizeof(err)) != 0) {
 		preflight_clear(&pf);
 		config_free(nc);
@@ -507,14 +514,9 @@ main(int argc, char **argv)
 	}
 	if (check_only)
 		return check_config(path);
-	if (config_load(path, &cfg, err, sizeof(err)) != 0) {
-		log_err_lines(err);
-		return 1;
-	}
-	if (check_machine(cfg, &pf, err, sizeof(err)) != 0) {
+	if (load_and_check(path, &cfg, &pf, err, sizeof(err)) > 0) {
 		log_err_lines(err);
 		preflight_clear(&pf);
-		config_free(cfg);
 		return 1;
 	}
 	if (pf.group_missing)

@@ -1375,6 +1375,42 @@ test_operation_ids(void **state)
 	config_free(c);
 }
 
+/* On errors, config_load_partial() still gives what the good lines set,
+ * for the checks that report every problem at once; nothing when the main
+ * file cannot be read. */
+static void
+test_partial(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *c = (struct config *)&c;
+	char err[512], path[PATH_MAX];
+
+	put(fx->dir, MAIN, "[aws]\nregion = eu-west-1\nregoin = x\n"
+	    "[cluster a]\nmax_workers = 0\nmin_workers = 1\n");
+	assert_int_equal(config_load_partial(main_path(fx->dir), &c, err,
+	    sizeof(err)), -1);
+	assert_non_null(c);
+	assert_non_null(strstr(err, ":3: unknown key \"regoin\""));
+	assert_non_null(strstr(err, ":5: invalid value \"0\""));
+	assert_string_equal(c->region, "eu-west-1");
+	assert_int_equal(c->nclusters, 1);
+	assert_int_equal(c->clusters[0].min_workers, 1);
+	assert_int_equal(c->clusters[0].max_workers, 10);
+	config_free(c);
+
+	snprintf(path, sizeof(path), "%s/missing.conf", fx->dir);
+	c = (struct config *)&c;
+	assert_int_equal(config_load_partial(path, &c, err, sizeof(err)), -1);
+	assert_null(c);
+
+	put(fx->dir, MAIN, "[aws]\nregion = eu-west-1\n");
+	assert_int_equal(config_load_partial(main_path(fx->dir), &c, err,
+	    sizeof(err)), 0);
+	assert_non_null(c);
+	assert_string_equal(err, "");
+	config_free(c);
+}
+
 #define TEST(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1401,6 +1437,7 @@ main(void)
 		TEST(test_key_table),
 		TEST(test_suggest),
 		TEST(test_operation_ids),
+		TEST(test_partial),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -402,6 +402,16 @@ def config_seeds():
     write(t, "bad_values.conf",
           b"[cluster dev04]\nidle_uptime_threshold = 60m\n"
           b"admin_url = ftp://{nope}\nlog_level = loud\n")
+    # Issue 14: every error at once, "did you mean", an unclosed header,
+    # a section twice in a file, the old tool's operation ids, inline "#".
+    write(t, "every_error.conf", joined(
+        b"[daemon\nsocket = /x\n[aws]\nregoin = eu-west-1\n"
+        b"region = eu-west-1   # Ireland\n[Defaults]\n[defaults]\n"
+        b"min_worker = 1\nsocket_group = staff\n"
+        b"high_load_services = compose editor inspect video-segment\n"
+        b"[cluster dev04]\nno equals sign\n[cluster dev04]\n"
+        b"[aws ;x]\n",
+        b"[cluster dev04]\nautoscale = sometimes\n"))
 
 
 def main():

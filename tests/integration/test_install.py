@@ -138,6 +138,24 @@ def test_man_pages(installed):
         assert key.replace("_", "\\_") in text or key in text, key
 
 
+def test_restart_loop_is_bounded(installed):
+    """A daemon that keeps failing to start (a rejected configuration) is
+    restarted a few times, then left failed: the restarts that RestartSec=
+    allows within StartLimitIntervalSec= exceed StartLimitBurst=, so the
+    limit can trip."""
+    build, dest, files = installed
+    unit = in_dest(dest, UNIT_DIR + "/ec2-managerd.service").read_text()
+    keys = dict(line.split("=", 1) for line in unit.splitlines()
+                if "=" in line and not line.startswith("#"))
+    seconds = lambda v: int(v[:-1]) if v.endswith("s") else int(v)
+    assert keys["Restart"] == "on-failure"
+    burst = int(keys["StartLimitBurst"])
+    assert 1 < burst <= 10
+    # Starts fit in the interval at RestartSec= apart: the limit trips.
+    assert burst * seconds(keys["RestartSec"]) < \
+        seconds(keys["StartLimitIntervalSec"])
+
+
 def test_unit_paths_and_secrets_routes(installed):
     build, dest, files = installed
     unit = in_dest(dest, UNIT_DIR + "/ec2-managerd.service").read_text()

@@ -3,11 +3,14 @@
  * A refresh reads the cluster's instances from EC2 (one paginated
  * DescribeInstances), finds the admin node, and reads Opencast through it:
  * the credentials probe when not yet verified, then hosts and job state in
- * parallel.  Results replace the previous ones only when they are complete;
- * a failure keeps the old EC2 data (marked not ok) and makes the Opencast
- * numbers unknown, so nothing downstream mistakes missing data for idle
- * workers.  Status's refresh part is built here (status.c puts status
- * together).
+ * parallel.  An operation's step may ask for one Opencast part alone
+ * (REFRESH_OC_HOSTS, REFRESH_OC_JOBS): it replaces that part of a complete
+ * view, and oc_at_ms stays the time of the older part; without a complete
+ * view both parts are read.  Results replace the previous ones only when
+ * they are complete; a failure keeps the old EC2 data (marked not ok) and
+ * makes the Opencast numbers unknown, so nothing downstream mistakes
+ * missing data for idle workers.  Status's refresh part is built here
+ * (status.c puts status together).
  */
 #include "daemon/cluster.h"
 
@@ -54,6 +57,9 @@ struct cluster_refresh {
 	struct oc_jobs	*new_jobs;
 	char		*new_oc_error;
 	int		 oc_pending;
+	/* The Opencast parts being read: those asked for, or both while
+	 * the cluster has no complete view to update. */
+	unsigned	 oc_reading;
 	/* Everyone waiting, for the refresh in flight (gen) or for the one
 	 * queued behind it (gen + 1).  A waiter stays in this list until it
 	 * is answered, so that cluster_refresh_cancel() finds it at any
@@ -333,14 +339,24 @@ oc_part_done(struct cluster *c)
 		opencast_failed(c, "%s", c->rf->new_oc_error);
 		oc_results_drop(c);
 	} else {
-		oc_hosts_free(c->hosts);
-		oc_jobs_free(c->jobs);
-		c->hosts = c->rf->new_hosts;
-		c->jobs = c->rf->new_jobs;
-		c->rf->new_hosts = NULL;
-		c->rf->new_jobs = NULL;
+		int64_t now = time_now_ms();
+
+		/* Only the parts read are replaced, and their times. */
+		if (c->rf->oc_reading & REFRESH_OC_HOSTS) {
+			oc_hosts_free(c->hosts);
+			c->hosts = c->rf->new_hosts;
+			c->rf->new_hosts = NULL;
+			c->oc_hosts_at_ms = now;
+		}
+		if (c->rf->oc_reading & REFRESH_OC_JOBS) {
+			oc_jobs_free(c->jobs);
+			c->jobs = c->rf->new_jobs;
+			c->rf->new_jobs = NULL;
+			c->oc_jobs_at_ms = now;
+		}
 		c->oc_ok = true;
-		c->oc_at_ms = time_now_ms();
+		c->oc_at_ms = c->oc_hosts_at_ms < c->oc_jobs_at_ms ?
+		    c->oc_hosts_at_ms : c->oc_jobs_at_ms;
 		set_str(&c->oc_error, NULL);
 		cluster_changed(c);
 		note_mapping(c);
@@ -393,11 +409,17 @@ read_opencast(struct cluster *c)
 		c->cfg->n_high_load_services,
 	};
 
-	c->rf->oc_pending = 2;
-	c->rf->oc_hosts_call = oc_get_hosts(c->oc, on_oc_hosts, c);
-	c->rf->oc_jobs_call = oc_get_jobs(c->oc,
-	    c->cfg->job_source == JOB_SOURCE_STATISTICS ? OC_JOBS_STATISTICS :
-	    OC_JOBS_ACTIVE, &set, on_oc_jobs, c);
+	unsigned parts = c->rf->oc_reading;
+
+	/* Answers come from the loop, after both calls went out. */
+	c->rf->oc_pending = !!(parts & REFRESH_OC_HOSTS) +
+	    !!(parts & REFRESH_OC_JOBS);
+	if (parts & REFRESH_OC_HOSTS)
+		c->rf->oc_hosts_call = oc_get_hosts(c->oc, on_oc_hosts, c);
+	if (parts & REFRESH_OC_JOBS)
+		c->rf->oc_jobs_call = oc_get_jobs(c->oc,
+		    c->cfg->job_source == JOB_SOURCE_STATISTICS ?
+		    OC_JOBS_STATISTICS : OC_JOBS_ACTIVE, &set, on_oc_jobs, c);
 }
 
 /* Called by the Opencast client with the credentials probe's outcome. */
@@ -471,6 +493,12 @@ start_opencast(struct cluster *c)
 		clog(LOG_INFO, c->name, "Opencast admin at %s", url);
 	}
 	free(url);
+	/* One part alone updates a complete view of this admin's Opencast
+	 * only; without one, both are read. */
+	c->rf->oc_reading = c->rf->refreshing & REFRESH_OPENCAST;
+	if (!c->oc_ok || c->hosts == NULL || c->jobs == NULL ||
+	    !c->rf->oc_verified)
+		c->rf->oc_reading = REFRESH_OPENCAST;
 	if (c->rf->oc_verified)
 		read_opencast(c);
 	else

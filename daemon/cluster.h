@@ -51,6 +51,11 @@ struct cluster {
 	char		*ec2_error;
 	struct oc_hosts	*hosts;		/* NULL while Opencast is unknown */
 	struct oc_jobs	*jobs;
+	/* When hosts and jobs were last read (an operation's step may read
+	 * one of them alone); oc_at_ms is the older of the two, so that a
+	 * read of one part never makes the other look fresh. */
+	int64_t		 oc_hosts_at_ms;
+	int64_t		 oc_jobs_at_ms;
 	int64_t		 oc_at_ms;
 	bool		 oc_ok;
 	char		*oc_error;
@@ -102,7 +107,13 @@ struct cluster *cluster_find(struct daemon *d, const char *name);
  * refreshes at once. */
 void cluster_reconfigure(struct cluster *c, const struct cluster_config *cfg);
 #define REFRESH_EC2		0x1	/* one paginated DescribeInstances */
-#define REFRESH_OPENCAST	0x2	/* hosts and job state */
+#define REFRESH_OC_HOSTS	0x2	/* GET /services/hosts.json */
+#define REFRESH_OC_JOBS		0x4	/* job state: activeJobs.json (or
+					   statistics.json) */
+/* A part of Opencast alone only updates a complete view: while the
+ * cluster has none (Opencast unknown, or a new admin URL), asking for one
+ * part reads both. */
+#define REFRESH_OPENCAST	(REFRESH_OC_HOSTS | REFRESH_OC_JOBS)
 #define REFRESH_ALL		(REFRESH_EC2 | REFRESH_OPENCAST)
 
 /* Reads the given parts now, or joins the refresh in flight when it reads

@@ -29,7 +29,11 @@ op_run_start(struct operation *op)
 
 	switch (op->pc) {
 	case 0:
-		op_refresh(op, REFRESH_ALL, SA_PLAN);
+		/* The rules of start need EC2 alone; Opencast is read by the
+		 * waits, when it answers.  A dry run skips them, so it reads
+		 * the hosts now for the maintenance it would switch off. */
+		op_refresh(op, REFRESH_EC2 | (op->p.dry_run ?
+		    REFRESH_OC_HOSTS : 0), SA_PLAN);
 		return;
 	case SA_PLAN:
 		if (!op_refreshed_ok(op))
@@ -100,8 +104,10 @@ op_run_start(struct operation *op)
 		op_accepted(op);
 		op_step(op, "wait_opencast", 0, 1, "waiting until Opencast "
 		    "answers and knows every node");
-		/* A full read per poll: the admin's address may be new. */
-		op_wait(op, REFRESH_ALL, op_wait_opencast_ready, &op->batch,
+		/* The hosts alone per poll: EC2 was read once the nodes ran
+		 * (the admin's address with it), or at the plan. */
+		op_wait(op, REFRESH_OC_HOSTS, op_wait_opencast_ready,
+		    &op->batch,
 		    "Opencast answers and knows every running node",
 		    SA_MAINT_OFF);
 		return;
@@ -128,7 +134,7 @@ op_run_start(struct operation *op)
 		op_step(op, "wait_maintenance_off", 0, (int)op->batch.n,
 		    "waiting until Opencast shows every node online and out "
 		    "of maintenance");
-		op_wait(op, REFRESH_OPENCAST, op_wait_ready, &op->batch,
+		op_wait(op, REFRESH_OC_HOSTS, op_wait_ready, &op->batch,
 		    "Opencast shows every node online and out of maintenance",
 		    SA_DONE);
 		return;
@@ -156,7 +162,9 @@ op_run_stop(struct operation *op)
 
 	switch (op->pc) {
 	case 0:
-		op_refresh(op, REFRESH_ALL, ST_PLAN);
+		/* Instances and hosts (their maintenance); the jobs are what
+		 * wait_idle polls. */
+		op_refresh(op, REFRESH_EC2 | REFRESH_OC_HOSTS, ST_PLAN);
 		return;
 	case ST_PLAN:
 		if (!op_refreshed_ok(op))
@@ -188,7 +196,7 @@ op_run_stop(struct operation *op)
 		}
 		op_step(op, "wait_idle", 0, op->c->cfg->wait_retries,
 		    "waiting until the workers run no jobs");
-		op_wait(op, REFRESH_OPENCAST, op_wait_workers_idle, &op->batch,
+		op_wait(op, REFRESH_OC_JOBS, op_wait_workers_idle, &op->batch,
 		    "the workers are idle", ST_STOP_NODES);
 		return;
 	case ST_STOP_NODES:
@@ -286,7 +294,7 @@ op_run_maintenance(struct operation *op)
 	}
 	switch (op->pc) {
 	case 0:
-		op_refresh(op, REFRESH_ALL, MA_PLAN);
+		op_refresh(op, REFRESH_EC2 | REFRESH_OC_HOSTS, MA_PLAN);
 		return;
 	case MA_PLAN:
 		if (!op_refreshed_ok(op))
@@ -310,7 +318,7 @@ op_run_maintenance(struct operation *op)
 		}
 		op_step(op, "wait_maintenance", 0, (int)ms->hosts.n,
 		    "waiting until Opencast shows it");
-		op_wait(op, REFRESH_OPENCAST, on ? op_wait_maint_on :
+		op_wait(op, REFRESH_OC_HOSTS, on ? op_wait_maint_on :
 		    op_wait_maint_off, &ms->ids, on ? "Opencast shows the "
 		    "nodes in maintenance" : "Opencast shows the nodes out of "
 		    "maintenance", MA_DONE);

@@ -76,7 +76,9 @@ op_run_scale_up(struct operation *op)
 	}
 	switch (op->pc) {
 	case 0:
-		op_refresh(op, REFRESH_ALL, SU_PLAN);
+		/* The hosts for the maintenance flag a stopped worker may
+		 * have kept (SU_MAINT_OFF); the jobs are not needed. */
+		op_refresh(op, REFRESH_EC2 | REFRESH_OC_HOSTS, SU_PLAN);
 		return;
 	case SU_PLAN:
 		if (!op_refreshed_ok(op))
@@ -169,7 +171,7 @@ op_run_scale_up(struct operation *op)
 		op_step(op, "wait_registered", 0, (int)op->batch.n, "waiting "
 		    "until Opencast knows the new workers, out of "
 		    "maintenance");
-		op_wait(op, REFRESH_OPENCAST, op_wait_ready, &op->batch,
+		op_wait(op, REFRESH_OC_HOSTS, op_wait_ready, &op->batch,
 		    "the new workers are registered in Opencast and out of "
 		    "maintenance", SU_DONE);
 		return;
@@ -301,7 +303,9 @@ op_run_scale_down(struct operation *op)
 			return;
 		}
 		op_step(op, "recheck", 0, 1, "reading Opencast again");
-		op_refresh(op, REFRESH_OPENCAST, SD_RECHECK);
+		/* The jobs tell who took one meanwhile; the hosts (their
+		 * addresses) are the plan's. */
+		op_refresh(op, REFRESH_OC_JOBS, SD_RECHECK);
 		return;
 	case SD_RECHECK:
 		if (!op->refresh_ok) {
@@ -366,7 +370,9 @@ op_run_scale_to(struct operation *op)
 
 	switch (op->pc) {
 	case 0:
-		op_refresh(op, REFRESH_ALL, TO_PLAN);
+		/* EC2 decides the direction; then Opencast is read for the
+		 * machine it hands over to, as that one reads it. */
+		op_refresh(op, REFRESH_EC2, TO_PLAN);
 		return;
 	case TO_PLAN:
 		if (!op_refreshed_ok(op))
@@ -384,13 +390,12 @@ op_run_scale_to(struct operation *op)
 		if (op->p.workers > active) {
 			op->p.workers -= active;
 			op->machine = op_run_scale_up;
-			op->pc = SU_PLAN;
+			op_refresh(op, REFRESH_OC_HOSTS, SU_PLAN);
 		} else {
 			op->p.workers = active - op->p.workers;
 			op->machine = op_run_scale_down;
-			op->pc = SD_PLAN;
+			op_refresh(op, REFRESH_OPENCAST, SD_PLAN);
 		}
-		op_resume_in(op, 0);
 		return;
 	}
 }

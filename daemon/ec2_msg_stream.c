@@ -4,16 +4,25 @@
  * of ec2_msg.c reads (the first matching direct child; the text a tree
  * would hold) and fails with the same errors in the same precedence:
  * malformed XML, then an unexpected root, then the first instance without
- * an id.  About a third of the DOM reader's CPU (bench/bench_ec2_parse).
+ * an id.  About a fifth of the DOM reader's CPU (bench/bench_ec2_parse).
  *
  * With NOBLANKS, libxml2 drops blank text after looking at the element
  * being built (ctxt->node: has it children, is its first or last child
- * text).  So that it decides as it does for the tree, ctxt->node points at
- * a stand-in node per open element whose children and last point at shared
- * stand-ins of the right type; they never move while the parser may hold
- * one.  A document with a DTD (declared entities, content models) is read
- * by the DOM reader, and so is one whose DTD libxml2 read after an error
- * had stopped the callbacks: it parses entities with a context of its own
+ * text).  So that it decides as it does for the tree where that is read,
+ * in a value, ctxt->node points at a stand-in node whose children and last
+ * point at shared stand-ins of the right type; they never move while the
+ * parser may hold one.  In any other element the decision changes nothing
+ * read (the xml:space state it leaves is per element and not inherited).
+ *
+ * Most of the answer is not read (network interfaces, block devices, ...):
+ * an element no rule matches is skipped with libxml2's start-element and
+ * characters callbacks unset, and the rules' names are compared as the
+ * dictionary pointers libxml2 passes.  libxml2's own SAX2 pass is most of
+ * what is left (bench/bench_ec2_parse prints it as the floor).
+ *
+ * A document with a DTD (declared entities, content models) is read by the
+ * DOM reader, and so is one whose DTD libxml2 read after an error had
+ * stopped the callbacks: it parses entities with a context of its own
  * (whose callbacks are ignored here) and reports errors accordingly.
  */
 #include "daemon/ec2_msg.h"
@@ -77,16 +86,26 @@ static const struct srule srules[] = {
 	{ R_TAG, "value", R_TEXT, F_VALUE, false },
 };
 
+#define NSRULES (sizeof(srules) / sizeof(*srules))
+
 /* Where each parent's rules start in srules (they are grouped). */
 static const unsigned char srule_first[] = {
 	[R_ROOT] = 0, [R_RESSET] = 2, [R_RES] = 3, [R_INSTSET] = 4,
 	[R_INST] = 5, [R_STATE] = 14, [R_TAGSET] = 16, [R_TAG] = 17,
 };
 
+/*
+ * An open element that is read.  An element no rule matches (and all it
+ * holds) gets no frame: while it is open, libxml2 has no start-element and
+ * no characters callback to call (sstate.skipping), and s_end returns at
+ * once until the parser's depth (ctxt->nameNr) is back at that element's.
+ * So frames nest at most as deep as the rules do: root, reservationSet,
+ * item, instancesSet, item, tagSet, item, value.
+ */
+#define SFRAMES_MAX 8
+
 struct sframe {
-	xmlNode	 node;		/* what ctxt->node points at */
 	enum srole role;
-	enum sfield field;
 	uint32_t seen;		/* the srules already matched once */
 };
 
@@ -97,16 +116,27 @@ struct svalue {
 	bool	 other;		/* it has a child that is not text */
 };
 
-#define SFRAMES_PER_CHUNK 32
-
 struct sstate {
 	xmlParserCtxt *ctxt;
 	struct ec2_instance_list *out;
-	struct sframe **chunks;	/* open elements, SFRAMES_PER_CHUNK a chunk */
-	size_t	 depth, nchunks, chunks_cap;
+	struct sframe frames[SFRAMES_MAX];
+	size_t	 depth;		/* frames open */
+	bool	 skipping;	/* inside an element that is not read */
+	int	 skip_depth;	/* ctxt->nameNr when it started */
+	/* The rules' names in the parser's dictionary, which is where the
+	 * local names libxml2 passes to s_start come from: the same name
+	 * is the same pointer. */
+	const xmlChar *names[NSRULES];
+	/*
+	 * What ctxt->node points at.  Only the open value's text is read,
+	 * so only its node tracks its children; any other element's blank
+	 * text may be dropped or not, nothing of it is read.
+	 */
+	xmlNode	 value_node, other_node;
 	bool	 dtd;		/* read it with the DOM reader instead */
 	bool	 saw_root, bad_root, no_id;
 	char	*root_name;
+	enum sfield field;	/* of the open value */
 	struct svalue val;
 	/* The instance being read. */
 	struct ec2_instance cur;
@@ -120,30 +150,20 @@ struct sstate {
 static xmlNode stub_text = { .type = XML_TEXT_NODE };
 static xmlNode stub_other = { .type = XML_ELEMENT_NODE };
 
-static struct sframe *
-sframe_at(struct sstate *s, size_t i)
-{
-	return &s->chunks[i / SFRAMES_PER_CHUNK][i % SFRAMES_PER_CHUNK];
-}
-
-static struct sframe *
-sframe_push(struct sstate *s)
-{
-	if (s->depth == s->nchunks * SFRAMES_PER_CHUNK) {
-		s->chunks = xgrow(s->chunks, &s->chunks_cap, s->nchunks + 1,
-		    sizeof(*s->chunks));
-		s->chunks[s->nchunks++] = xcalloc(SFRAMES_PER_CHUNK,
-		    sizeof(struct sframe));
-	}
-	return sframe_at(s, s->depth++);
-}
-
 static void
-add_child(struct sframe *f, xmlNode *stub)
+add_child(xmlNode *node, xmlNode *stub)
 {
-	if (f->node.children == NULL)
-		f->node.children = stub;
-	f->node.last = stub;
+	if (node->children == NULL)
+		node->children = stub;
+	node->last = stub;
+}
+
+/* The open value, if the innermost open element is one. */
+static bool
+in_value(const struct sstate *s)
+{
+	return !s->skipping && s->depth &&
+	    s->frames[s->depth - 1].role == R_TEXT;
 }
 
 /* text(): NULL when empty; child_text_ref(): only a lone text child. */
@@ -168,8 +188,6 @@ static void
 s_value_end(struct sstate *s, enum sfield field)
 {
 	struct ec2_instance *in = &s->cur;
-	struct strbuf launch = STRBUF_INIT;
-	bool has;
 
 	switch (field) {
 	case F_ID: in->id = svalue_text(s); break;
@@ -179,11 +197,11 @@ s_value_end(struct sstate *s, enum sfield field)
 	case F_PRIV_DNS: in->private_dns = svalue_text(s); break;
 	case F_PUB_DNS: in->public_dns = svalue_text(s); break;
 	case F_LAUNCH:
-		svalue_ref(s, &launch, &has);
-		if (has && time_parse_iso8601(strbuf_str(&launch),
+		/* The value's lone text child, as svalue_ref() takes it. */
+		if (s->val.text && !s->val.other &&
+		    time_parse_iso8601(strbuf_str(&s->val.sb),
 		    &in->launch_time_ms) != 0)
 			in->launch_time_ms = 0;
-		strbuf_release(&launch);
 		break;
 	case F_CODE: svalue_ref(s, &s->code, &s->has_code); break;
 	case F_NAME: svalue_ref(s, &s->name, &s->has_name); break;
@@ -222,6 +240,55 @@ s_instance_end(struct sstate *s)
 		in->name = "";
 }
 
+static void s_start(void *, const xmlChar *, const xmlChar *,
+    const xmlChar *, int, const xmlChar **, int, int, const xmlChar **);
+static void s_characters(void *, const xmlChar *, int);
+
+/* The element starting is not read, nor anything it holds: libxml2 calls
+ * no start-element or characters callback until it ends (s_end). */
+static void
+skip_start(struct sstate *s)
+{
+	s->skipping = true;
+	/* The depth of its parent: libxml2 counts it in after this
+	 * callback, and out after its end callback. */
+	s->skip_depth = s->ctxt->nameNr;
+	s->ctxt->sax->startElementNs = NULL;
+	s->ctxt->sax->characters = NULL;
+	s->ctxt->node = &s->other_node;
+}
+
+/* The document element: what the tree would name it, and the rules' names
+ * looked up once in the dictionary its names come from. */
+static void
+s_root(struct sstate *s, const char *name, const xmlChar *prefix,
+    const xmlChar *uri)
+{
+	s->saw_root = true;
+	/* The tree names an element of an unbound prefix "p:name". */
+	free(s->root_name);
+	if (prefix && uri == NULL) {
+		struct strbuf sb = STRBUF_INIT;
+
+		strbuf_printf(&sb, "%s:%s", (const char *)prefix, name);
+		s->root_name = strbuf_detach(&sb, NULL);
+	} else {
+		s->root_name = xstrdup(name);
+	}
+	if (strcmp(s->root_name, "DescribeInstancesResponse") != 0) {
+		s->bad_root = true;
+		skip_start(s);
+		return;
+	}
+	for (size_t i = 0; i < NSRULES; i++)
+		if ((s->names[i] = xmlDictLookup(s->ctxt->dict,
+		    (const xmlChar *)srules[i].name, -1)) == NULL)
+			abort();
+	s->frames[0].role = R_ROOT;
+	s->frames[0].seen = 0;
+	s->depth = 1;
+}
+
 static void
 s_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     const xmlChar *uri, int nb_ns, const xmlChar **ns, int nb_attr,
@@ -229,66 +296,51 @@ s_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 {
 	xmlParserCtxt *ctxt = ctx;
 	struct sstate *s = ctxt->_private;
-	const char *name = (const char *)localname;
 	struct sframe *parent, *f;
+	const struct srule *r = NULL;
+	size_t i;
 
 	(void)nb_ns; (void)ns; (void)nb_attr; (void)nb_defaulted; (void)attrs;
 	if (ctxt != s->ctxt)
 		return;		/* an entity's content */
-	parent = s->depth ? sframe_at(s, s->depth - 1) : NULL;
-	f = sframe_push(s);
-	/* All that libxml2 looks at in a node being built. */
-	f->node.type = XML_ELEMENT_NODE;
-	f->node.children = f->node.last = NULL;
-	f->role = R_SKIP;
-	f->seen = 0;
-	ctxt->node = &f->node;
-	if (parent == NULL) {
-		s->saw_root = true;
-		/* The tree names an element of an unbound prefix "p:name". */
-		free(s->root_name);
-		if (prefix && uri == NULL) {
-			struct strbuf sb = STRBUF_INIT;
-
-			strbuf_printf(&sb, "%s:%s", (const char *)prefix, name);
-			s->root_name = strbuf_detach(&sb, NULL);
-		} else {
-			s->root_name = xstrdup(name);
-		}
-		if (strcmp(s->root_name, "DescribeInstancesResponse") == 0)
-			f->role = R_ROOT;
-		else
-			s->bad_root = true;
+	if (s->skipping)
+		return;		/* not called then */
+	ctxt->node = &s->other_node;
+	if (s->depth == 0) {
+		s_root(s, (const char *)localname, prefix, uri);
 		return;
 	}
-	add_child(parent, &stub_other);
-	if (parent->role == R_TEXT)
+	parent = &s->frames[s->depth - 1];
+	if (parent->role == R_TEXT) {
+		add_child(&s->value_node, &stub_other);
 		s->val.other = true;
-	if (parent->role == R_SKIP || parent->role == R_TEXT ||
-	    (prefix && uri == NULL))
+		skip_start(s);
 		return;
-	for (size_t i = srule_first[parent->role];
-	    i < sizeof(srules) / sizeof(*srules) &&
-	    srules[i].parent == parent->role; i++) {
-		const struct srule *r = &srules[i];
-
-		if (r->name[0] != name[0] || strcmp(r->name, name) != 0)
-			continue;
-		if (!r->every) {
-			if (parent->seen & (1u << i))
-				return;
-			parent->seen |= 1u << i;
-		}
-		f->role = r->role;
-		f->field = r->field;
-		break;
 	}
+	if (!(prefix && uri == NULL))
+		for (i = srule_first[parent->role];
+		    i < NSRULES && srules[i].parent == parent->role; i++)
+			if (s->names[i] == localname) {
+				r = &srules[i];
+				break;
+			}
+	if (r && !r->every) {
+		if (parent->seen & (1u << i))
+			r = NULL;
+		else
+			parent->seen |= 1u << i;
+	}
+	if (r == NULL || (r->role == R_INST && s->no_id)) {
+		/* Not read (after an instance without an id, the answer
+		 * is refused). */
+		skip_start(s);
+		return;
+	}
+	f = &s->frames[s->depth++];
+	f->role = r->role;
+	f->seen = 0;
 	switch (f->role) {
 	case R_INST:
-		if (s->no_id) {
-			f->role = R_SKIP;	/* the answer is refused */
-			break;
-		}
 		memset(&s->cur, 0, sizeof(s->cur));
 		s->ntags = 0;
 		s->has_code = s->has_name = false;
@@ -297,8 +349,11 @@ s_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		s->tag.key = s->tag.value = NULL;
 		break;
 	case R_TEXT:
+		s->field = r->field;
 		strbuf_reset(&s->val.sb);
 		s->val.text = s->val.other = false;
+		s->value_node.children = s->value_node.last = NULL;
+		ctxt->node = &s->value_node;
 		break;
 	default:
 		break;
@@ -311,15 +366,25 @@ s_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 {
 	xmlParserCtxt *ctxt = ctx;
 	struct sstate *s = ctxt->_private;
-	struct sframe *f;
 
 	(void)localname; (void)prefix; (void)uri;
-	if (ctxt != s->ctxt || s->depth == 0)
+	if (ctxt != s->ctxt)
 		return;
-	f = sframe_at(s, --s->depth);
-	switch (f->role) {
+	if (s->skipping) {
+		if (ctxt->nameNr > s->skip_depth + 1)
+			return;		/* an element inside */
+		s->skipping = false;
+		ctxt->sax->startElementNs = s_start;
+		ctxt->sax->characters = s_characters;
+		ctxt->node = in_value(s) ? &s->value_node :
+		    s->depth ? &s->other_node : NULL;
+		return;
+	}
+	if (s->depth == 0)
+		return;
+	switch (s->frames[--s->depth].role) {
 	case R_TEXT:
-		s_value_end(s, f->field);
+		s_value_end(s, s->field);
 		break;
 	case R_TAG:
 		if (s->tag.key == NULL)
@@ -336,7 +401,8 @@ s_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	default:
 		break;
 	}
-	ctxt->node = s->depth ? &sframe_at(s, s->depth - 1)->node : NULL;
+	/* A value holds no element that is read: its parent is not one. */
+	ctxt->node = s->depth ? &s->other_node : NULL;
 }
 
 static void
@@ -344,30 +410,23 @@ s_characters(void *ctx, const xmlChar *ch, int len)
 {
 	xmlParserCtxt *ctxt = ctx;
 	struct sstate *s = ctxt->_private;
-	struct sframe *f;
 
-	if (ctxt != s->ctxt || s->depth == 0)
+	if (ctxt != s->ctxt || !in_value(s))
 		return;
-	f = sframe_at(s, s->depth - 1);
-	add_child(f, &stub_text);
-	if (f->role == R_TEXT) {
-		s->val.text = true;
-		strbuf_append(&s->val.sb, ch, (size_t)len);
-	}
+	add_child(&s->value_node, &stub_text);
+	s->val.text = true;
+	strbuf_append(&s->val.sb, ch, (size_t)len);
 }
 
 static void
 s_other(xmlParserCtxt *ctxt)
 {
 	struct sstate *s = ctxt->_private;
-	struct sframe *f;
 
-	if (ctxt != s->ctxt || s->depth == 0)
+	if (ctxt != s->ctxt || !in_value(s))
 		return;
-	f = sframe_at(s, s->depth - 1);
-	add_child(f, &stub_other);
-	if (f->role == R_TEXT)
-		s->val.other = true;
+	add_child(&s->value_node, &stub_other);
+	s->val.other = true;
 }
 
 static void
@@ -432,6 +491,7 @@ ec2_parse_describe_stream(const char *xml, size_t len,
 	sax->reference = s_reference;
 	ctxt->_private = &s;
 	s.ctxt = ctxt;
+	s.value_node.type = s.other_node.type = XML_ELEMENT_NODE;
 	/* No tree, but libxml2 makes a document to hold declared entities. */
 	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
 	    EC2_XML_OPTIONS);
@@ -455,9 +515,6 @@ ec2_parse_describe_stream(const char *xml, size_t len,
 		rc = 0;
 	}
 	xmlFreeParserCtxt(ctxt);
-	for (size_t i = 0; i < s.nchunks; i++)
-		free(s.chunks[i]);
-	free(s.chunks);
 	free(s.root_name);
 	free(s.tags);
 	strbuf_release(&s.val.sb);

@@ -324,6 +324,10 @@ def main():
     # only this script, which then sums up and stops them in order.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(
         KeyboardInterrupt()))
+    # Ctrl-C ends the demo even when it was started with SIGINT ignored
+    # (a non-interactive shell ignores it in what it starts with "&", and
+    # Python then leaves it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rc = 1
     try:
         demo.start()

@@ -11,6 +11,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import BUILD_DIR, EC2CTL, ROOT, clean_env
 
 PIDS = re.compile(r"started ec2sim pid (\d+), ocsim pid (\d+), "
@@ -81,13 +83,20 @@ def test_short_demo(tmp_path):
     assert not os.path.exists(PIDS.search(p.stdout).group(4))
 
 
-def test_ctrl_c_stops_cleanly_with_summary(tmp_path):
-    """SIGINT to the demo's whole process group, as a terminal sends it."""
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_ctrl_c_stops_cleanly_with_summary(tmp_path, inherited):
+    """SIGINT to the demo's whole process group, as a terminal sends it;
+    also when the demo was started with SIGINT ignored, as a
+    non-interactive shell starts what it runs with "&"."""
     env = clean_env(tmp_path, EC2M_BUILD_DIR=BUILD_DIR)
+    disposition = (signal.SIG_IGN if inherited == "ignored"
+                   else signal.SIG_DFL)
     proc = subprocess.Popen([os.path.join(ROOT, "scripts", "demo"),
                              "--minutes", "5", "--plain"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(
+                                signal.SIGINT, disposition))
     try:
         out = read_until(proc, r"^demo: +\d+s of", 60)
         m = PIDS.search(out)

@@ -88,10 +88,17 @@ static const struct srule srules[] = {
 
 #define NSRULES (sizeof(srules) / sizeof(*srules))
 
-/* Where each parent's rules start in srules (they are grouped). */
-static const unsigned char srule_first[] = {
-	[R_ROOT] = 0, [R_RESSET] = 2, [R_RES] = 3, [R_INSTSET] = 4,
-	[R_INST] = 5, [R_STATE] = 14, [R_TAGSET] = 16, [R_TAG] = 17,
+/*
+ * The rules' names by their pointer in the parser's dictionary, which is
+ * where the local names libxml2 passes to s_start come from: the same name
+ * is the same pointer.  Open addressing, a name's slot from a hash of its
+ * pointer; never more than half full.
+ */
+#define SNAME_SLOTS 64
+
+struct sname {
+	const xmlChar *name;
+	uint32_t rules;		/* the srules of that name, a bit each */
 };
 
 /*
@@ -123,10 +130,8 @@ struct sstate {
 	size_t	 depth;		/* frames open */
 	bool	 skipping;	/* inside an element that is not read */
 	int	 skip_depth;	/* ctxt->nameNr when it started */
-	/* The rules' names in the parser's dictionary, which is where the
-	 * local names libxml2 passes to s_start come from: the same name
-	 * is the same pointer. */
-	const xmlChar *names[NSRULES];
+	struct sname names[SNAME_SLOTS];
+	uint32_t parent_rules[R_TEXT + 1];	/* the srules of a parent */
 	/*
 	 * What ctxt->node points at.  Only the open value's text is read,
 	 * so only its node tracks its children; any other element's blank
@@ -258,6 +263,18 @@ skip_start(struct sstate *s)
 	s->ctxt->node = &s->other_node;
 }
 
+/* The slot of name in s->names: its own, or the empty one it would take. */
+static size_t
+sname_slot(const struct sstate *s, const xmlChar *name)
+{
+	size_t h = (size_t)(((uint64_t)(uintptr_t)name >> 4) *
+	    UINT64_C(0x9E3779B97F4A7C15) >> 58);
+
+	while (s->names[h].name != name && s->names[h].name != NULL)
+		h = (h + 1) % SNAME_SLOTS;
+	return h;
+}
+
 /* The document element: what the tree would name it, and the rules' names
  * looked up once in the dictionary its names come from. */
 static void
@@ -280,10 +297,16 @@ s_root(struct sstate *s, const char *name, const xmlChar *prefix,
 		skip_start(s);
 		return;
 	}
-	for (size_t i = 0; i < NSRULES; i++)
-		if ((s->names[i] = xmlDictLookup(s->ctxt->dict,
-		    (const xmlChar *)srules[i].name, -1)) == NULL)
+	for (size_t i = 0; i < NSRULES; i++) {
+		const xmlChar *n = xmlDictLookup(s->ctxt->dict,
+		    (const xmlChar *)srules[i].name, -1);
+
+		if (n == NULL)
 			abort();
+		s->names[sname_slot(s, n)].name = n;
+		s->names[sname_slot(s, n)].rules |= UINT32_C(1) << i;
+		s->parent_rules[srules[i].parent] |= UINT32_C(1) << i;
+	}
 	s->frames[0].role = R_ROOT;
 	s->frames[0].seen = 0;
 	s->depth = 1;
@@ -298,6 +321,7 @@ s_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	struct sstate *s = ctxt->_private;
 	struct sframe *parent, *f;
 	const struct srule *r = NULL;
+	uint32_t rules = 0;
 	size_t i;
 
 	(void)nb_ns; (void)ns; (void)nb_attr; (void)nb_defaulted; (void)attrs;
@@ -318,12 +342,12 @@ s_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		return;
 	}
 	if (!(prefix && uri == NULL))
-		for (i = srule_first[parent->role];
-		    i < NSRULES && srules[i].parent == parent->role; i++)
-			if (s->names[i] == localname) {
-				r = &srules[i];
-				break;
-			}
+		rules = s->names[sname_slot(s, localname)].rules &
+		    s->parent_rules[parent->role];
+	if (rules) {		/* one rule per parent and name */
+		i = (size_t)__builtin_ctz(rules);
+		r = &srules[i];
+	}
 	if (r && !r->every) {
 		if (parent->seen & (1u << i))
 			r = NULL;

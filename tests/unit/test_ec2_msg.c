@@ -477,6 +477,20 @@ test_stream_same_on_edges(void **state)
 		    "<key>k2</key><value>1</value><value>2</value></item>"
 		    "<item> <key>Name</key> <value> n </value> </item>"
 		    "</tagSet>"),
+		/* Unread subtrees (skipped inside libxml2) holding names
+		 * that are read elsewhere, nested, empty, with text. */
+		INST("<networkInterfaceSet><item><instanceId>i-x</instanceId>"
+		    "<tagSet><item><key>Name</key><value>n</value></item>"
+		    "</tagSet></item></networkInterfaceSet>"
+		    "<instanceId>i-24</instanceId>"),
+		INST("<reason/><x><x><x/></x><x/></x><instanceId>i-25"
+		    "</instanceId><x/><tagSet><item><key>k</key><x><value>no"
+		    "</value></x><value>v</value></item><x><item><key>Name"
+		    "</key></item></x></tagSet>"),
+		INST("<instanceId>i-26</instanceId><imageId> a <b/> </imageId>"
+		    "<instanceState><x><code>48</code></x><name>stopped</name>"
+		    "</instanceState><launchTime> 2024-01-15T08:02:11.000Z"
+		    "</launchTime>"),
 		"<?xml version=\"1.0\"?><!DOCTYPE DescribeInstancesResponse ["
 		    "<!ENTITY e \"i-19\">]><DescribeInstancesResponse>"
 		    "<reservationSet><item><instancesSet><item><instanceId>&e;"

@@ -6,9 +6,10 @@
  * reading pauses when the queue is full.  The request being handled is a
  * struct ctl_req that the connection points to and that points back; when
  * the connection closes first the link is cut and the request's replies go
- * nowhere.  This file is the only one that touches client sockets.
+ * nowhere.  This module is the only one that touches client sockets;
+ * what goes back to them is sent by control_write.c.
  */
-#include "daemon/control.h"
+#include "daemon/control_priv.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -29,64 +30,7 @@
 #include "common/xalloc.h"
 #include "daemon/metrics.h"
 
-struct control {
-	uv_loop_t	*loop;
-	uv_pipe_t	 listener;
-	bool		 listener_closing;
-	bool		 listener_closed;
-	bool		 freed;		/* control_free was called */
-	ctl_dispatch_fn	*dispatch;
-	void		*arg;
-	gid_t		 group;
-	char		*group_name;	/* its name, for the refusal */
-	LIST_HEAD(ctl_conns, ctl_conn) conns;
-	size_t		 nconns;
-	uint64_t	 next_id;
-	char		*path;		/* bound by us: unlinked at the end */
-};
-
-struct ctl_conn {
-	uv_pipe_t	 pipe;
-	uv_timer_t	 timer;
-	int		 open_handles;
-	struct control	*ctl;
-	uint64_t	 id;
-	struct linebuf	 in;
-	struct ucred	 cred;
-	bool		 may_mutate;
-	struct ctl_req	*active;
-	char		**queue;	/* request lines waiting, owned */
-	size_t		 nqueue;
-	size_t		 qcap;
-	size_t		 pending_write;
-	bool		 reading;
-	bool		 eof;		/* the client will send no more */
-	bool		 closing;
-	bool		 close_after_write;
-	bool		 pumping;
-	LIST_ENTRY(ctl_conn) link;
-};
-
-struct ctl_req {
-	struct ctl_conn	*conn;		/* NULL once the client left */
-	struct proto_request req;
-	uid_t		 uid;
-	pid_t		 pid;
-	ctl_stream_end_fn *stream_end;	/* a stream: how to end it */
-	void		*stream_arg;
-};
-
-struct ctl_write {
-	uv_write_t	 req;
-	char		*buf;
-	size_t		 len;
-	struct ctl_conn	*conn;
-};
-
-static void conn_pump(struct ctl_conn *c);
-static void conn_close(struct ctl_conn *c);
 static void conn_arm_timer(struct ctl_conn *c);
-static void conn_start_reading(struct ctl_conn *c);
 
 struct control *
 control_new(uv_loop_t *loop, ctl_dispatch_fn *dispatch, void *arg)
@@ -97,6 +41,7 @@ control_new(uv_loop_t *loop, ctl_dispatch_fn *dispatch, void *arg)
 	c->dispatch = dispatch;
 	c->arg = arg;
 	c->group = (gid_t)-1;
+	c->rbuf = xmalloc(CTL_READ_BUF);
 	uv_pipe_init(loop, &c->listener, 0);
 	c->listener.data = c;
 	return c;
@@ -110,15 +55,13 @@ control_set_group(struct control *c, gid_t gid, const char *name)
 	c->group_name = xstrdup(name);
 }
 
-
 size_t
 control_connections(const struct control *c)
 {
 	return c->nconns;
 }
 
-/* Writing. */
-
+/* Called by libuv as each of a connection's two handles has closed. */
 static void
 on_conn_closed(uv_handle_t *h)
 {
@@ -131,65 +74,6 @@ on_conn_closed(uv_handle_t *h)
 	free(c->queue);
 	linebuf_release(&c->in);
 	free(c);
-}
-
-/* Called by libuv when a write has gone out (or failed). */
-static void
-on_written(uv_write_t *req, int status)
-{
-	struct ctl_write *w = (struct ctl_write *)req;
-	struct ctl_conn *c = w->conn;
-
-	c->pending_write -= w->len;
-	free(w->buf);
-	free(w);
-	if (c->closing)
-		return;
-	if (status < 0) {
-		conn_close(c);
-		return;
-	}
-	if (c->close_after_write && c->pending_write == 0)
-		conn_close(c);
-	else if (!c->reading && !c->eof &&
-	    c->pending_write < CTL_MAX_PENDING_WRITE / 2 &&
-	    c->nqueue < CTL_MAX_QUEUED)
-		conn_start_reading(c);
-}
-
-/* Queues line (stolen) for the client. */
-static void
-conn_send(struct ctl_conn *c, char *line)
-{
-	struct ctl_write *w;
-	uv_buf_t buf;
-
-	if (c == NULL || c->closing) {
-		free(line);
-		return;
-	}
-	if (c->pending_write > CTL_MAX_PENDING_WRITE) {
-		/* The client does not read what it asked for. */
-		log_warnx("control: closing connection %llu of pid %d: "
-		    "%zu bytes unread", (unsigned long long)c->id,
-		    (int)c->cred.pid, c->pending_write);
-		free(line);
-		conn_close(c);
-		return;
-	}
-	w = xcalloc(1, sizeof(*w));
-	w->buf = line;
-	w->len = strlen(line);
-	w->conn = c;
-	buf = uv_buf_init(w->buf, (unsigned int)w->len);
-	c->pending_write += w->len;
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1,
-	    on_written) != 0) {
-		c->pending_write -= w->len;
-		free(w->buf);
-		free(w);
-		conn_close(c);
-	}
 }
 
 /* Requests. */
@@ -219,51 +103,6 @@ ctl_req_connected(const struct ctl_req *r)
 }
 
 void
-ctl_req_log(struct ctl_req *r, enum proto_level level, const char *fmt, ...)
-{
-	char ts[TIME_ISO8601_LEN], *msg;
-	va_list ap;
-
-	if (r->conn == NULL || level > r->req.level)
-		return;
-	va_start(ap, fmt);
-	msg = utf8_vasprintf(fmt, ap);
-	va_end(ap);
-	time_format_iso8601(time_now_ms(), ts);
-	conn_send(r->conn, proto_event_log(r->req.id, level, ts, msg));
-	free(msg);
-}
-
-void
-ctl_req_progress(struct ctl_req *r, const char *step, int done, int total,
-    const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	if (r->conn == NULL)
-		return;
-	va_start(ap, fmt);
-	msg = utf8_vasprintf(fmt, ap);
-	va_end(ap);
-	conn_send(r->conn, proto_event_progress(r->req.id, step, done, total,
-	    msg));
-	free(msg);
-}
-
-void
-ctl_req_send_event(struct ctl_req *r, char *line)
-{
-	conn_send(r->conn, line);
-}
-
-size_t
-ctl_req_backlog(const struct ctl_req *r)
-{
-	return r->conn ? r->conn->pending_write : 0;
-}
-
-void
 ctl_req_set_stream(struct ctl_req *r, ctl_stream_end_fn *fn, void *arg)
 {
 	r->stream_end = fn;
@@ -280,66 +119,10 @@ req_end_stream(struct ctl_req *r)
 	fn(r->stream_arg, r);
 }
 
-/* Ends a request after its final reply line was queued. */
-static void
-req_end(struct ctl_req *r, char *line)
-{
-	struct ctl_conn *c = r->conn;
-
-	proto_request_release(&r->req);
-	free(r);
-	if (c == NULL) {
-		free(line);
-		return;
-	}
-	c->active = NULL;
-	conn_send(c, line);
-	if (c->closing)
-		return;
-	if (!c->pumping)
-		conn_pump(c);
-}
-
-/* The control requests counter (metrics.h). */
-static void
-count_request(const struct ctl_req *r, const char *outcome)
-{
-	metrics_control_request(r->req.cmd ? r->req.cmd->name : "none",
-	    outcome);
-}
-
-void
-ctl_req_ok(struct ctl_req *r, json_t *result)
-{
-	count_request(r, "ok");
-	req_end(r, proto_reply_ok(r->req.id, result));
-}
-
-void
-ctl_req_ok_encoded(struct ctl_req *r, const char *result, size_t len)
-{
-	count_request(r, "ok");
-	req_end(r, proto_reply_ok_encoded(r->req.id, result, len));
-}
-
-void
-ctl_req_error(struct ctl_req *r, enum proto_err code, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	msg = utf8_vasprintf(fmt, ap);
-	va_end(ap);
-	count_request(r, proto_err_name(code));
-	req_end(r, proto_reply_error(r->req.id, code, msg));
-	free(msg);
-}
-
 /* Connections. */
 
-static void
-conn_close(struct ctl_conn *c)
+void
+control_conn_close(struct ctl_conn *c)
 {
 	struct control *ctl = c->ctl;
 
@@ -400,7 +183,8 @@ deny(struct ctl_conn *c, int64_t id)
 		    "create group ec2-manager (systemd-sysusers) or set "
 		    "[daemon] socket_group, restart ec2-managerd, then "
 		    "usermod -aG GROUP USER and log in again");
-	conn_send(c, proto_reply_error(id, PROTO_ERR_PERMISSION_DENIED, msg));
+	control_conn_send(c, proto_reply_error(id, PROTO_ERR_PERMISSION_DENIED,
+	    msg));
 }
 
 /* Handles one request line. */
@@ -420,7 +204,7 @@ conn_handle_line(struct ctl_conn *c, const char *line, size_t len)
 		metrics_control_request("none", proto_err_name(e));
 		log_info("control: %s from pid %d: %s", proto_err_name(e),
 		    (int)c->cred.pid, msg);
-		conn_send(c, proto_reply_error(id, e, msg));
+		control_conn_send(c, proto_reply_error(id, e, msg));
 		return;
 	}
 	if (!(r->req.cmd->flags & CMD_F_READONLY)) {
@@ -429,7 +213,8 @@ conn_handle_line(struct ctl_conn *c, const char *line, size_t len)
 			    "\"%s\" on %s to uid %d pid %d", r->req.cmd->name,
 			    r->req.cluster, (int)c->cred.uid,
 			    (int)c->cred.pid);
-			count_request(r, "permission_denied");
+			metrics_control_request(r->req.cmd->name,
+			    "permission_denied");
 			deny(c, r->req.id);
 			proto_request_release(&r->req);
 			free(r);
@@ -450,8 +235,8 @@ conn_handle_line(struct ctl_conn *c, const char *line, size_t len)
 }
 
 /* Handles queued requests while none is in flight. */
-static void
-conn_pump(struct ctl_conn *c)
+void
+control_conn_pump(struct ctl_conn *c)
 {
 	c->pumping = true;
 	while (!c->closing && c->active == NULL && c->nqueue > 0) {
@@ -466,24 +251,41 @@ conn_pump(struct ctl_conn *c)
 		return;
 	if (c->eof && c->active == NULL && c->nqueue == 0) {
 		/* Everything asked was answered. */
-		if (c->pending_write == 0)
-			conn_close(c);
-		else
-			c->close_after_write = true;
+		control_conn_close_when_written(c);
 		return;
 	}
-	if (!c->reading && !c->eof && c->nqueue < CTL_MAX_QUEUED &&
+	if (!c->reading && !c->eof && !c->close_after_write &&
+	    c->nqueue < CTL_MAX_QUEUED &&
 	    c->pending_write < CTL_MAX_PENDING_WRITE / 2)
-		conn_start_reading(c);
+		control_conn_start_reading(c);
 	conn_arm_timer(c);
 }
 
+/* Called by libuv before a read: every connection reads into the
+ * control's buffer, which on_read empties before it returns. */
 static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	(void)h;
-	buf->base = xmalloc(suggested);
-	buf->len = suggested;
+	struct ctl_conn *c = h->data;
+
+	(void)suggested;
+	buf->base = c->ctl->rbuf;
+	buf->len = CTL_READ_BUF;
+}
+
+/* A line over the limit: the refusal, then the connection closes. */
+static void
+conn_refuse_long_line(struct ctl_conn *c)
+{
+	log_info("control: message over %d bytes from pid %d",
+	    PROTO_MAX_LINE, (int)c->cred.pid);
+	control_conn_send(c, proto_reply_error(0, PROTO_ERR_BAD_REQUEST,
+	    "message too large (the limit is 65536 bytes)"));
+	if (c->closing)
+		return;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	c->reading = false;
+	control_conn_close_when_written(c);
 }
 
 /* Called by libuv with bytes from a client. */
@@ -492,46 +294,46 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct ctl_conn *c = s->data;
 	const char *line;
+	bool was_pumping;
 	size_t len;
 
 	if (nread < 0) {
-		free(buf->base);
 		if (nread == UV_EOF && !c->closing) {
 			/* Answer what was asked, then close. */
 			uv_read_stop(s);
 			c->reading = false;
 			c->eof = true;
-			conn_pump(c);
+			control_conn_pump(c);
 		} else {
-			conn_close(c);
+			control_conn_close(c);
 		}
 		return;
 	}
 	if (!linebuf_append(&c->in, buf->base, (size_t)nread)) {
-		free(buf->base);
-		log_info("control: message over %d bytes from pid %d",
-		    PROTO_MAX_LINE, (int)c->cred.pid);
-		conn_send(c, proto_reply_error(0, PROTO_ERR_BAD_REQUEST,
-		    "message too large (the limit is 65536 bytes)"));
-		uv_read_stop(s);
-		c->reading = false;
-		c->close_after_write = true;
+		conn_refuse_long_line(c);
 		return;
 	}
-	free(buf->base);
-	while ((line = linebuf_next(&c->in, &len))) {
+	/* A line with nothing before it waiting is handled where it lies
+	 * in the line buffer (valid until the next linebuf call); the
+	 * others wait, copied, in the queue. */
+	was_pumping = c->pumping;
+	c->pumping = true;
+	while (!c->closing && (line = linebuf_next(&c->in, &len))) {
 		if (len == 0)
 			continue;
+		if (!was_pumping && c->active == NULL && c->nqueue == 0) {
+			conn_handle_line(c, line, len);
+			continue;
+		}
 		c->queue = xgrow(c->queue, &c->qcap, c->nqueue + 1,
 		    sizeof(char *));
 		c->queue[c->nqueue++] = xstrndup(line, len);
 	}
+	c->pumping = was_pumping;
+	if (c->closing)
+		return;
 	if (c->in.overflow) {
-		conn_send(c, proto_reply_error(0, PROTO_ERR_BAD_REQUEST,
-		    "message too large (the limit is 65536 bytes)"));
-		uv_read_stop(s);
-		c->reading = false;
-		c->close_after_write = true;
+		conn_refuse_long_line(c);
 		return;
 	}
 	if (c->nqueue >= CTL_MAX_QUEUED) {
@@ -539,41 +341,60 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->reading = false;
 	}
 	if (!c->pumping)
-		conn_pump(c);
+		control_conn_pump(c);
 }
 
-static void
-conn_start_reading(struct ctl_conn *c)
+void
+control_conn_start_reading(struct ctl_conn *c)
 {
 	if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) == 0)
 		c->reading = true;
 }
 
-/* Called by libuv when a connection was quiet for too long. */
+/* Called by libuv when a connection's timer is due: it may have been
+ * busy since, or made quiet again later (conn_arm_timer leaves a timer
+ * that is due earlier running). */
 static void
 on_conn_timeout(uv_timer_t *t)
 {
 	struct ctl_conn *c = t->data;
+	uint64_t now = uv_now(c->ctl->loop);
 
+	if (!c->quiet)
+		return;		/* armed again when it is */
+	if (now < c->quiet_until) {
+		uv_timer_start(&c->timer, on_conn_timeout,
+		    c->quiet_until - now, 0);
+		return;
+	}
 	log_info("control: closing %s connection %llu of pid %d",
 	    linebuf_pending(&c->in) ? "stalled" : "idle",
 	    (unsigned long long)c->id, (int)c->cred.pid);
-	conn_close(c);
+	control_conn_close(c);
 }
 
 /* While nothing is in flight, a connection may not stay silent for ever,
- * and half a message must be completed soon. */
+ * and half a message must be completed soon.  The timer is not moved on
+ * every request: one due earlier than the new limit stays, and its
+ * callback looks again. */
 static void
 conn_arm_timer(struct ctl_conn *c)
 {
+	uint64_t timeout;
+
 	if (c->closing)
 		return;
 	if (c->active || c->nqueue > 0) {
-		uv_timer_stop(&c->timer);
+		c->quiet = false;
 		return;
 	}
-	uv_timer_start(&c->timer, on_conn_timeout, linebuf_pending(&c->in) ?
-	    CTL_PARTIAL_TIMEOUT_MS : CTL_IDLE_TIMEOUT_MS, 0);
+	timeout = linebuf_pending(&c->in) ? CTL_PARTIAL_TIMEOUT_MS :
+	    CTL_IDLE_TIMEOUT_MS;
+	c->quiet = true;
+	c->quiet_until = uv_now(c->ctl->loop) + timeout;
+	if (!uv_is_active((uv_handle_t *)&c->timer) ||
+	    uv_timer_get_due_in(&c->timer) > timeout)
+		uv_timer_start(&c->timer, on_conn_timeout, timeout, 0);
 }
 
 /* Called by libuv when a client connects. */
@@ -608,7 +429,7 @@ on_connection(uv_stream_t *server, int status)
 	metrics_control_connection();
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) != 0) {
-		conn_close(c);
+		control_conn_close(c);
 		return;
 	}
 	c->may_mutate = c->cred.uid == 0 || c->cred.uid == geteuid() ||
@@ -616,12 +437,12 @@ on_connection(uv_stream_t *server, int status)
 	if (ctl->nconns > CTL_MAX_CONNECTIONS) {
 		log_warnx("control: too many connections, refusing pid %d",
 		    (int)c->cred.pid);
-		conn_send(c, proto_reply_error(0, PROTO_ERR_BUSY,
+		control_conn_send(c, proto_reply_error(0, PROTO_ERR_BUSY,
 		    "too many connections"));
-		c->close_after_write = true;
+		control_conn_close_when_written(c);
 		return;
 	}
-	conn_start_reading(c);
+	control_conn_start_reading(c);
 	conn_arm_timer(c);
 }
 
@@ -746,6 +567,7 @@ control_release(struct control *c)
 {
 	free(c->path);
 	free(c->group_name);
+	free(c->rbuf);
 	free(c);
 }
 
@@ -788,7 +610,7 @@ control_free(struct control *c)
 		req_end_stream(conn->active);
 	}
 	while (!LIST_EMPTY(&c->conns))
-		conn_close(LIST_FIRST(&c->conns));
+		control_conn_close(LIST_FIRST(&c->conns));
 	if (c->path)
 		unlink(c->path);
 	c->freed = true;

@@ -44,6 +44,9 @@ control_new(uv_loop_t *loop, ctl_dispatch_fn *dispatch, void *arg)
 	c->rbuf = xmalloc(CTL_READ_BUF);
 	uv_pipe_init(loop, &c->listener, 0);
 	c->listener.data = c;
+	uv_idle_init(loop, &c->flusher);
+	c->flusher.data = c;
+	LIST_INIT(&c->corked);
 	return c;
 }
 
@@ -72,6 +75,7 @@ on_conn_closed(uv_handle_t *h)
 	for (size_t i = 0; i < c->nqueue; i++)
 		free(c->queue[i]);
 	free(c->queue);
+	free(c->cork);
 	linebuf_release(&c->in);
 	free(c);
 }
@@ -137,6 +141,7 @@ control_conn_close(struct ctl_conn *c)
 		if (r->stream_end != NULL)
 			req_end_stream(r);	/* nobody to stream to */
 	}
+	control_conn_drop_cork(c);
 	LIST_REMOVE(c, link);
 	ctl->nconns--;
 	uv_timer_stop(&c->timer);
@@ -578,7 +583,18 @@ on_listener_closed(uv_handle_t *h)
 	struct control *c = h->data;
 
 	c->listener_closed = true;
-	if (c->freed)
+	if (c->freed && c->flusher_closed)
+		control_release(c);
+}
+
+/* Called by libuv when the flusher is closed (control_free). */
+static void
+on_flusher_closed(uv_handle_t *h)
+{
+	struct control *c = h->data;
+
+	c->flusher_closed = true;
+	if (c->listener_closed)
 		control_release(c);
 }
 
@@ -609,13 +625,12 @@ control_free(struct control *c)
 			break;
 		req_end_stream(conn->active);
 	}
+	control_flush(&c->flusher);	/* those final replies included */
+	uv_close((uv_handle_t *)&c->flusher, on_flusher_closed);
 	while (!LIST_EMPTY(&c->conns))
 		control_conn_close(LIST_FIRST(&c->conns));
 	if (c->path)
 		unlink(c->path);
 	c->freed = true;
-	if (c->listener_closed)
-		control_release(c);
-	else
-		control_stop_listening(c);
+	control_stop_listening(c);
 }

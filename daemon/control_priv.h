@@ -2,7 +2,7 @@
  * Inside the control module (control.h): the types its files share.
  * control.c accepts and reads connections and hands requests to the
  * dispatcher; control_write.c sends what goes back (replies, events) and
- * owns the write path.  Nothing outside the module includes this.
+ * owns the write path (corks, the flusher, libuv's write queue).  Nothing outside the module includes this.
  */
 #ifndef EC2M_CONTROL_PRIV_H
 #define EC2M_CONTROL_PRIV_H
@@ -40,6 +40,9 @@ struct control {
 	uint64_t	 next_id;
 	char		*path;		/* bound by us: unlinked at the end */
 	char		*rbuf;		/* CTL_READ_BUF bytes, owned */
+	uv_idle_t	 flusher;	/* runs while lines wait in corks */
+	bool		 flusher_closed;
+	LIST_HEAD(ctl_corked, ctl_conn) corked;
 };
 
 struct ctl_conn {
@@ -55,10 +58,18 @@ struct ctl_conn {
 	char		**queue;	/* request lines waiting, owned */
 	size_t		 nqueue;
 	size_t		 qcap;
-	/* Bytes handed to libuv and not yet written to the socket (its
-	 * write callback not yet called): while not 0, every new line goes
-	 * behind them through libuv's queue. */
+	/* Bytes sent and not yet written to the socket: corked, or in
+	 * libuv's queue (queued; while not 0 every new line goes behind
+	 * them there, see control_write.c). */
 	size_t		 pending_write;
+	size_t		 queued;
+	/* Lines not yet handed to the socket (owned), written together at
+	 * the start of the loop's next round; only while queued is 0. */
+	char		**cork;
+	size_t		 ncork;
+	size_t		 corkcap;
+	bool		 in_corked;
+	LIST_ENTRY(ctl_conn) cork_link;
 	bool		 reading;
 	bool		 eof;		/* the client will send no more */
 	bool		 closing;
@@ -90,5 +101,9 @@ void control_conn_start_reading(struct ctl_conn *c);
 void control_conn_send(struct ctl_conn *c, char *line);
 /* Closes c once what was sent has been written: now when nothing waits. */
 void control_conn_close_when_written(struct ctl_conn *c);
+/* Drops c's corked lines (c is closing). */
+void control_conn_drop_cork(struct ctl_conn *c);
+/* Called by libuv at the start of a loop round while lines are corked. */
+void control_flush(uv_idle_t *h);
 
 #endif

@@ -3,13 +3,18 @@
  * end requests, the events sent while they run, and the write path under
  * them.
  *
- * A line is first written straight to the socket (uv_try_write) when
- * nothing sent before is still waiting, so that the common case, a reply
- * that fits in the socket's buffer, costs one write and no libuv request,
- * callback or change of the poll set.  What does not fit, and everything
- * after it until it is written, goes through libuv's write queue
- * (uv_write), which keeps the order and counts in pending_write; that
- * count is what the client has not read and what the limits apply to.
+ * A line is not written at once: it waits in its connection's cork until
+ * the loop's next round begins (an idle handle runs then, before the loop
+ * polls again), and every corked connection is then written in turn, its
+ * lines with one uv_try_write.  So the replies of one round of reads go
+ * out back to back rather than each between the parsing of the next
+ * requests (fewer wake-ups of readers, measured with bench/ctl_bench.py);
+ * and the usual reply costs one write, with no libuv request,
+ * callback or change of the poll set.  What the socket does not take, and
+ * everything after it until it is written, goes through libuv's write
+ * queue (uv_write), which keeps the order.  pending_write counts both the
+ * corked and the queued bytes: what the client has not read, which the
+ * limits and ctl_req_backlog() see.
  */
 #include "daemon/control_priv.h"
 
@@ -30,6 +35,19 @@ struct ctl_write {
 	struct ctl_conn	*conn;
 };
 
+/* After bytes left: closes c if that was waited for, or reads again
+ * once the client has caught up. */
+static void
+conn_written(struct ctl_conn *c)
+{
+	if (c->close_after_write && c->pending_write == 0)
+		control_conn_close(c);
+	else if (!c->reading && !c->eof && !c->close_after_write &&
+	    c->pending_write < CTL_MAX_PENDING_WRITE / 2 &&
+	    c->nqueue < CTL_MAX_QUEUED)
+		control_conn_start_reading(c);
+}
+
 /* Called by libuv when a queued write has gone out (or failed). */
 static void
 on_written(uv_write_t *req, int status)
@@ -38,6 +56,7 @@ on_written(uv_write_t *req, int status)
 	struct ctl_conn *c = w->conn;
 
 	c->pending_write -= w->len;
+	c->queued -= w->len;
 	free(w->line);
 	free(w);
 	if (c->closing)
@@ -46,12 +65,7 @@ on_written(uv_write_t *req, int status)
 		control_conn_close(c);
 		return;
 	}
-	if (c->close_after_write && c->pending_write == 0)
-		control_conn_close(c);
-	else if (!c->reading && !c->eof && !c->close_after_write &&
-	    c->pending_write < CTL_MAX_PENDING_WRITE / 2 &&
-	    c->nqueue < CTL_MAX_QUEUED)
-		control_conn_start_reading(c);
+	conn_written(c);
 }
 
 void
@@ -65,12 +79,103 @@ control_conn_close_when_written(struct ctl_conn *c)
 		c->close_after_write = true;
 }
 
+/* Hands line (stolen) from byte off on to libuv's queue. */
+static void
+conn_queue(struct ctl_conn *c, char *line, size_t off, size_t len)
+{
+	struct ctl_write *w = xcalloc(1, sizeof(*w));
+	uv_buf_t buf;
+
+	w->line = line;
+	w->len = len - off;
+	w->conn = c;
+	buf = uv_buf_init(line + off, (unsigned int)w->len);
+	c->queued += w->len;
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1,
+	    on_written) != 0) {
+		c->queued -= w->len;
+		c->pending_write -= w->len;
+		free(w->line);
+		free(w);
+		control_conn_close(c);
+	}
+}
+
+void
+control_conn_drop_cork(struct ctl_conn *c)
+{
+	for (size_t i = 0; i < c->ncork; i++)
+		free(c->cork[i]);
+	free(c->cork);
+	c->cork = NULL;
+	c->ncork = c->corkcap = 0;
+	if (c->in_corked) {
+		LIST_REMOVE(c, cork_link);
+		c->in_corked = false;
+	}
+}
+
+/* Writes c's corked lines with one write; what the socket does not take
+ * goes to libuv's queue, in order. */
+static void
+conn_flush(struct ctl_conn *c)
+{
+	char **lines = c->cork;
+	size_t nl = c->ncork, n = nl < 64 ? nl : 64, done, i;
+	uv_buf_t bufs[64];
+	int r;
+
+	if (nl == 0)
+		return;
+	/* Taken off c first: closing c below drops what is left of it. */
+	c->cork = NULL;
+	c->ncork = c->corkcap = 0;
+	for (i = 0; i < n; i++)
+		bufs[i] = uv_buf_init(lines[i], (unsigned int)strlen(
+		    lines[i]));
+	r = uv_try_write((uv_stream_t *)&c->pipe, bufs, (unsigned int)n);
+	done = r > 0 ? (size_t)r : 0;
+	c->pending_write -= done;
+	for (i = 0; i < nl; i++) {
+		size_t len = i < n ? bufs[i].len : strlen(lines[i]);
+
+		if (done >= len) {
+			done -= len;
+			free(lines[i]);
+		} else if (r < 0 && r != UV_EAGAIN) {
+			free(lines[i]);		/* the client is gone */
+		} else if (c->closing) {
+			free(lines[i]);
+		} else {
+			conn_queue(c, lines[i], done, len);
+			done = 0;
+		}
+	}
+	free(lines);
+	if (r < 0 && r != UV_EAGAIN)
+		control_conn_close(c);
+	else if (!c->closing)
+		conn_written(c);
+}
+
+void
+control_flush(uv_idle_t *h)
+{
+	struct control *ctl = h->data;
+	struct ctl_conn *c;
+
+	while ((c = LIST_FIRST(&ctl->corked)) != NULL) {
+		LIST_REMOVE(c, cork_link);
+		c->in_corked = false;
+		conn_flush(c);
+	}
+	uv_idle_stop(h);
+}
+
 void
 control_conn_send(struct ctl_conn *c, char *line)
 {
-	struct ctl_write *w;
-	size_t len, off = 0;
-	uv_buf_t buf;
+	size_t len;
 
 	if (c == NULL || c->closing) {
 		free(line);
@@ -86,38 +191,20 @@ control_conn_send(struct ctl_conn *c, char *line)
 		return;
 	}
 	len = strlen(line);
-	if (c->pending_write == 0) {
-		/* Nothing queued before it: straight to the socket. */
-		int n;
-
-		buf = uv_buf_init(line, (unsigned int)len);
-		n = uv_try_write((uv_stream_t *)&c->pipe, &buf, 1);
-		if (n >= 0 && (size_t)n == len) {
-			free(line);
-			return;
-		}
-		if (n < 0 && n != UV_EAGAIN) {
-			/* The client is gone (EPIPE, ECONNRESET). */
-			free(line);
-			control_conn_close(c);
-			return;
-		}
-		if (n > 0)
-			off = (size_t)n;
+	c->pending_write += len;
+	if (c->queued > 0) {
+		/* Behind what already waits in libuv's queue. */
+		conn_queue(c, line, 0, len);
+		return;
 	}
-	/* The rest waits in libuv's queue until the socket takes it. */
-	w = xcalloc(1, sizeof(*w));
-	w->line = line;
-	w->len = len - off;
-	w->conn = c;
-	buf = uv_buf_init(line + off, (unsigned int)w->len);
-	c->pending_write += w->len;
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1,
-	    on_written) != 0) {
-		c->pending_write -= w->len;
-		free(w->line);
-		free(w);
-		control_conn_close(c);
+	/* Corked: written with the lines of the other connections at the
+	 * start of the next round, one after the other. */
+	c->cork = xgrow(c->cork, &c->corkcap, c->ncork + 1, sizeof(char *));
+	c->cork[c->ncork++] = line;
+	if (!c->in_corked) {
+		LIST_INSERT_HEAD(&c->ctl->corked, c, cork_link);
+		c->in_corked = true;
+		uv_idle_start(&c->ctl->flusher, control_flush);
 	}
 }
 

@@ -99,6 +99,14 @@ proto_request_parse(const char *line, size_t len, struct proto_request *out,
 
 	memset(out, 0, sizeof(*out));
 	*id_out = 0;
+	/* JSON text has no NUL byte, but jansson's reader passes over some:
+	 * refuse the line rather than run what a lenient reading makes of
+	 * it. */
+	if (memchr(line, '\0', len) != NULL) {
+		utf8_snprintf(msg, msglen, "malformed JSON: a NUL byte in the "
+		    "request line");
+		return PROTO_ERR_BAD_REQUEST;
+	}
 	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		utf8_snprintf(msg, msglen, "malformed JSON: %s (column %d)",

@@ -73,7 +73,7 @@ on_conn_closed(uv_handle_t *h)
 	if (--c->open_handles > 0)
 		return;
 	for (size_t i = 0; i < c->nqueue; i++)
-		free(c->queue[i]);
+		free(c->queue[i].s);
 	free(c->queue);
 	free(c->cork);
 	linebuf_release(&c->in);
@@ -245,11 +245,12 @@ control_conn_pump(struct ctl_conn *c)
 {
 	c->pumping = true;
 	while (!c->closing && c->active == NULL && c->nqueue > 0) {
-		char *line = c->queue[0];
+		struct ctl_line line = c->queue[0];
 
-		memmove(c->queue, c->queue + 1, --c->nqueue * sizeof(char *));
-		conn_handle_line(c, line, strlen(line));
-		free(line);
+		memmove(c->queue, c->queue + 1, --c->nqueue *
+		    sizeof(*c->queue));
+		conn_handle_line(c, line.s, line.len);
+		free(line.s);
 	}
 	c->pumping = false;
 	if (c->closing)
@@ -331,8 +332,11 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			continue;
 		}
 		c->queue = xgrow(c->queue, &c->qcap, c->nqueue + 1,
-		    sizeof(char *));
-		c->queue[c->nqueue++] = xstrndup(line, len);
+		    sizeof(*c->queue));
+		c->queue[c->nqueue].s = xmalloc(len + 1);
+		memcpy(c->queue[c->nqueue].s, line, len);
+		c->queue[c->nqueue].s[len] = '\0';
+		c->queue[c->nqueue++].len = len;
 	}
 	c->pumping = was_pumping;
 	if (c->closing)

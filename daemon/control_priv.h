@@ -55,7 +55,13 @@ struct ctl_conn {
 	struct ucred	 cred;
 	bool		 may_mutate;
 	struct ctl_req	*active;
-	char		**queue;	/* request lines waiting, owned */
+	/* Request lines waiting, owned, with their lengths: a line is
+	 * parsed from the same bytes whether it waited or not (a NUL in
+	 * it is part of it, and makes it malformed). */
+	struct ctl_line {
+		char	*s;
+		size_t	 len;
+	}		*queue;
 	size_t		 nqueue;
 	size_t		 qcap;
 	/* Bytes sent and not yet written to the socket: corked, or in

@@ -195,17 +195,17 @@ check_line(const char *line, size_t len, bool *final)
 }
 
 /* The id a request line should be answered with: its integer "id" when
- * it is a JSON object that has one (after a NUL the daemon sees no more
- * of the line), else 0. */
+ * it is a JSON object that has one, else 0.  A NUL byte is part of the
+ * line and makes it malformed, whether the line waited in the queue or
+ * not. */
 static int64_t
 expected_id(const char *line, size_t len)
 {
-	const char *nul = memchr(line, '\0', len);
 	json_t *o, *id;
 	int64_t v = 0;
 
-	if (nul)
-		len = (size_t)(nul - line);
+	if (memchr(line, '\0', len) != NULL)
+		return 0;
 	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
 	id = json_is_object(o) ? json_object_get(o, "id") : NULL;
 	if (json_is_integer(id))

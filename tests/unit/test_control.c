@@ -237,6 +237,45 @@ test_held_request_keeps_the_order(void **state)
 	assert_int_equal(reply_id(2), 9);
 }
 
+/* A NUL byte is part of its line (and makes it malformed), the same
+ * whether the line is handled where it lies or waits behind a held
+ * request: it is never cut at the NUL and run. */
+static void
+test_nul_in_a_line_same_on_both_paths(void **state)
+{
+	static const char nul_line[] = "{\"v\":1,\"id\":5,\"cmd\":\"ping\"}"
+	    "\0junk\n";
+	json_t *first, *second;
+
+	(void)state;
+	/* Nothing waits: handled in place. */
+	client_send(nul_line, sizeof(nul_line) - 1);
+	run_until(1, false);
+	/* Behind a held request: it waits in the queue. */
+	client_send(PING(7), strlen(PING(7)));
+	for (int i = 0; i < 1000 && fx->held == NULL; i++)
+		uv_run(&fx->loop, UV_RUN_NOWAIT);
+	assert_non_null(fx->held);
+	client_send(nul_line, sizeof(nul_line) - 1);
+	for (int i = 0; i < 1000; i++)
+		uv_run(&fx->loop, UV_RUN_NOWAIT);
+	ctl_req_ok(fx->held, json_object());
+	fx->held = NULL;
+	run_until(3, false);
+	assert_int_equal(reply_id(1), 7);
+	first = reply(0);
+	second = reply(2);
+	assert_non_null(first);
+	assert_non_null(second);
+	assert_true(json_equal(first, second));
+	assert_int_equal(json_integer_value(json_object_get(first, "id")), 0);
+	assert_true(json_is_false(json_object_get(first, "ok")));
+	/* Only the held ping reached the dispatcher. */
+	assert_int_equal(fx->dispatched, 1);
+	json_decref(first);
+	json_decref(second);
+}
+
 static void
 test_big_reply_then_small_in_order(void **state)
 {
@@ -335,6 +374,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_nul_in_a_line_same_on_both_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_in_one_write,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(

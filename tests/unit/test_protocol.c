@@ -152,7 +152,18 @@ expect_bad(const char *line, enum proto_err want, int64_t want_id,
 static void
 test_bad_requests(void **state)
 {
+	/* jansson's reader passes over this NUL; the request is refused. */
+	static const char nul[] = "{\"v\":1\0,\"id\":9,\"cmd\":\"ping\"}";
+	struct proto_request r;
+	int64_t id;
+	char msg[256];
+
 	(void)state;
+	assert_int_equal(proto_request_parse(nul, sizeof(nul) - 1, &r, &id,
+	    msg, sizeof(msg)), PROTO_ERR_BAD_REQUEST);
+	assert_int_equal(id, 0);
+	assert_non_null(strstr(msg, "NUL byte"));
+	assert_null(r.args);
 	expect_bad("", PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
 	expect_bad("{\"v\":1,\"id\":", PROTO_ERR_BAD_REQUEST, 0,
 	    "malformed JSON");

@@ -8,7 +8,7 @@
  * plain structs and frees them; the CPU time of each round is measured with
  * CLOCK_PROCESS_CPUTIME_ID and the median is reported.  The rounds of the
  * two parsers alternate, so that both see the same machine load.  A third
- * row is the floor: libxml2's SAX2 pass over the same answer with the
+ * row is the floor: libxml2's SAX pass over the same answer with the
  * same options and callbacks that do nothing (what the streaming parser
  * costs beyond it is its own work).
  *
@@ -157,19 +157,15 @@ typedef int parse_fn(const char *, size_t, struct ec2_instance_list *,
     char **, struct aws_error *);
 
 static void
-nop_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-    const xmlChar *uri, int nb_ns, const xmlChar **ns, int nb_attr,
-    int nb_defaulted, const xmlChar **attrs)
+nop_start(void *ctx, const xmlChar *name, const xmlChar **attrs)
 {
-	(void)ctx; (void)localname; (void)prefix; (void)uri; (void)nb_ns;
-	(void)ns; (void)nb_attr; (void)nb_defaulted; (void)attrs;
+	(void)ctx; (void)name; (void)attrs;
 }
 
 static void
-nop_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-    const xmlChar *uri)
+nop_end(void *ctx, const xmlChar *name)
 {
-	(void)ctx; (void)localname; (void)prefix; (void)uri;
+	(void)ctx; (void)name;
 }
 
 static void
@@ -178,7 +174,7 @@ nop_characters(void *ctx, const xmlChar *ch, int len)
 	(void)ctx; (void)ch; (void)len;
 }
 
-/* The floor: libxml2's SAX2 pass as the streaming parser runs it, with
+/* The floor: libxml2's SAX1 pass as the streaming parser runs it, with
  * callbacks that do nothing.  No instances; fails on malformed XML. */
 static int
 parse_sax_floor(const char *xml, size_t len, struct ec2_instance_list *out,
@@ -194,9 +190,9 @@ parse_sax_floor(const char *xml, size_t len, struct ec2_instance_list *out,
 		abort();
 	sax = ctxt->sax;
 	memset(sax, 0, sizeof(*sax));
-	sax->initialized = XML_SAX2_MAGIC;
-	sax->startElementNs = nop_start;
-	sax->endElementNs = nop_end;
+	sax->initialized = 1;
+	sax->startElement = nop_start;
+	sax->endElement = nop_end;
 	sax->characters = nop_characters;
 	xmlFreeDoc(xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
 	    EC2_XML_OPTIONS));

@@ -18,6 +18,10 @@
 #define EC2_NO_INSTANCE_ID \
 	"DescribeInstances answer has an instance without instanceId"
 
+/* How many answers the streaming DescribeInstances reader has passed to the
+ * DOM reader (prefixed names, a DTD, malformed XML); for tests. */
+extern unsigned long ec2_stream_dom_reads;
+
 /* The error of a document libxml2 could not read (kind AWS_ERR_PARSE). */
 void ec2_xml_malformed(xmlParserCtxt *ctxt, const char *what,
     struct aws_error *err);

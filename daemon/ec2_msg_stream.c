@@ -1,10 +1,18 @@
 /*
- * DescribeInstances, streaming: libxml2's SAX2 callbacks on the same parser
+ * DescribeInstances, streaming: libxml2's SAX callbacks on the same parser
  * with the same options, and no tree.  It reads exactly what the DOM reader
  * of ec2_msg.c reads (the first matching direct child; the text a tree
  * would hold) and fails with the same errors in the same precedence:
  * malformed XML, then an unexpected root, then the first instance without
  * an id.  About a fifth of the DOM reader's CPU (bench/bench_ec2_parse).
+ *
+ * The callbacks are libxml2's SAX1 ones, which pass element names as
+ * written ("p:name") and leave out namespace processing, a tenth of
+ * libxml2's pass.  EC2 writes no prefixes.  The tree names an element by
+ * its local name where its prefix is bound, so a document with a prefixed
+ * name where one is read is read by the DOM reader instead, and so is a
+ * malformed one: the DOM reader gives the error (libxml2's last one, which
+ * namespace warnings can change).
  *
  * With NOBLANKS, libxml2 drops blank text after looking at the element
  * being built (ctxt->node: has it children, is its first or last child
@@ -17,7 +25,7 @@
  * Most of the answer is not read (network interfaces, block devices, ...):
  * an element no rule matches is skipped with libxml2's start-element and
  * characters callbacks unset, and the rules' names are compared as the
- * dictionary pointers libxml2 passes.  libxml2's own SAX2 pass is most of
+ * dictionary pointers libxml2 passes.  libxml2's own SAX pass is most of
  * what is left (bench/bench_ec2_parse prints it as the floor).
  *
  * A document with a DTD (declared entities, content models) is read by the
@@ -37,6 +45,8 @@
 #include "common/timeutil.h"
 #include "common/xalloc.h"
 #include "daemon/ec2_msg_internal.h"
+
+unsigned long ec2_stream_dom_reads;
 
 enum srole {
 	R_SKIP,		/* nothing under it is read */
@@ -90,11 +100,14 @@ static const struct srule srules[] = {
 
 /*
  * The rules' names by their pointer in the parser's dictionary, which is
- * where the local names libxml2 passes to s_start come from: the same name
- * is the same pointer.  Open addressing, a name's slot from a hash of its
- * pointer; never more than half full.
+ * where the names libxml2 passes to s_start come from: the same name
+ * is the same pointer.  Other names seen where one is read join them
+ * (with no rules) once they are known to have no prefix.  Open
+ * addressing, a name's slot from a hash of its pointer; never more than
+ * half full.
  */
-#define SNAME_SLOTS 64
+#define SNAME_BITS 8
+#define SNAME_SLOTS (1u << SNAME_BITS)
 
 struct sname {
 	const xmlChar *name;
@@ -131,6 +144,7 @@ struct sstate {
 	bool	 skipping;	/* inside an element that is not read */
 	int	 skip_depth;	/* ctxt->nameNr when it started */
 	struct sname names[SNAME_SLOTS];
+	size_t	 nnames;
 	uint32_t parent_rules[R_TEXT + 1];	/* the srules of a parent */
 	/*
 	 * What ctxt->node points at.  Only the open value's text is read,
@@ -138,7 +152,7 @@ struct sstate {
 	 * text may be dropped or not, nothing of it is read.
 	 */
 	xmlNode	 value_node, other_node;
-	bool	 dtd;		/* read it with the DOM reader instead */
+	bool	 dom;		/* read it with the DOM reader instead */
 	bool	 saw_root, bad_root, no_id;
 	char	*root_name;
 	enum sfield field;	/* of the open value */
@@ -245,9 +259,16 @@ s_instance_end(struct sstate *s)
 		in->name = "";
 }
 
-static void s_start(void *, const xmlChar *, const xmlChar *,
-    const xmlChar *, int, const xmlChar **, int, int, const xmlChar **);
+static void s_start(void *, const xmlChar *, const xmlChar **);
 static void s_characters(void *, const xmlChar *, int);
+
+/* The document is read by the DOM reader instead, from the start. */
+static void
+to_dom(struct sstate *s)
+{
+	s->dom = true;
+	xmlStopParser(s->ctxt);
+}
 
 /* The element starting is not read, nor anything it holds: libxml2 calls
  * no start-element or characters callback until it ends (s_end). */
@@ -258,7 +279,7 @@ skip_start(struct sstate *s)
 	/* The depth of its parent: libxml2 counts it in after this
 	 * callback, and out after its end callback. */
 	s->skip_depth = s->ctxt->nameNr;
-	s->ctxt->sax->startElementNs = NULL;
+	s->ctxt->sax->startElement = NULL;
 	s->ctxt->sax->characters = NULL;
 	s->ctxt->node = &s->other_node;
 }
@@ -268,30 +289,25 @@ static size_t
 sname_slot(const struct sstate *s, const xmlChar *name)
 {
 	size_t h = (size_t)(((uint64_t)(uintptr_t)name >> 4) *
-	    UINT64_C(0x9E3779B97F4A7C15) >> 58);
+	    UINT64_C(0x9E3779B97F4A7C15) >> (64 - SNAME_BITS));
 
 	while (s->names[h].name != name && s->names[h].name != NULL)
 		h = (h + 1) % SNAME_SLOTS;
 	return h;
 }
 
-/* The document element: what the tree would name it, and the rules' names
- * looked up once in the dictionary its names come from. */
+/* The document element, and the rules' names looked up once in the
+ * dictionary its names come from. */
 static void
-s_root(struct sstate *s, const char *name, const xmlChar *prefix,
-    const xmlChar *uri)
+s_root(struct sstate *s, const char *name)
 {
 	s->saw_root = true;
-	/* The tree names an element of an unbound prefix "p:name". */
-	free(s->root_name);
-	if (prefix && uri == NULL) {
-		struct strbuf sb = STRBUF_INIT;
-
-		strbuf_printf(&sb, "%s:%s", (const char *)prefix, name);
-		s->root_name = strbuf_detach(&sb, NULL);
-	} else {
-		s->root_name = xstrdup(name);
+	if (strchr(name, ':')) {
+		to_dom(s);
+		return;
 	}
+	free(s->root_name);
+	s->root_name = xstrdup(name);
 	if (strcmp(s->root_name, "DescribeInstancesResponse") != 0) {
 		s->bad_root = true;
 		skip_start(s);
@@ -303,8 +319,12 @@ s_root(struct sstate *s, const char *name, const xmlChar *prefix,
 
 		if (n == NULL)
 			abort();
-		s->names[sname_slot(s, n)].name = n;
-		s->names[sname_slot(s, n)].rules |= UINT32_C(1) << i;
+		size_t slot = sname_slot(s, n);
+
+		if (s->names[slot].name == NULL)
+			s->nnames++;
+		s->names[slot].name = n;
+		s->names[slot].rules |= UINT32_C(1) << i;
 		s->parent_rules[srules[i].parent] |= UINT32_C(1) << i;
 	}
 	s->frames[0].role = R_ROOT;
@@ -313,25 +333,23 @@ s_root(struct sstate *s, const char *name, const xmlChar *prefix,
 }
 
 static void
-s_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-    const xmlChar *uri, int nb_ns, const xmlChar **ns, int nb_attr,
-    int nb_defaulted, const xmlChar **attrs)
+s_start(void *ctx, const xmlChar *name, const xmlChar **attrs)
 {
 	xmlParserCtxt *ctxt = ctx;
 	struct sstate *s = ctxt->_private;
 	struct sframe *parent, *f;
 	const struct srule *r = NULL;
 	uint32_t rules = 0;
-	size_t i;
+	size_t i, slot;
 
-	(void)nb_ns; (void)ns; (void)nb_attr; (void)nb_defaulted; (void)attrs;
+	(void)attrs;
 	if (ctxt != s->ctxt)
 		return;		/* an entity's content */
 	if (s->skipping)
 		return;		/* not called then */
 	ctxt->node = &s->other_node;
 	if (s->depth == 0) {
-		s_root(s, (const char *)localname, prefix, uri);
+		s_root(s, (const char *)name);
 		return;
 	}
 	parent = &s->frames[s->depth - 1];
@@ -341,12 +359,21 @@ s_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		skip_start(s);
 		return;
 	}
-	if (!(prefix && uri == NULL))
-		rules = s->names[sname_slot(s, localname)].rules &
-		    s->parent_rules[parent->role];
+	slot = sname_slot(s, name);
+	rules = s->names[slot].rules & s->parent_rules[parent->role];
 	if (rules) {		/* one rule per parent and name */
 		i = (size_t)__builtin_ctz(rules);
 		r = &srules[i];
+	} else if (s->names[slot].name != name) {
+		/* "p:instanceId" is instanceId where p is bound. */
+		if (strchr((const char *)name, ':')) {
+			to_dom(s);
+			return;
+		}
+		if (s->nnames < SNAME_SLOTS / 2) {
+			s->names[slot].name = name;
+			s->nnames++;
+		}
 	}
 	if (r && !r->every) {
 		if (parent->seen & (1u << i))
@@ -385,20 +412,19 @@ s_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 }
 
 static void
-s_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-    const xmlChar *uri)
+s_end(void *ctx, const xmlChar *name)
 {
 	xmlParserCtxt *ctxt = ctx;
 	struct sstate *s = ctxt->_private;
 
-	(void)localname; (void)prefix; (void)uri;
+	(void)name;
 	if (ctxt != s->ctxt)
 		return;
 	if (s->skipping) {
 		if (ctxt->nameNr > s->skip_depth + 1)
 			return;		/* an element inside */
 		s->skipping = false;
-		ctxt->sax->startElementNs = s_start;
+		ctxt->sax->startElement = s_start;
 		ctxt->sax->characters = s_characters;
 		ctxt->node = in_value(s) ? &s->value_node :
 		    s->depth ? &s->other_node : NULL;
@@ -474,7 +500,7 @@ s_dtd(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
 	xmlParserCtxt *ctxt = ctx;
 
 	(void)name; (void)ext; (void)sys;
-	((struct sstate *)ctxt->_private)->dtd = true;
+	((struct sstate *)ctxt->_private)->dom = true;
 	xmlStopParser(ctxt);
 }
 
@@ -505,9 +531,9 @@ ec2_parse_describe_stream(const char *xml, size_t len,
 		abort();
 	sax = ctxt->sax;
 	memset(sax, 0, sizeof(*sax));
-	sax->initialized = XML_SAX2_MAGIC;
-	sax->startElementNs = s_start;
-	sax->endElementNs = s_end;
+	sax->initialized = 1;	/* SAX1: names as written, see above */
+	sax->startElement = s_start;
+	sax->endElement = s_end;
 	sax->characters = s_characters;
 	sax->comment = s_comment;
 	sax->processingInstruction = s_pi;
@@ -521,12 +547,11 @@ ec2_parse_describe_stream(const char *xml, size_t len,
 	    EC2_XML_OPTIONS);
 	xmlFreeDoc(doc);
 	ctxt->node = NULL;
-	if (s.dtd || ctxt->intSubName != NULL) {
+	if (s.dom || ctxt->intSubName != NULL || !ctxt->wellFormed ||
+	    !s.saw_root) {
+		ec2_stream_dom_reads++;
 		out->n = n0;
 		rc = ec2_parse_describe_dom(xml, len, out, next_token, err);
-	} else if (!ctxt->wellFormed || !s.saw_root) {
-		out->n = n0;
-		ec2_xml_malformed(ctxt, "DescribeInstances", err);
 	} else if (s.bad_root) {
 		aws_error_set(err, AWS_ERR_PARSE, NULL,
 		    "unexpected <%s> in DescribeInstances answer",

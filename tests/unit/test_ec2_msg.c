@@ -16,6 +16,7 @@
 #include "common/strbuf.h"
 #include "common/utf8.h"
 #include "daemon/ec2_msg.h"
+#include "daemon/ec2_msg_internal.h"
 #include "tests/unit/ec2_msg_diff.h"
 
 static char *
@@ -535,6 +536,70 @@ test_stream_same_on_edges(void **state)
 	}
 }
 
+/* The streaming reader reads EC2's answers itself; it hands the DOM reader
+ * only what it does not read (a prefix where it reads, a DTD) and what
+ * libxml2 refuses, whose error the DOM reader words. */
+static size_t
+stream_read(const char *xml, size_t len)
+{
+	struct ec2_instance_list *l = ec2_instance_list_new();
+	struct aws_error err;
+	char *next = NULL;
+	size_t n;
+
+	aws_error_clear(&err);
+	(void)ec2_parse_describe_stream(xml, len, l, &next, &err);
+	n = l->n;
+	free(next);
+	ec2_instance_list_free(l);
+	return n;
+}
+
+static void
+test_stream_reads_answers_itself(void **state)
+{
+	static const char *const dom[] = {
+		"<DescribeInstancesResponse><reservationSet><item>"
+		    "<instancesSet><item><e:instanceId xmlns:e=\"urn:x\">"
+		    "i-1</e:instanceId></item></instancesSet></item>"
+		    "</reservationSet></DescribeInstancesResponse>",
+		"<p:DescribeInstancesResponse xmlns:p=\"urn:x\"/>",
+		"<!DOCTYPE DescribeInstancesResponse>"
+		    "<DescribeInstancesResponse/>",
+		"<DescribeInstancesResponse><reservationSet>",
+		"",
+	};
+	static const char *const files[] = {
+		"data/describe_multi.xml", "data/describe_empty.xml",
+		"../fuzz/corpus/fuzz_ec2_msg/describe_all.xml",
+		"../fuzz/corpus/fuzz_ec2_msg/describe_page1.xml",
+	};
+	static const char unread_prefix[] =
+	    "<DescribeInstancesResponse><reservationSet><item><instancesSet>"
+	    "<item><instanceId>i-2</instanceId><x xmlns:q=\"urn:q\">"
+	    "<q:instanceId>i-3</q:instanceId></x></item></instancesSet>"
+	    "</item></reservationSet></DescribeInstancesResponse>";
+	unsigned long before = ec2_stream_dom_reads;
+	size_t instances = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		size_t len;
+		char *xml = slurp(files[i], &len);
+
+		instances += stream_read(xml, len);
+		free(xml);
+	}
+	assert_true(instances > 0);
+	/* A prefix inside what is not read changes nothing read. */
+	assert_int_equal(stream_read(unread_prefix, strlen(unread_prefix)), 1);
+	assert_int_equal(ec2_stream_dom_reads, before);
+	for (size_t i = 0; i < sizeof(dom) / sizeof(*dom); i++) {
+		(void)stream_read(dom[i], strlen(dom[i]));
+		assert_int_equal(ec2_stream_dom_reads, before + i + 1);
+	}
+}
+
 static void
 test_state_names(void **state)
 {
@@ -560,6 +625,7 @@ main(void)
 		cmocka_unit_test(test_parse_error_envelope),
 		cmocka_unit_test(test_stream_same_on_fixtures),
 		cmocka_unit_test(test_stream_same_on_edges),
+		cmocka_unit_test(test_stream_reads_answers_itself),
 		cmocka_unit_test(test_state_names),
 	};
 

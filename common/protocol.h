@@ -135,6 +135,13 @@ char *proto_reply_ok(int64_t id, json_t *result);
  * would give for that result (NULL result: the `internal` error reply). */
 char *proto_result_encode(json_t *result);
 char *proto_reply_ok_encoded(int64_t id, const char *result, size_t len);
+/* The same line in three parts, so that a cached result is sent without
+ * a copy: proto_reply_ok_head() writes what comes before the result into
+ * head (PROTO_REPLY_OK_HEAD_MAX bytes) and returns its length, and
+ * PROTO_REPLY_OK_TAIL comes after it. */
+#define PROTO_REPLY_OK_HEAD_MAX	48
+#define PROTO_REPLY_OK_TAIL	"}\n"
+size_t proto_reply_ok_head(char *head, int64_t id);
 char *proto_reply_error(int64_t id, enum proto_err code, const char *message);
 char *proto_event_log(int64_t id, enum proto_level level, const char *ts,
     const char *msg);

@@ -4,6 +4,8 @@
 packages=(
 	gcc meson ninja-build pkg-config
 	libuv1-dev libcurl4-openssl-dev libssl-dev libjansson-dev libxml2-dev
+	# the daemon reads request lines with yajl's event parser (issue 16)
+	libyajl-dev
 	libsystemd-dev libinih-dev libcmocka-dev libmicrohttpd-dev
 	python3 python3-pytest python3-pytest-xdist python3-botocore
 	scdoc systemd bash-completion util-linux

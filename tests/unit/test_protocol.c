@@ -193,6 +193,94 @@ test_bad_requests(void **state)
 	    PROTO_ERR_BAD_REQUEST, 0, "invalid request");
 }
 
+/* The line is read with yajl's events (common/protocol_request.c): what
+ * jansson refused stays refused, args is the JSON it was, and the id comes
+ * back whenever the line is JSON. */
+static void
+test_request_reader(void **state)
+{
+#define REQ(rest) "{\"v\":1,\"id\":4,\"cmd\":\"status\",\"cluster\":\"c\"" \
+	rest "}"
+	static const char args_line[] = REQ(",\"args\":{\"a\":[1,-2.5,null,"
+	    "true,{\"b\":\"\\u00e9\\n\"},[]],\"c\":{},\"d\":\"x\"}");
+	char deep[8192];
+	struct proto_request r;
+	int64_t id;
+	char msg[256], *dump;
+	size_t n;
+
+	(void)state;
+	/* Every kind of value in args, nested, as jansson holds it. */
+	assert_int_equal(proto_request_parse(args_line, strlen(args_line), &r,
+	    &id, msg, sizeof(msg)), PROTO_OK);
+	dump = json_dumps(r.args, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(dump, "{\"a\":[1,-2.5,null,true,{\"b\":"
+	    "\"\xc3\xa9\\n\"},[]],\"c\":{},\"d\":\"x\"}");
+	free(dump);
+	proto_request_release(&r);
+	/* Keys in any order, blanks anywhere; the reply's id is the line's. */
+	expect_bad(" { \"cluster\" : \"c\" , \"cmd\":\"status\", \"id\" : "
+	    "-9223372036854775807 , \"v\" : 2 } ", PROTO_ERR_BAD_REQUEST,
+	    -INT64_MAX, "version 2");
+	/* Malformed: id 0. */
+	expect_bad(REQ(",\"args\":{\"a\":1,\"a\":2}"), PROTO_ERR_BAD_REQUEST,
+	    0, "duplicate object key \"a\"");
+	expect_bad(REQ(",\"args\":{\"a\":{\"b\":1,\"b\":1}}"),
+	    PROTO_ERR_BAD_REQUEST, 0, "duplicate");
+	expect_bad(REQ(",\"cmd\":\"ping\""), PROTO_ERR_BAD_REQUEST, 0,
+	    "duplicate object key \"cmd\"");
+	expect_bad(REQ(",\"args\":{\"a\\u0000\":1}"), PROTO_ERR_BAD_REQUEST,
+	    0, "\\u0000");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"st\\u0000atus\"}",
+	    PROTO_ERR_BAD_REQUEST, 0, "\\u0000");
+	expect_bad(REQ(",\"args\":{\"a\":\"\xc0\x80\"}"), PROTO_ERR_BAD_REQUEST,
+	    0, "UTF-8");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"\xed\xa0\x80\"}",
+	    PROTO_ERR_BAD_REQUEST, 0, "UTF-8");
+	expect_bad(REQ("") " {}", PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	/* yajl itself lets an unclosed string after the value pass. */
+	expect_bad(REQ("") "\"}", PROTO_ERR_BAD_REQUEST, 0, "trailing");
+	expect_bad(REQ("") " \"", PROTO_ERR_BAD_REQUEST, 0, "trailing");
+	expect_bad(REQ(","), PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	expect_bad("{\"v\":1,\"id\":99999999999999999999,\"cmd\":\"ping\"}",
+	    PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	expect_bad("/**/{\"v\":1,\"id\":4,\"cmd\":\"ping\"}",
+	    PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	expect_bad("4", PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	expect_bad("null", PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	expect_bad("{", PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	/* Nesting deeper than jansson reads. */
+	n = (size_t)snprintf(deep, sizeof(deep), "{\"v\":1,\"id\":4,\"cmd\":"
+	    "\"ping\",\"args\":{\"a\":"); /* not text */
+	memset(deep + n, '[', 2100);
+	memset(deep + n + 2100, ']', 2100);
+	memcpy(deep + n + 4200, "}}", 3);
+	expect_bad(deep, PROTO_ERR_BAD_REQUEST, 0, "depth");
+	/* Invalid requests: the id comes back. */
+	expect_bad(REQ(",\"args\":null"), PROTO_ERR_BAD_REQUEST, 4,
+	    "\"args\" must be an object");
+	expect_bad(REQ(",\"wait\":1"), PROTO_ERR_BAD_REQUEST, 4,
+	    "\"wait\" must be true or false");
+	expect_bad(REQ(",\"level\":[\"debug\"]"), PROTO_ERR_BAD_REQUEST, 4,
+	    "\"level\" must be a string");
+	expect_bad(REQ(",\"x\":{\"deep\":[1,{\"y\":2}]}"),
+	    PROTO_ERR_BAD_REQUEST, 4, "unknown field \"x\"");
+	expect_bad("{\"v\":1.0,\"id\":4,\"cmd\":\"ping\"}",
+	    PROTO_ERR_BAD_REQUEST, 4, "\"v\" must be an integer");
+	expect_bad("{\"v\":1,\"id\":4}", PROTO_ERR_BAD_REQUEST, 4,
+	    "\"cmd\" is missing");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"ping\",\"level\":\"debugging"
+	    "debugging debugging debugging debugging debugging debugging\"}",
+	    PROTO_ERR_BAD_REQUEST, 4, "unknown level");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"statusstatusstatusstatusstatus"
+	    "statusstatusstatusstatusstatusstatusstatus\"}",
+	    PROTO_ERR_UNKNOWN_COMMAND, 4, "statusstatus");
+	expect_bad("{\"v\":1,\"id\":4,\"cmd\":\"stop\",\"cluster\":\"aaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaa\"}", PROTO_ERR_BAD_REQUEST, 4, "invalid cluster");
+#undef REQ
+}
+
 static void
 test_encoders_are_one_line(void **state)
 {
@@ -304,6 +392,17 @@ test_reply_ok_encoded(void **state)
 		free(want);
 		free(got);
 	}
+	/* The ends of the range (the id is written without snprintf). */
+	for (int i = 0; i < 4; i++) {
+		static const int64_t ends[] = { INT64_MIN, INT64_MIN + 1,
+		    INT64_MAX, -1000000 };
+
+		want = proto_reply_ok(ends[i], json_incref(result));
+		got = proto_reply_ok_encoded(ends[i], text, strlen(text));
+		assert_string_equal(got, want);
+		free(want);
+		free(got);
+	}
 	/* Nothing to send: the internal error, as for a failed builder. */
 	want = proto_reply_ok(5, NULL);
 	got = proto_reply_ok_encoded(5, NULL, 0);
@@ -324,6 +423,7 @@ main(void)
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_parse_request),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_request_reader),
 		cmocka_unit_test(test_encoders_are_one_line),
 		cmocka_unit_test(test_reply_ok_encoded),
 		cmocka_unit_test(test_follow_events),

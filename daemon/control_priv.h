@@ -71,7 +71,7 @@ struct ctl_conn {
 	size_t		 queued;
 	/* Lines not yet handed to the socket (owned), written together at
 	 * the start of the loop's next round; only while queued is 0. */
-	char		**cork;
+	struct ctl_line	*cork;
 	size_t		 ncork;
 	size_t		 corkcap;
 	bool		 in_corked;

@@ -15,6 +15,11 @@
  * queue (uv_write), which keeps the order.  pending_write counts both the
  * corked and the queued bytes: what the client has not read, which the
  * limits and ctl_req_backlog() see.
+ *
+ * The one exception is a reply from a cached answer (status): when
+ * nothing of its connection waits, it is written at once from its parts,
+ * the id's head, the cached text and the tail, with no copy into a line
+ * (conn_send_parts); only what the socket does not take is copied.
  */
 #include "daemon/control_priv.h"
 
@@ -105,7 +110,7 @@ void
 control_conn_drop_cork(struct ctl_conn *c)
 {
 	for (size_t i = 0; i < c->ncork; i++)
-		free(c->cork[i]);
+		free(c->cork[i].s);
 	free(c->cork);
 	c->cork = NULL;
 	c->ncork = c->corkcap = 0;
@@ -115,43 +120,54 @@ control_conn_drop_cork(struct ctl_conn *c)
 	}
 }
 
+/* The most lines one write takes. */
+#define FLUSH_MAX	64
+
 /* Writes c's corked lines with one write; what the socket does not take
  * goes to libuv's queue, in order. */
 static void
 conn_flush(struct ctl_conn *c)
 {
-	char **lines = c->cork;
-	size_t nl = c->ncork, n = nl < 64 ? nl : 64, done, i;
-	uv_buf_t bufs[64];
+	struct ctl_line few[FLUSH_MAX], *lines = few;
+	size_t nl = c->ncork, n = nl < FLUSH_MAX ? nl : FLUSH_MAX, done, i;
+	uv_buf_t bufs[FLUSH_MAX];
 	int r;
 
 	if (nl == 0)
 		return;
-	/* Taken off c first: closing c below drops what is left of it. */
-	c->cork = NULL;
-	c->ncork = c->corkcap = 0;
+	/* Taken off c first: closing c below drops what is left of it.  A
+	 * few lines are copied, and c keeps its array for the next ones
+	 * (no allocation a round). */
+	if (nl <= FLUSH_MAX) {
+		memcpy(few, c->cork, nl * sizeof(*few));
+	} else {
+		lines = c->cork;
+		c->cork = NULL;
+		c->corkcap = 0;
+	}
+	c->ncork = 0;
 	for (i = 0; i < n; i++)
-		bufs[i] = uv_buf_init(lines[i], (unsigned int)strlen(
-		    lines[i]));
+		bufs[i] = uv_buf_init(lines[i].s, (unsigned int)lines[i].len);
 	r = uv_try_write((uv_stream_t *)&c->pipe, bufs, (unsigned int)n);
 	done = r > 0 ? (size_t)r : 0;
 	c->pending_write -= done;
 	for (i = 0; i < nl; i++) {
-		size_t len = i < n ? bufs[i].len : strlen(lines[i]);
+		size_t len = lines[i].len;
 
 		if (done >= len) {
 			done -= len;
-			free(lines[i]);
+			free(lines[i].s);
 		} else if (r < 0 && r != UV_EAGAIN) {
-			free(lines[i]);		/* the client is gone */
+			free(lines[i].s);	/* the client is gone */
 		} else if (c->closing) {
-			free(lines[i]);
+			free(lines[i].s);
 		} else {
-			conn_queue(c, lines[i], done, len);
+			conn_queue(c, lines[i].s, done, len);
 			done = 0;
 		}
 	}
-	free(lines);
+	if (lines != few)
+		free(lines);
 	if (r < 0 && r != UV_EAGAIN)
 		control_conn_close(c);
 	else if (!c->closing)
@@ -199,8 +215,9 @@ control_conn_send(struct ctl_conn *c, char *line)
 	}
 	/* Corked: written with the lines of the other connections at the
 	 * start of the next round, one after the other. */
-	c->cork = xgrow(c->cork, &c->corkcap, c->ncork + 1, sizeof(char *));
-	c->cork[c->ncork++] = line;
+	c->cork = xgrow(c->cork, &c->corkcap, c->ncork + 1, sizeof(*c->cork));
+	c->cork[c->ncork].s = line;
+	c->cork[c->ncork++].len = len;
 	if (!c->in_corked) {
 		LIST_INSERT_HEAD(&c->ctl->corked, c, cork_link);
 		c->in_corked = true;
@@ -256,24 +273,81 @@ ctl_req_backlog(const struct ctl_req *r)
 	return r->conn ? r->conn->pending_write : 0;
 }
 
-/* Ends a request after its final reply line was made. */
+/*
+ * Sends parts (not owned) as one line, after everything sent before.  When
+ * nothing of c waits they are written at once, with one write and no copy
+ * (a cached status answer is not copied into a line); what the socket
+ * does not take, or all of it when lines wait, is copied and sent as
+ * control_conn_send() sends a line.
+ */
 static void
-req_end(struct ctl_req *r, char *line)
+conn_send_parts(struct ctl_conn *c, const uv_buf_t *parts, unsigned int n)
+{
+	size_t total = 0, done = 0, off = 0;
+	char *rest;
+	int r;
+
+	if (c->closing)
+		return;
+	for (unsigned int i = 0; i < n; i++)
+		total += parts[i].len;
+	if (c->queued == 0 && c->ncork == 0) {
+		r = uv_try_write((uv_stream_t *)&c->pipe, parts, n);
+		if (r < 0 && r != UV_EAGAIN) {
+			control_conn_close(c);		/* the client is gone */
+			return;
+		}
+		done = r > 0 ? (size_t)r : 0;
+		if (done == total) {
+			conn_written(c);
+			return;
+		}
+	}
+	rest = xmalloc(total - done + 1);
+	for (unsigned int i = 0; i < n; i++) {
+		size_t skip = done < parts[i].len ? done : parts[i].len;
+
+		memcpy(rest + off, parts[i].base + skip, parts[i].len - skip);
+		off += parts[i].len - skip;
+		done -= skip;
+	}
+	rest[off] = '\0';
+	control_conn_send(c, rest);
+}
+
+/* A request has its final reply: r is freed, and its connection (NULL
+ * when the client has gone) takes the next request. */
+static struct ctl_conn *
+req_release(struct ctl_req *r)
 {
 	struct ctl_conn *c = r->conn;
 
 	proto_request_release(&r->req);
 	free(r);
+	if (c != NULL)
+		c->active = NULL;
+	return c;
+}
+
+static void
+conn_next(struct ctl_conn *c)
+{
+	if (c != NULL && !c->closing && !c->pumping)
+		control_conn_pump(c);
+}
+
+/* Ends a request after its final reply line was made. */
+static void
+req_end(struct ctl_req *r, char *line)
+{
+	struct ctl_conn *c = req_release(r);
+
 	if (c == NULL) {
 		free(line);
 		return;
 	}
-	c->active = NULL;
 	control_conn_send(c, line);
-	if (c->closing)
-		return;
-	if (!c->pumping)
-		control_conn_pump(c);
+	conn_next(c);
 }
 
 /* The control requests counter (metrics.h). */
@@ -294,8 +368,24 @@ ctl_req_ok(struct ctl_req *r, json_t *result)
 void
 ctl_req_ok_encoded(struct ctl_req *r, const char *result, size_t len)
 {
+	char head[PROTO_REPLY_OK_HEAD_MAX];
+	uv_buf_t parts[3];
+	struct ctl_conn *c;
+
 	count_request(r, "ok");
-	req_end(r, proto_reply_ok_encoded(r->req.id, result, len));
+	if (result == NULL || r->conn == NULL) {
+		req_end(r, proto_reply_ok_encoded(r->req.id, result, len));
+		return;
+	}
+	/* proto_reply_ok_encoded()'s line, in its parts. */
+	parts[0] = uv_buf_init(head, (unsigned int)proto_reply_ok_head(head,
+	    r->req.id));
+	parts[1] = uv_buf_init((char *)result, (unsigned int)len);
+	parts[2] = uv_buf_init((char *)PROTO_REPLY_OK_TAIL,
+	    sizeof(PROTO_REPLY_OK_TAIL) - 1);
+	c = req_release(r);
+	conn_send_parts(c, parts, 3);
+	conn_next(c);
 }
 
 void

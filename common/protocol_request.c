@@ -11,9 +11,16 @@
  * text that is not UTF-8 or a \u0000, or repeats a key of the request is
  * malformed JSON, answered with id 0.  A missing, mistyped or unknown field
  * is an invalid request, answered with the id when that is an integer.
+ * Where yajl alone is laxer than jansson (control bytes as blanks, lone
+ * surrogate escapes, an unclosed string after the object, what a value no
+ * field takes holds), the line is refused here or jansson reads it too
+ * (prescan(), proto_request_parse()); the fuzz target of control lines
+ * checks every reply's id against jansson's reading of its line.
  */
 #include "common/protocol.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -25,8 +32,8 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 
-/* jansson's limit on nesting, kept for args. */
-#define ARGS_MAX_DEPTH	2048
+/* jansson's limit on nesting (the request object is 1). */
+#define MAX_DEPTH	2048
 
 /* The request's fields; K_OTHER is any other key. */
 enum rkey {
@@ -34,7 +41,7 @@ enum rkey {
 	K_LEVEL, K_OTHER,
 };
 
-enum rtype { T_INT, T_STR, T_BOOL, T_OBJ };
+enum rtype { T_INT, T_STR, T_BOOL, T_OBJ, T_REAL };
 
 static const struct {
 	const char *name;
@@ -121,6 +128,7 @@ arena_realloc(void *ctx, void *p, size_t size)
 	return n;
 }
 
+/* What a field must be (no field is a real). */
 static const char *const rtype_names[] = {
 	[T_INT] = "an integer", [T_STR] = "a string",
 	[T_BOOL] = "true or false", [T_OBJ] = "an object",
@@ -218,11 +226,8 @@ args_add(struct rq *q, json_t *v, bool open)
 	} else if (json_array_append_new(in, v) != 0) {
 		return cancel(q, "%s", "no memory");
 	}
-	if (open) {
-		if (q->nopen == ARGS_MAX_DEPTH)
-			return cancel(q, "%s", "maximum parsing depth reached");
+	if (open)
 		open_push(q, v);
-	}
 	return 1;
 }
 
@@ -285,32 +290,43 @@ r_boolean(void *ctx, int b)
 	return 1;
 }
 
+/*
+ * A number, as yajl's lexer found it (the JSON grammar), converted as
+ * jansson converts one: an integer when it has no fraction or exponent,
+ * refused out of long long's range; else a double, refused when it
+ * overflows.  (yajl's own conversion refuses -2^63.)
+ */
 static int
-r_integer(void *ctx, long long n)
+r_number(void *ctx, const char *s, size_t len)
 {
 	struct rq *q = ctx;
+	char *text = arena_malloc(q->arena, len + 1), *end;
+	bool integer = memchr(s, '.', len) == NULL &&
+	    memchr(s, 'e', len) == NULL && memchr(s, 'E', len) == NULL;
+	long long n = 0;
+	double d = 0;
 
+	memcpy(text, s, len);
+	text[len] = '\0';
+	errno = 0;
+	if (integer)
+		n = strtoll(text, &end, 10);
+	else
+		d = strtod(text, &end);
+	arena_free(q->arena, text);
+	if (integer && errno == ERANGE)
+		return cancel(q, "%s", "too big integer");
+	if (!integer && errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL))
+		return cancel(q, "%s", "real number overflow");
 	if (in_args(q))
-		return args_add(q, json_integer(n), false);
-	switch (value(q, T_INT)) {
+		return args_add(q, integer ? json_integer(n) : json_real(d),
+		    false);
+	switch (value(q, integer ? T_INT : T_REAL)) {
 	case -1: return 0;
 	case K_V: q->v = n; break;
 	case K_ID: q->id = n; q->id_read = true; break;
 	default: break;
 	}
-	return 1;
-}
-
-static int
-r_double(void *ctx, double d)
-{
-	struct rq *q = ctx;
-
-	if (in_args(q))
-		return args_add(q, json_real(d), false);
-	if (q->depth == 0)
-		return cancel(q, "%s", "'{' expected");
-	wrong_type(q);
 	return 1;
 }
 
@@ -385,6 +401,8 @@ r_start_map(void *ctx)
 {
 	struct rq *q = ctx;
 
+	if (q->depth == MAX_DEPTH)
+		return cancel(q, "%s", "maximum parsing depth reached");
 	if (in_args(q)) {
 		q->depth++;
 		return args_add(q, json_object(), true);
@@ -419,6 +437,8 @@ r_start_array(void *ctx)
 		q->not_object = q->canceled = true;
 		return 0;
 	}
+	if (q->depth == MAX_DEPTH)
+		return cancel(q, "%s", "maximum parsing depth reached");
 	if (in_args(q)) {
 		q->depth++;
 		return args_add(q, json_array(), true);
@@ -431,8 +451,7 @@ r_start_array(void *ctx)
 static const yajl_callbacks rq_callbacks = {
 	.yajl_null = r_null,
 	.yajl_boolean = r_boolean,
-	.yajl_integer = r_integer,
-	.yajl_double = r_double,
+	.yajl_number = r_number,
 	.yajl_string = r_string,
 	.yajl_start_map = r_start_map,
 	.yajl_map_key = r_map_key,
@@ -546,6 +565,76 @@ rq_check(struct rq *q, struct proto_request *out, int64_t *id_out,
 	return PROTO_OK;
 }
 
+/*
+ * Where yajl is laxer than JSON.  It takes a form feed or a vertical tab
+ * for a blank: a control byte is in no valid line (in a string or out of
+ * one), so one is refused here, a NUL with words of its own.  It reads a
+ * lone surrogate escape as "?": *judge is set for a line with an escape
+ * of U+D800 to U+DFFF, which jansson then reads as well.  Returns -1 with
+ * the reason in msg for a line to refuse.
+ */
+static int
+prescan(const char *line, size_t len, bool *judge, char *msg, size_t msglen)
+{
+	const char *p, *end = line + len;
+	size_t i = 0;
+
+	/* Eight bytes at a time while none is below 0x20 (no false
+	 * negatives; after a true one the bytes are looked at one by one). */
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, line + i, sizeof(w));
+		if (((w - UINT64_C(0x2020202020202020)) & ~w &
+		    UINT64_C(0x8080808080808080)) != 0)
+			break;
+	}
+	for (; i < len; i++) {
+		unsigned char ch = (unsigned char)line[i];
+
+		if (ch >= 0x20 || ch == '\t' || ch == '\r' || ch == '\n')
+			continue;
+		if (ch == '\0')
+			utf8_snprintf(msg, msglen, "malformed JSON: a NUL byte "
+			    "in the request line");
+		else
+			utf8_snprintf(msg, msglen, "malformed JSON: control "
+			    "character 0x%02X (column %zu)", ch, i + 1);
+		return -1;
+	}
+	*judge = false;
+	for (p = memchr(line, '\\', len); p != NULL && end - p > 1;
+	    p = memchr(p, '\\', (size_t)(end - p))) {
+		if (end - p > 3 && p[1] == 'u' && (p[2] | 0x20) == 'd') {
+			char c = (char)(p[3] | 0x20);
+
+			if (c == '8' || c == '9' || (c >= 'a' && c <= 'f')) {
+				*judge = true;
+				break;
+			}
+		}
+		p += 2;		/* the escaped character is not one */
+	}
+	return 0;
+}
+
+/* jansson's verdict on the line: 0 when it reads it, else -1 with its
+ * reason in msg. */
+static int
+jansson_reads(const char *line, size_t len, char *msg, size_t msglen)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (o != NULL) {
+		json_decref(o);
+		return 0;
+	}
+	utf8_snprintf(msg, msglen, "malformed JSON: %s (column %d)", jerr.text,
+	    jerr.column);
+	return -1;
+}
+
 enum proto_err
 proto_request_parse(const char *line, size_t len, struct proto_request *out,
     int64_t *id_out, char *msg, size_t msglen)
@@ -553,20 +642,26 @@ proto_request_parse(const char *line, size_t len, struct proto_request *out,
 	struct arena arena;
 	struct rq q = { .key = K_OTHER, .wait = true, .arena = &arena };
 	enum proto_err e;
+	bool judge;
 
 	arena.used = 0;
-
 	memset(out, 0, sizeof(*out));
 	*id_out = 0;
-	/* JSON text has no NUL byte: refuse the line rather than run what a
-	 * lenient reading makes of it. */
-	if (memchr(line, '\0', len) != NULL)
-		return bad(msg, msglen, "%s", "malformed JSON: a NUL byte in "
-		    "the request line");
-	if (rq_read(&q, line, len, msg, msglen) == 0)
-		e = rq_check(&q, out, id_out, msg, msglen);
-	else
+	if (prescan(line, len, &judge, msg, msglen) != 0)
+		return PROTO_ERR_BAD_REQUEST;
+	/*
+	 * A line yajl reads with a field that is unknown or mistyped is
+	 * read by jansson too, as is one with a surrogate escape: only what
+	 * a request may hold (args) is checked here as jansson checks it
+	 * (duplicate keys, nesting), and a line jansson refuses is answered
+	 * with id 0.
+	 */
+	if (rq_read(&q, line, len, msg, msglen) != 0 ||
+	    ((judge || q.invalid[0]) && jansson_reads(line, len, msg,
+	    msglen) != 0))
 		e = PROTO_ERR_BAD_REQUEST;
+	else
+		e = rq_check(&q, out, id_out, msg, msglen);
 	json_decref(q.args);
 	arena_free(&arena, q.open);
 	arena_free(&arena, q.akey);

@@ -256,6 +256,39 @@ test_request_reader(void **state)
 	memset(deep + n + 2100, ']', 2100);
 	memcpy(deep + n + 4200, "}}", 3);
 	expect_bad(deep, PROTO_ERR_BAD_REQUEST, 0, "depth");
+	/* Where yajl alone is laxer than JSON, the line is still refused:
+	 * a form feed as a blank, a lone surrogate escape, a duplicate key
+	 * in a value no field takes. */
+	expect_bad("{\"v\":1,\f\"id\":4,\"cmd\":\"ping\"}",
+	    PROTO_ERR_BAD_REQUEST, 0, "control character 0x0C");
+	expect_bad(REQ(",\"args\":{\"a\":\"\\ud800\"}"),
+	    PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	expect_bad(REQ(",\"args\":{\"\\uDBFF\\u0041\":1}"),
+	    PROTO_ERR_BAD_REQUEST, 0, "malformed JSON");
+	expect_bad(REQ(",\"x\":1,\"x\":2"), PROTO_ERR_BAD_REQUEST, 0,
+	    "duplicate");
+	expect_bad(REQ(",\"force\":{\"a\":1,\"a\":1}"),
+	    PROTO_ERR_BAD_REQUEST, 0, "duplicate");
+	expect_bad("{\"v\":1,\"id\":-9223372036854775809,\"cmd\":\"ping\"}",
+	    PROTO_ERR_BAD_REQUEST, 0, "too big");
+	expect_bad(REQ(",\"args\":{\"a\":1e400}"), PROTO_ERR_BAD_REQUEST, 0,
+	    "overflow");
+	/* What jansson reads, this reads: the lowest id, a pair of
+	 * surrogate escapes, an escaped backslash before "u". */
+	expect_bad("{\"v\":2,\"id\":-9223372036854775808,\"cmd\":\"ping\"}",
+	    PROTO_ERR_BAD_REQUEST, INT64_MIN, "version 2");
+	{
+		static const char ok[] = REQ(",\"args\":{\"a\":\"\\ud83d"
+		    "\\ude00\\\\ud800\",\"n\":[-0,1.5e3,-9223372036854775808]}");
+
+		assert_int_equal(proto_request_parse(ok, strlen(ok), &r, &id,
+		    msg, sizeof(msg)), PROTO_OK);
+		dump = json_dumps(r.args, JSON_COMPACT | JSON_SORT_KEYS);
+		assert_string_equal(dump, "{\"a\":\"\xf0\x9f\x98\x80\\\\"
+		    "ud800\",\"n\":[0,1500.0,-9223372036854775808]}");
+		free(dump);
+		proto_request_release(&r);
+	}
 	/* Invalid requests: the id comes back. */
 	expect_bad(REQ(",\"args\":null"), PROTO_ERR_BAD_REQUEST, 4,
 	    "\"args\" must be an object");

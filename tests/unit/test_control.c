@@ -40,6 +40,8 @@ struct fixture {
 	size_t		 big;		/* size of the result for id 1 */
 	int		 dispatched;
 	int		 fd;		/* the client */
+	char		*text;		/* an encoded result, for ids 13, 14 */
+	size_t		 textlen;
 	char		*in;		/* what the client read */
 	size_t		 inlen;
 	bool		 eof;
@@ -48,7 +50,8 @@ struct fixture {
 static struct fixture *fx;
 
 /* Answers ping with {"n": id}; holds id 7 until the test releases it;
- * id 1 gets a result of fx->big bytes when big is set. */
+ * id 1 gets a result of fx->big bytes when big is set; ids 13 and 14 get
+ * fx->text as an encoded (cached) result, 13 after three progress events. */
 static void
 dispatch(void *arg, struct ctl_req *r)
 {
@@ -58,6 +61,12 @@ dispatch(void *arg, struct ctl_req *r)
 	fx->dispatched++;
 	if (q->id == 7) {
 		fx->held = r;
+		return;
+	}
+	if (q->id == 13 || q->id == 14) {
+		for (int i = 0; q->id == 13 && i < 3; i++)
+			ctl_req_progress(r, "step", i, 3, "event %d", i);
+		ctl_req_ok_encoded(r, fx->text, fx->textlen);
 		return;
 	}
 	if (q->id == 1 && fx->big > 0) {
@@ -107,6 +116,7 @@ teardown(void **state)
 	assert_int_equal(uv_loop_close(&fx->loop), 0);
 	rmdir(fx->dir);
 	free(fx->in);
+	free(fx->text);
 	free(fx);
 	return 0;
 }
@@ -302,6 +312,49 @@ test_big_reply_then_small_in_order(void **state)
 	assert_int_equal(reply_id(1), 2);
 }
 
+/* An encoded (cached) result is written from its parts when nothing of
+ * the connection waits: a reply far larger than the socket takes arrives
+ * whole, byte for byte proto_reply_ok_encoded()'s line, before the next;
+ * one behind events of its request comes after them. */
+static void
+test_encoded_reply_whole_and_in_order(void **state)
+{
+	const char *lines = PING(14) PING(2) PING(13);
+	char *want;
+	size_t n = 4u << 20;
+
+	(void)state;
+	fx->text = malloc(n + 3);
+	fx->text[0] = '"';
+	memset(fx->text + 1, 'x', n);
+	memcpy(fx->text + 1 + n, "\"", 2);
+	fx->textlen = n + 2;
+	client_send(lines, strlen(lines));
+	for (int i = 0; i < 1000 && fx->dispatched < 1; i++)
+		uv_run(&fx->loop, UV_RUN_NOWAIT);
+	/* The socket took part of it; the client has not read yet. */
+	assert_int_equal(lines_in(), 0);
+	run_until(6, false);
+	assert_int_equal(lines_in(), 6);
+	want = proto_reply_ok_encoded(14, fx->text, fx->textlen);
+	assert_true(fx->inlen > strlen(want));
+	assert_memory_equal(fx->in, want, strlen(want));
+	free(want);
+	assert_int_equal(reply_id(1), 2);
+	for (size_t k = 2; k < 5; k++) {
+		json_t *o = reply(k);
+
+		assert_string_equal(json_string_value(json_object_get(o,
+		    "event")), "progress");
+		assert_int_equal(json_integer_value(json_object_get(o, "id")),
+		    13);
+		json_decref(o);
+	}
+	want = proto_reply_ok_encoded(13, fx->text, fx->textlen);
+	assert_string_equal(strstr(fx->in, "{\"id\":13,\"ok\""), want);
+	free(want);
+}
+
 static void
 test_backlog_counts_what_waits(void **state)
 {
@@ -382,6 +435,8 @@ main(void)
 		    test_held_request_keeps_the_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_big_reply_then_small_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_encoded_reply_whole_and_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_backlog_counts_what_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(

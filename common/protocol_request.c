@@ -485,7 +485,8 @@ rq_read(struct rq *q, const char *line, size_t len, char *msg, size_t msglen)
 		/* yajl takes an unclosed string after the value for one
 		 * still to come: only blanks may follow. */
 		for (size_t i = q->end_at; i < len; i++)
-			if (!strchr(" \t\r\n", line[i])) {
+			if (line[i] != ' ' && line[i] != '\t' &&
+			    line[i] != '\r' && line[i] != '\n') {
 				utf8_snprintf(msg, msglen, "malformed JSON: "
 				    "trailing garbage (column %zu)", i + 1);
 				return -1;

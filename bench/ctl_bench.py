@@ -33,20 +33,16 @@ import argparse
 import json
 import os
 import re
-import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "sim"))
-import harness  # noqa: E402
+import benchlib
 
-AK, SK = "AKIDBENCH0000000001", "bench/secret/key/not/real/000000000001"
+ROOT = benchlib.ROOT
 
 
 def wait(pred, timeout=30):
@@ -134,48 +130,19 @@ def main():
     ap.add_argument("--no-spawn", action="store_true")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
-    tmp = tempfile.mkdtemp(prefix="ec2m-bench-")
     workers = max(a.instances - 4, 1)
-    seed = {"region": "eu-west-1",
-            "credentials": [{"access_key_id": AK, "secret_access_key": SK,
-                             "session_token": None}],
-            "clusters": [{"prefix": "bench", "admin": 1, "engage": 1,
-                          "db": 1, "nfs": 1, "workers": workers,
-                          "workers_running": workers // 2}]}
-    with open(os.path.join(tmp, "seed.json"), "w") as f:
-        json.dump(seed, f)
     print("machine: %s" % machine())
     print("build: %s" % build)
-    procs = []
-    daemon = trivial = None
-    try:
-        ec2 = harness.SimProcess([harness.PYTHON, os.path.join(
-            harness.SIM_DIR, "ec2sim.py"), "--seed",
-            os.path.join(tmp, "seed.json")])
-        procs.append(ec2)
-        oc = harness.SimProcess([harness.PYTHON, os.path.join(
-            harness.SIM_DIR, "ocsim.py"), "--user", "u", "--password", "p",
-            "--ec2-sim", ec2.url])
-        procs.append(oc)
-        oc.ctl("POST", "settings", {"registration_delay_s": 0})
+    with benchlib.Bench(build, {"admin": 1, "engage": 1, "db": 1, "nfs": 1,
+                                "workers": workers,
+                                "workers_running": workers // 2},
+                        oc_settings={"registration_delay_s": 0}) as b:
+        tmp, env, sock = b.tmp, b.env, b.sock
         # The running admin, engage and workers register as hosts before
         # the daemon's first refresh reads them.
-        wait(lambda: len([h for h in oc.ctl("GET", "state")["hosts"]
+        wait(lambda: len([h for h in b.oc.ctl("GET", "state")["hosts"]
                           if h["online"]]) >= 2 + workers // 2)
-        sock = os.path.join(tmp, "ctl.sock")
-        conf = os.path.join(tmp, "ec2m.conf")
-        with open(conf, "w") as f:
-            f.write("[daemon]\nsocket = %s\nstate_dir = %s\n"
-                    "log_level = warning\n[aws]\nregion = eu-west-1\n"
-                    "endpoint = %s\n[defaults]\nadmin_url = %s\n"
-                    "[cluster bench]\n" % (sock, tmp, ec2.url, oc.url))
-        env = {"PATH": "/usr/bin:/bin", "HOME": tmp,
-               "AWS_EC2_METADATA_DISABLED": "true",
-               "AWS_ACCESS_KEY_ID": AK, "AWS_SECRET_ACCESS_KEY": SK,
-               "OPENCAST_USER": "u", "OPENCAST_PASSWORD": "p"}
-        daemon = subprocess.Popen([os.path.join(build, "daemon",
-                                                "ec2-managerd"), "-c", conf],
-                                  env=env, stderr=subprocess.DEVNULL)
+        b.start_daemon()
         ctl = os.path.join(build, "ctl", "ec2ctl")
         bench = os.path.join(build, "bench")
 
@@ -230,9 +197,7 @@ def main():
             with open(rfile, "wb") as f:
                 f.write(reply)
             tsock = os.path.join(tmp, "trivial.sock")
-            trivial = subprocess.Popen([os.path.join(bench,
-                                                     "trivial_server"),
-                                        tsock, rfile])
+            b.spawn([os.path.join(bench, "trivial_server"), tsock, rfile])
             wait(lambda: os.path.exists(tsock))
             bs = os.path.join(bench, "bench_socket")
             print("\n2. status replies/s, %d clients, one request in flight "
@@ -256,15 +221,6 @@ def main():
                   "trivial server %.0f %% (target >= 75 %%): %s" % (
                       verdict(med[0] >= 45000), verdict(med[2] <= 2.0),
                       share * 100, verdict(share >= 0.75)))
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(20)
-    finally:
-        for p in procs:
-            p.stop()
-        for p in (daemon, trivial):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
 
 
 if __name__ == "__main__":

@@ -249,8 +249,10 @@ wrong_type(struct rq *q)
 static int
 value(struct rq *q, enum rtype type)
 {
-	if (q->depth == 0)
-		return cancel(q, "%s", "'{' expected") - 1;
+	if (q->depth == 0) {
+		cancel(q, "%s", "'{' expected");
+		return -1;
+	}
 	if (q->depth > 1 || q->key == K_OTHER)
 		return K_OTHER;
 	if (rkeys[q->key].type != type) {
